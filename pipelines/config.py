@@ -1,0 +1,289 @@
+"""The config file of SOURCES.md, validated with pydantic.
+
+A wrong file raises `ConfigError` with one message per problem naming the key path and the line,
+never a pydantic traceback. Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+UNASSIGNED = "unassigned"
+TEAM_NAME = r"^[^\x00-\x1f]{1,200}$"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the key and line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OwnedService(_Strict):
+    """A team's claim on a service, optionally limited in time (`from` inclusive, `until` exclusive)."""
+
+    name: str = Field(min_length=1)
+    from_: dt.date | None = Field(default=None, alias="from")
+    until: dt.date | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OwnedService:
+        if self.from_ and self.until and self.until <= self.from_:
+            raise ValueError(f"`until` ({self.until}) must be after `from` ({self.from_})")
+        return self
+
+
+class Team(_Strict):
+    """A team and the services it owns."""
+
+    name: str = Field(pattern=TEAM_NAME)
+    services: list[OwnedService] = Field(default_factory=list)
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _names_as_entries(cls, value: Any) -> Any:
+        # `services: [payments-api]` is shorthand for `[{name: payments-api}]`.
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == UNASSIGNED:
+            raise ValueError(f"`{UNASSIGNED}` is reserved for services no team owns")
+        return value
+
+
+class Service(_Strict):
+    """A deployable service: a repo, or a set of path globs inside one."""
+
+    name: str = Field(min_length=1)
+    repo: str = Field(min_length=1)
+    image: str | None = None
+    paths: list[str] | None = None
+
+
+class Slo(_Strict):
+    """A service level objective over SLI good/total counts."""
+
+    name: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    objective: float = Field(gt=0, lt=1)
+
+
+class FilesSource(_Strict):
+    """A folder of event files (JSON Lines or CSV)."""
+
+    kind: Literal["files"]
+    name: str | None = None
+    path: Path
+    timezone: str | None = None
+
+
+class GithubSource(_Strict):
+    """GitHub REST/GraphQL through PyGithub."""
+
+    kind: Literal["github"]
+    name: str | None = None
+    repos: list[str] = Field(min_length=1)
+    token_env: str = "GITHUB_TOKEN"
+    base_url: str = "https://api.github.com"
+    incident_labels: list[str] = Field(default_factory=lambda: ["incident"])
+    deployments_from: list[Literal["deployments", "releases", "workflow_runs"]] = Field(
+        default_factory=lambda: ["deployments"]
+    )
+    workflows: list[str] | None = None
+    max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
+    since: dt.date | None = None
+
+
+class GitSource(_Strict):
+    """A local clone: commits and graph; release tags as production deployments."""
+
+    kind: Literal["git"]
+    name: str | None = None
+    path: Path
+    service: str | None = None
+    repo: str | None = None
+    branch: str | None = None
+    release_tags: str | None = None
+    include_prereleases: bool = False
+
+
+class GitopsSource(_Strict):
+    """A GitOps config repo whose image-tag changes are deployments."""
+
+    kind: Literal["gitops"]
+    name: str | None = None
+    path: Path
+    branch: str = "main"
+    files: str = "envs/{environment}/**"
+
+
+class OperatorSource(_Strict):
+    """Argo CD / Flux / Argo Rollouts objects saved as JSON."""
+
+    kind: Literal["argocd", "flux", "rollouts"]
+    name: str | None = None
+    path: Path
+
+
+SourceConfig = Annotated[
+    FilesSource | GithubSource | GitSource | GitopsSource | OperatorSource,
+    Field(discriminator="kind"),
+]
+
+
+class DoraConfig(_Strict):
+    """The whole config file."""
+
+    warehouse: Path = Path("data/dora.duckdb")
+    reports_dir: Path = Path("reports")
+    landing_dir: Path | None = None
+    production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    incident_attribution_window_hours: float = Field(default=168, gt=0)
+    min_sample: int = Field(default=5, ge=1)
+    report_year: Literal[2021, 2023, 2024] = 2024
+    trend_periods: int = Field(default=12, ge=3)
+    teams: list[Team] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    slos: list[Slo] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    config_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> DoraConfig:
+        known = {s.name for s in self.services}
+        for team in self.teams:
+            for owned in team.services:
+                if owned.name not in known:
+                    raise ValueError(
+                        f"team `{team.name}` owns service `{owned.name}`, which is not under "
+                        "`services`"
+                    )
+        for slo in self.slos:
+            if slo.service not in known:
+                raise ValueError(f"SLO `{slo.name}` names unknown service `{slo.service}`")
+        _unique("teams", [t.name for t in self.teams])
+        _unique("services", [s.name for s in self.services])
+        _unique("slos", [s.name for s in self.slos])
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        return path if path.is_absolute() else (self.config_dir / path).resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse)
+
+    @property
+    def reports_path(self) -> Path:
+        return self.resolve(self.reports_dir)
+
+    @property
+    def landing_path(self) -> Path:
+        """Where ingest steps land their immutable batches (default: beside the warehouse)."""
+        if self.landing_dir is not None:
+            return self.resolve(self.landing_dir)
+        return self.warehouse_path.parent / "landing"
+
+    def sources_of(self, kind: str) -> list[Any]:
+        return [s for s in self.sources if s.kind == kind]
+
+
+def _unique(what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"`{what}` lists `{name}` twice")
+        seen.add(name)
+
+
+def load_config(path: str | Path) -> DoraConfig:
+    """Read and validate a config file; raise `ConfigError` with key and line on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: line 1: the config must be a mapping of keys")
+    data["config_dir"] = path.resolve().parent
+    try:
+        return DoraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, root, exc)) from None
+
+
+def _describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the config:"]
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not _is_union_tag(p)]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(root, loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not in SOURCES.md)"
+        where = f"line {line}: " if line else ""
+        lines.append(f"  {where}`{key}`: {msg}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the discriminator value (e.g. 'files') into the error location.
+    return isinstance(part, str) and part in {"files", "github", "git", "gitops", "argocd",
+                                               "flux", "rollouts"} or (
+        isinstance(part, str) and bool(re.match(r"^function-", part))
+    )
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The 1-based line of the deepest YAML node that `loc` reaches."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if kv[0].value == str(part)), None)
+            if match is None:
+                break
+            node = match[1]
+            line = match[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def team_of_service(config: DoraConfig) -> list[dict[str, Any]]:
+    """Ownership rows (team, service, valid_from, valid_until) for the `teams` table."""
+    rows = []
+    for team in config.teams:
+        for owned in team.services:
+            rows.append(
+                {"team": team.name, "service": owned.name, "valid_from": owned.from_,
+                 "valid_until": owned.until}
+            )
+    return rows

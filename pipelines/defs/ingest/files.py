@@ -1,0 +1,33 @@
+"""Ingest: the `files` sources (event folders) into the landing."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.resources import DoraResource
+from pipelines.sources.base import Tally, source_name
+from pipelines.sources.files import land_folder, read_folder
+
+
+@dg.asset(group_name="ingest", kinds={"python", "parquet"})
+def files_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.MaterializeResult:
+    """Reads every `kind: files` folder of the config and lands its records and quarantine rows.
+
+    Records are upserts by key: landing the same folder twice adds nothing.
+    """
+    config = dora.load()
+    tally, batches = Tally(), 0
+    for index, source in enumerate(config.sources):
+        if source.kind != "files":
+            continue
+        name = source_name(source, index)
+        context.log.info(f"reading {name}: {config.resolve(source.path)}")
+        result = read_folder(
+            config.resolve(source.path), name, source.timezone, {s.name for s in config.slos}
+        )
+        batches += land_folder(config.landing_path, name, result)
+        tally.add(result.tally)
+    return dg.MaterializeResult(
+        metadata={**tally.as_metadata(), "new_batches": batches,
+                  "reconciles": tally.reconciles}
+    )

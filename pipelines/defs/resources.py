@@ -1,0 +1,44 @@
+"""Resources: the config file, from which the warehouse, landing and reports paths follow."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import dagster as dg
+import duckdb
+
+from pipelines.config import DoraConfig, load_config
+from pipelines.warehouse import connect
+
+DEFAULT_CONFIG = "dora.yaml"
+
+
+class DoraResource(dg.ConfigurableResource):
+    """The dora-pipeline config file (`DORA_CONFIG`, default `dora.yaml` in the working folder)."""
+
+    config_path: str = DEFAULT_CONFIG
+
+    def load(self) -> DoraConfig:
+        """The validated config."""
+        return load_config(self.config_path)
+
+    @contextmanager
+    def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the warehouse, closed afterwards."""
+        conn = connect(self.load().warehouse_path, read_only=read_only)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def dora_resource() -> DoraResource:
+    """The resource as the code location builds it: the path comes from `DORA_CONFIG`."""
+    return DoraResource(config_path=os.environ.get("DORA_CONFIG", DEFAULT_CONFIG))
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"dora": dora_resource()})

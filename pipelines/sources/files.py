@@ -1,0 +1,191 @@
+"""The `files` source: a folder of JSON Lines and CSV event files (SOURCES.md).
+
+Every line is read; a good record becomes a canonical row, a bad one a quarantine row with the
+file, the line, the field and the reason. Nothing is dropped: read = loaded + quarantined.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from metrics.schema import FILE_NAMES, KEYS, SCHEMAS
+from pipelines.landing import write_batch
+from pipelines.sources.base import Tally, quarantine_frame
+from pipelines.sources.records import BadRecord, convert
+
+RAW_LIMIT = 10_000  # characters of a bad record's raw text kept in quarantine
+
+
+@dataclass
+class FilesResult:
+    """Canonical frames per entity, the quarantine frame, and the tally."""
+
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    quarantine: pl.DataFrame = field(default_factory=lambda: quarantine_frame([]))
+    tally: Tally = field(default_factory=Tally)
+
+
+def event_files(folder: Path) -> list[tuple[str, Path]]:
+    """(entity, file) pairs found in `folder`, e.g. `deployments.jsonl`, `sli.csv`."""
+    found = []
+    for entity, stem in FILE_NAMES.items():
+        for suffix in (".jsonl", ".csv"):
+            path = folder / f"{stem}{suffix}"
+            if path.is_file():
+                found.append((entity, path))
+    return found
+
+
+def read_folder(folder: Path, source: str, timezone: str | None = None,
+                known_slos: set[str] | None = None) -> FilesResult:
+    """Read every event file of `folder` into canonical frames and quarantine rows."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"source `{source}`: folder {folder} does not exist")
+    tz = _zone(timezone, source)
+    result = FilesResult()
+    bad: list[dict[str, Any]] = []
+    for entity, path in event_files(folder):
+        rows: list[dict[str, Any]] = []
+        for line, raw_text, record in _records(path):
+            result.tally.read[entity] += 1
+            try:
+                if isinstance(record, BadRecord):
+                    raise record
+                row = convert(entity, record, tz)
+                _check_known_slo(entity, row, known_slos)
+            except BadRecord as exc:
+                bad.append(_quarantine_row(source, path.name, line, entity, record, exc, raw_text))
+                result.tally.quarantined[entity] += 1
+                continue
+            rows.append(row | {"source": source})
+            result.tally.loaded[entity] += 1
+        frame = pl.DataFrame(rows, schema=SCHEMAS[entity], orient="row" if not rows else None)
+        prior = result.frames.get(entity)
+        result.frames[entity] = frame if prior is None else pl.concat([prior, frame])
+    result.quarantine = quarantine_frame(bad)
+    return result
+
+
+def land_folder(landing_root: Path, source: str, result: FilesResult) -> int:
+    """Write the folder's records as landing batches; returns how many batches were new."""
+    written = 0
+    for entity, frame in result.frames.items():
+        written += write_batch(landing_root, "files", source, entity, frame) is not None
+    written += write_batch(landing_root, "files", source, "quarantine", result.quarantine) is not None
+    return written
+
+
+def _zone(name: str | None, source: str) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"source `{source}`: unknown timezone {name!r}") from None
+
+
+def _check_known_slo(entity: str, row: dict[str, Any], known: set[str] | None) -> None:
+    if entity == "sli_measurements" and known is not None and row["slo"] not in known:
+        raise BadRecord("slo", f"SLO {row['slo']!r} is not in the config's `slos`")
+
+
+def _records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRecord]]:
+    """(line number, raw text, record or the reason it could not be read) for each record."""
+    if path.suffix == ".jsonl":
+        yield from _jsonl_records(path)
+    else:
+        yield from _csv_records(path)
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRecord]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, raw.decode("utf-8", "replace"), BadRecord(None, "line is not UTF-8")
+                continue
+            if not text.strip():
+                continue
+            yield number, text.rstrip("\r\n"), _parse_json_object(text)
+
+
+def _parse_json_object(text: str) -> dict[str, Any] | BadRecord:
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except BadRecord as exc:
+        return exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return BadRecord(None, f"line is not valid JSON ({getattr(exc, 'msg', 'too deep')})")
+    if not isinstance(value, dict):
+        return BadRecord(None, "line is not a JSON object")
+    return value
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadRecord(key, f"field `{key}` is given twice")
+        seen[key] = value
+    return seen
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRecord]]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        yield 1, data[:RAW_LIMIT].decode("utf-8", "replace"), BadRecord(None, "file is not UTF-8")
+        return
+    reader = csv.reader(io.StringIO(text.replace("\x00", "\ufffd"), newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return
+    header = [h.strip() for h in header]
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, "", BadRecord(None, f"CSV row cannot be read ({exc})")
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        raw = _csv_line(cells)
+        if len(cells) != len(header):
+            yield reader.line_num, raw, BadRecord(
+                None, f"row has {len(cells)} cells but the header has {len(header)}"
+            )
+            continue
+        # An empty cell is null (SOURCES.md).
+        yield reader.line_num, raw, {h: (c if c != "" else None) for h, c in zip(header, cells)}
+
+
+def _csv_line(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue()
+
+
+def _quarantine_row(source: str, file: str, line: int, entity: str, record: Any,
+                    exc: BadRecord, raw_text: str) -> dict[str, Any]:
+    key = None
+    if isinstance(record, dict):
+        parts = [str(record.get(k)) for k in KEYS[entity] if record.get(k) is not None]
+        key = "/".join(parts)[:200] or None
+    return {
+        "source": source, "file": file, "line": line, "entity": entity, "record_key": key,
+        "field": exc.field, "reason": exc.reason, "raw": raw_text[:RAW_LIMIT],
+    }
