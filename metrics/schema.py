@@ -125,3 +125,9 @@ def conform(entity: str, frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in schema.items()
     ]
     return frame.select(cols)
+
+
+def utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """Label every zoned timestamp column as `UTC` (DuckDB may hand back `Etc/UTC`)."""
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    return frame.with_columns(pl.col(zoned).dt.convert_time_zone("UTC")) if zoned else frame

@@ -1,10 +1,9 @@
 """Resources: the config file, from which the warehouse, landing and reports paths follow."""
 
-from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import duckdb

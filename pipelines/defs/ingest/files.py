@@ -1,6 +1,5 @@
 """Ingest: the `files` sources (event folders) into the landing."""
 
-from __future__ import annotations
 
 import dagster as dg
 

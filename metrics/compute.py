@@ -1,0 +1,125 @@
+"""The DORA metrics from canonical tables: tables in, tables out (no Dagster, no network).
+
+Each function serves one derived table of METRICS.md. Set-based aggregation runs as SQL from
+`sql/` on an in-memory DuckDB connection over the polars frames; graph walks and interval
+statistics run in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from metrics import stats
+from metrics.delivery import Delivery, deliver
+from metrics.outcomes import attribute_incidents, counted_deployments, deployment_outcomes
+from metrics.ownership import assign_team
+from metrics.schema import utc
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+GRAINS = ("week", "month")
+ORG = "all teams"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config values the definitions depend on."""
+
+    production_environments: list[str] = field(default_factory=lambda: ["production", "prod"])
+    incident_attribution_window_hours: float = 168.0
+    min_sample: int = 5
+
+
+def sql_text(name: str) -> str:
+    """The text of `sql/<name>.sql`."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def run_sql(name: str, frames: dict[str, pl.DataFrame], params: dict | None = None
+            ) -> pl.DataFrame:
+    """Run `sql/<name>.sql` over `frames` (registered under their keys) in a private DuckDB."""
+    conn = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False})
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        for table, frame in frames.items():
+            conn.register(table, frame.to_arrow())
+        return utc(conn.sql(sql_text(name), params=params or {}).pl())
+    finally:
+        conn.close()
+
+
+def compute_changes(commits: pl.DataFrame, pull_requests: pl.DataFrame,
+                    deployments: pl.DataFrame, services: pl.DataFrame,
+                    ownership: pl.DataFrame, settings: Settings) -> Delivery:
+    """Delivered changes (with `team` at delivery), per-commit deliveries, implicit rollbacks."""
+    counted = counted_deployments(deployments, settings.production_environments)
+    delivery = deliver(commits, pull_requests, counted, services)
+    delivery.changes = assign_team(delivery.changes, ownership, at="delivered_at")
+    return delivery
+
+
+def compute_outcomes(deployments: pl.DataFrame, incidents: pl.DataFrame,
+                     delivery: Delivery, ownership: pl.DataFrame,
+                     settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`deployment_outcomes` (with `team`) and `incident_attributions`."""
+    counted = counted_deployments(deployments, settings.production_environments)
+    attributions = attribute_incidents(incidents, counted, delivery.commit_deliveries,
+                                       settings.incident_attribution_window_hours)
+    outcomes = deployment_outcomes(counted, attributions, incidents, delivery.implicit_rollbacks)
+    outcomes = assign_team(outcomes, ownership, at="finished_at")
+    return outcomes, attributions
+
+
+def compute_slo_periods(sli: pl.DataFrame, slos: pl.DataFrame,
+                        ownership: pl.DataFrame) -> pl.DataFrame:
+    """`slo_periods` for both grains; `slos` has (slo, service, objective)."""
+    with_service = sli.join(slos.select("slo", "service"), on="slo", how="inner")
+    sli_t = assign_team(with_service, ownership, at="window_start")
+    parts = [run_sql("slo_periods", {"sli": sli_t, "slos": slos}, {"grain": g}) for g in GRAINS]
+    return pl.concat(parts)
+
+
+def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
+                         incidents: pl.DataFrame, slo_periods: pl.DataFrame,
+                         ownership: pl.DataFrame, settings: Settings,
+                         org: bool = False) -> pl.DataFrame:
+    """`team_metrics` (or, with `org=True`, `org_metrics`) for both grains, with intervals.
+
+    The organisation view relabels every record to one team and aggregates the records
+    themselves, so its medians are medians of all values, never a mean of team figures.
+    """
+    incidents_t = assign_team(incidents, ownership, at="opened_at")
+    frames = {"deployment_outcomes": outcomes, "changes": changes,
+              "incidents": incidents_t, "slo_periods": slo_periods}
+    if org:
+        frames = {k: v.with_columns(pl.lit(ORG).alias("team")) for k, v in frames.items()}
+    parts = [run_sql("team_metrics", frames, {"grain": g}) for g in GRAINS]
+    metrics = add_intervals(pl.concat(parts), settings.min_sample)
+    return metrics.drop("team") if org else metrics
+
+
+def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
+    """Add 95% intervals and low-sample flags ("Honest numbers"); drop the value lists."""
+    rows = metrics.to_dicts()
+    for row in rows:
+        for name in ("lead_time", "fdrt", "time_to_restore"):
+            low, high = stats.median_ci(row.pop(f"{name}_values") or [])
+            row[f"{name}_p50_ci_low_hours"] = low
+            row[f"{name}_p50_ci_high_hours"] = high
+        for rate, k, n in (("change_failure_rate", "failed_deployments", "deployments"),
+                           ("rework_rate", "rework_deployments", "deployments"),
+                           ("slo_met_ratio", "slos_met", "slos_total")):
+            row[f"{rate}_ci_low"], row[f"{rate}_ci_high"] = stats.wilson_interval(row[k], row[n])
+            row[f"{rate}_low_sample"] = row[n] < min_sample
+        row["lead_time_low_sample"] = row["lead_time_samples"] < min_sample
+        row["fdrt_low_sample"] = row["fdrt_samples"] < min_sample
+        row["time_to_restore_low_sample"] = row["incidents_resolved"] < min_sample
+    columns = [c for c in metrics.columns if not c.endswith("_values")]
+    extra = [c for c in (rows[0] if rows else {}) if c not in columns]
+    schema = {**{c: metrics.schema[c] for c in columns},
+              **{c: (pl.Boolean if c.endswith("low_sample") else pl.Float64) for c in extra}}
+    return pl.DataFrame(rows, schema=schema)

@@ -1,0 +1,110 @@
+"""Metrics: the derived tables of METRICS.md, computed by the pure `metrics` package."""
+
+
+import dagster as dg
+
+from pipelines.build import (
+    build_changes,
+    build_outcomes,
+    build_slo_periods,
+    build_team_metrics,
+)
+from pipelines.defs.resources import DoraResource
+from pipelines.markdown import markdown_table
+
+PREVIEW_COLUMNS = ["team", "period_start", "deployments", "changes", "lead_time_p50_hours",
+                   "change_failure_rate", "fdrt_p50_hours", "time_to_restore_p50_hours",
+                   "rework_rate", "slo_met_ratio"]
+
+
+def _results(counts: dict[str, int]):
+    for name, rows in counts.items():
+        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": rows})
+
+
+@dg.multi_asset(
+    group_name="metrics",
+    specs=[
+        dg.AssetSpec("changes", deps=["commits", "pull_requests", "deployments", "services",
+                                      "teams"], kinds={"duckdb"},
+                     description="One row per delivered change: start, delivery, lead time "
+                                 "and its breakdown."),
+        dg.AssetSpec("commit_deliveries", deps=["commits", "deployments", "services"],
+                     kinds={"duckdb"}, description="Which deployment first delivered each "
+                     "commit, per service (baseline marked)."),
+        dg.AssetSpec("implicit_rollbacks", deps=["commits", "deployments"], kinds={"duckdb"},
+                     description="Deployments whose revision is a strict ancestor of the "
+                                 "previous deployment's."),
+    ],
+    pool="duckdb",
+)
+def changes(dora: DoraResource):
+    """Delivers every change by walking each service's commit graph once (time mode where a
+    repo has no parents)."""
+    config = dora.load()
+    with dora.warehouse() as conn:
+        yield from _results(build_changes(conn, config))
+
+
+@dg.multi_asset(
+    group_name="metrics",
+    specs=[
+        dg.AssetSpec("deployment_outcomes", deps=["deployments", "incidents", "changes",
+                                                  "commit_deliveries", "implicit_rollbacks"],
+                     kinds={"duckdb"}, description="One row per counted deployment: failed "
+                     "and why, rework and why, restored_at."),
+        dg.AssetSpec("incident_attributions", deps=["incidents", "deployments",
+                                                    "commit_deliveries"], kinds={"duckdb"},
+                     description="Which deployment each incident is attributed to, by which "
+                                 "rule."),
+    ],
+    pool="duckdb",
+)
+def deployment_outcomes(dora: DoraResource):
+    """Marks failed deployments (incident, rollback, fix), rework, and when service was
+    restored."""
+    config = dora.load()
+    with dora.warehouse() as conn:
+        yield from _results(build_outcomes(conn, config))
+
+
+@dg.asset(group_name="metrics", deps=["sli_measurements", "slos", "teams"], kinds={"duckdb"},
+          pool="duckdb")
+def slo_periods(dora: DoraResource) -> dg.MaterializeResult:
+    """SLO attainment, met or missed, and error budget per SLO and period."""
+    config = dora.load()
+    with dora.warehouse() as conn:
+        counts = build_slo_periods(conn, config)
+    return dg.MaterializeResult(metadata={"dagster/row_count": counts["slo_periods"]})
+
+
+@dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
+                                      "slo_periods", "teams"], kinds={"duckdb"}, pool="duckdb")
+def team_metrics(dora: DoraResource) -> dg.MaterializeResult:
+    """Every DORA metric per team, week and month, with sample sizes and 95% intervals."""
+    config = dora.load()
+    with dora.warehouse() as conn:
+        counts = build_team_metrics(conn, config)
+        preview = conn.sql(
+            "SELECT " + ", ".join(PREVIEW_COLUMNS) + " FROM team_metrics "
+            "WHERE grain = 'month' QUALIFY row_number() OVER (PARTITION BY team "
+            "ORDER BY period_start DESC) = 1 ORDER BY team"
+        ).pl()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["team_metrics"],
+        "latest_month": dg.MetadataValue.md(markdown_table(preview.rows(), PREVIEW_COLUMNS)),
+    })
+
+
+@dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
+                                      "slo_periods"], kinds={"duckdb"}, pool="duckdb")
+def org_metrics(dora: DoraResource) -> dg.MaterializeResult:
+    """The same metrics over all teams, computed from the records (never averaged)."""
+    config = dora.load()
+    with dora.warehouse() as conn:
+        counts = build_team_metrics(conn, config, org=True)
+    return dg.MaterializeResult(metadata={"dagster/row_count": counts["org_metrics"]})
+
+
+
+
