@@ -22,7 +22,7 @@ from metrics.compute import (
 )
 from metrics.delivery import Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA
-from metrics.schema import KEYS, utc
+from metrics.schema import KEYS, SCHEMAS, utc
 from pipelines.config import DoraConfig, team_of_service
 from pipelines.landing import read_entity
 from pipelines.warehouse import connect
@@ -55,7 +55,10 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
 
 def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     """A whole warehouse table as polars."""
-    return utc(conn.sql(f'SELECT * FROM "{name}"').pl())  # noqa: S608 - our own table names
+    frame = conn.sql(f'SELECT * FROM "{name}"').pl()  # noqa: S608 - our own table names
+    if name in SCHEMAS:  # nested timestamps (reviews) need the full schema to be relabelled
+        return frame.cast(SCHEMAS[name])
+    return utc(frame)
 
 
 def latest_by_key(frame: pl.DataFrame, entity: str) -> pl.DataFrame:

@@ -43,12 +43,20 @@ IMPROVING, FLAT, WORSENING = "improving", "flat", "worsening"
 _DIRECTION = {IMPROVING: 1.0, FLAT: 0.0, WORSENING: -1.0}
 _TREND_PATTERN = (IMPROVING, FLAT, WORSENING, IMPROVING, FLAT, FLAT)
 
-_TEAM_NAMES = (
-    "payments", "checkout", "search", "identity", "platform", "mobile-api", "growth", "fraud",
-    "catalog", "fulfilment", "messaging", "data", "pricing", "onboarding", "billing", "loyalty",
-    "ads", "media", "maps", "reviews", "inventory", "shipping", "risk", "compliance", "analytics",
-    "partners", "marketplace", "devex", "support-tools", "observability",
-)  # fmt: skip
+
+def _phrases(text: str) -> tuple[str, ...]:
+    """Comma-separated phrases of a multi-line string, as a tuple (keeps the lists compact)."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+_TEAM_NAMES = tuple(
+    """
+    payments checkout search identity platform mobile-api growth fraud catalog fulfilment
+    messaging data pricing onboarding billing loyalty ads media maps reviews inventory
+    shipping risk compliance analytics partners marketplace devex support-tools
+    observability
+""".split()
+)
 _CURATED_SERVICES = {
     "payments": ("payments-api", "ledger", "billing-worker"),
     "checkout": ("checkout-web", "cart", "promotions"),
@@ -58,18 +66,20 @@ _CURATED_SERVICES = {
     "mobile-api": ("mobile-bff", "push-gateway"),
 }
 _SERVICE_SUFFIXES = ("api", "worker", "web", "events", "admin", "jobs", "gateway", "store")
-_FIRST_NAMES = (
-    "alice", "bram", "chen", "dana", "emeka", "fatima", "goran", "hana", "ines", "jonas", "kofi",
-    "lena", "mateo", "nadia", "oskar", "priya", "quinn", "rosa", "sven", "tara", "umar", "vera",
-    "wei", "ximena", "yusuf", "zoe", "arjun", "bea", "carlos", "dmitri", "elif", "felix", "greta",
-    "hugo", "ivy", "jamal", "kira", "luca", "maya", "nils",
-)  # fmt: skip
-_LAST_NAMES = (
-    "ng", "okafor", "silva", "berg", "kowalski", "haddad", "tanaka", "murphy", "rossi", "novak",
-    "dubois", "khan", "meyer", "lopez", "andersen", "park", "costa", "ivanova", "osei", "larsen",
-    "moreau", "sato", "fischer", "reyes", "nair", "walsh", "yilmaz", "schmidt", "bauer", "lund",
-    "kim", "abara", "hughes", "varga", "popescu", "ortiz", "weber", "zhou", "mensah", "dahl",
-)  # fmt: skip
+_FIRST_NAMES = tuple(
+    """
+    alice bram chen dana emeka fatima goran hana ines jonas kofi lena mateo nadia oskar
+    priya quinn rosa sven tara umar vera wei ximena yusuf zoe arjun bea carlos dmitri elif
+    felix greta hugo ivy jamal kira luca maya nils
+""".split()
+)
+_LAST_NAMES = tuple(
+    """
+    ng okafor silva berg kowalski haddad tanaka murphy rossi novak dubois khan meyer lopez
+    andersen park costa ivanova osei larsen moreau sato fischer reyes nair walsh yilmaz
+    schmidt bauer lund kim abara hughes varga popescu ortiz weber zhou mensah dahl
+""".split()
+)
 _BOTS = ("renovate[bot]", "dependabot[bot]")
 _REVIEW_BOTS = ("codecov[bot]", "github-actions[bot]")
 # Commit-author offsets: most engineers on UTC, some in Europe and on the US west coast.
@@ -80,28 +90,44 @@ _TZ_MINUTES = {"Z": 0, "+00:00": 0, "+02:00": 120, "-07:00": -420}
 # Pull-request kinds and label sets (indices into _LABELS).
 HUMAN, BOT, HOTFIX = 0, 1, 2
 _LABELS: tuple[tuple[str, ...], ...] = (
-    ("feature",), ("bug",), ("chore",), (), ("dependencies",), ("hotfix", "bug"),
-)  # fmt: skip
+    ("feature",),
+    ("bug",),
+    ("chore",),
+    (),
+    ("dependencies",),
+    ("hotfix", "bug"),
+)
 _LABEL_DEPS, _LABEL_HOTFIX = 4, 5
 _VERBS = ("Add", "Fix", "Refactor", "Remove", "Speed up", "Harden", "Tidy", "Document")
-_OBJECTS = (
-    "retry on timeout", "pagination", "cache invalidation", "request validation",
-    "feature flag", "metrics labels", "error handling", "rate limiting", "config loading",
-    "database index", "idempotency keys", "audit log", "health check", "batch size",
-    "connection pool", "currency rounding", "webhook signature check", "search ranking",
-)  # fmt: skip
-_WIP_MESSAGES = (
-    "wip", "fix tests", "address review comments", "fix lint", "add tests", "rename",
-    "handle edge case", "update snapshot", "simplify", "typo",
-)  # fmt: skip
-_DIRECT_MESSAGES = (
-    "chore: bump version", "docs: update README", "ci: pin action versions",
-    "chore: update CODEOWNERS", "fix typo in config", "chore: regenerate lockfile",
-)  # fmt: skip
+_OBJECTS = _phrases(
+    """
+    retry on timeout, pagination, cache invalidation, request validation, feature flag,
+    metrics labels, error handling, rate limiting, config loading, database index,
+    idempotency keys, audit log, health check, batch size, connection pool,
+    currency rounding, webhook signature check, search ranking
+"""
+)
+_WIP_MESSAGES = _phrases(
+    """
+    wip, fix tests, address review comments, fix lint, add tests, rename, handle edge case,
+    update snapshot, simplify, typo
+"""
+)
+_DIRECT_MESSAGES = _phrases(
+    """
+    chore: bump version, docs: update README, ci: pin action versions,
+    chore: update CODEOWNERS, fix typo in config, chore: regenerate lockfile
+"""
+)
 _MODULES = ("api", "core", "storage", "clients", "jobs", "metrics")
 _MODULE_FILES = ("handlers", "models", "service", "errors", "config", "test_service")
 _LANGUAGES = ("py", "go", "ts", "kt")
-_DEPENDENCY_FILES = {"py": "uv.lock", "go": "go.sum", "ts": "package-lock.json", "kt": "gradle.lockfile"}  # fmt: skip
+_DEPENDENCY_FILES = {
+    "py": "uv.lock",
+    "go": "go.sum",
+    "ts": "package-lock.json",
+    "kt": "gradle.lockfile",
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -227,8 +253,10 @@ def _roster(shape: OrgShape) -> tuple[list[_Team], list[_Service]]:
     if shape.teams < 1 or shape.services < shape.teams:
         raise ValueError("need at least one team and at least one service per team")
     rng = np.random.default_rng([shape.seed, 0])
-    counts = [shape.services // shape.teams + (i < shape.services % shape.teams)
-              for i in range(shape.teams)]  # fmt: skip
+    counts = [
+        shape.services // shape.teams + (i < shape.services % shape.teams)
+        for i in range(shape.teams)
+    ]
     teams: list[_Team] = []
     person = 0
     for i, count in enumerate(counts):
@@ -245,14 +273,24 @@ def _roster(shape: OrgShape) -> tuple[list[_Team], list[_Service]]:
     for team, count in zip(teams, counts, strict=True):
         for k in range(count):
             name = _service_name(team.name, k, taken)
-            services.append(_service(rng, len(services), name, team, float(activity[len(services)])))
+            services.append(
+                _service(rng, len(services), name, team, float(activity[len(services)]))
+            )
     return teams, services
 
 
-def _service(rng: np.random.Generator, index: int, name: str, team: _Team, activity: float) -> _Service:
+def _service(
+    rng: np.random.Generator, index: int, name: str, team: _Team, activity: float
+) -> _Service:
     """One service's personality: pace, merge style, environments, traffic and SLOs."""
-    slos = [_Slo(f"{name}-availability", float(rng.choice([0.999, 0.995, 0.99])), 0,
-                 str(rng.choice(["Z", "+00:00"], p=[0.8, 0.2])))]  # fmt: skip
+    slos = [
+        _Slo(
+            f"{name}-availability",
+            float(rng.choice([0.999, 0.995, 0.99])),
+            0,
+            str(rng.choice(["Z", "+00:00"], p=[0.8, 0.2])),
+        )
+    ]
     if rng.random() < 0.5:
         # Some latency SLOs were introduced during the year, so `slos_total` changes over time.
         first_day = int(rng.integers(30, 150)) if rng.random() < 0.4 else 0
@@ -331,7 +369,10 @@ def _epoch(d: date) -> int:
 
 def _multiplier(direction: float, frac: Any) -> Any:
     """A team's pace multiplier: durations and failure odds scale with it (lower is better)."""
-    return np.exp(direction * TREND_SPAN * (0.5 - np.asarray(frac, dtype=np.float64)))
+    # Quadratic in time: change accelerates, so the last weeks move fastest and a short
+    # (12-week) trend test sees it, while the year still spans exp(TREND_SPAN).
+    frac = np.asarray(frac, dtype=np.float64)
+    return np.exp(direction * TREND_SPAN * (0.5 - frac**2))
 
 
 def _day_weights(win: _Window) -> np.ndarray:
@@ -344,8 +385,9 @@ def _day_weights(win: _Window) -> np.ndarray:
     return np.where(holidays, weights * 0.2, weights)
 
 
-def _sample_work_times(rng: np.random.Generator, win: _Window, n: int,
-                       weights: np.ndarray) -> np.ndarray:  # fmt: skip
+def _sample_work_times(
+    rng: np.random.Generator, win: _Window, n: int, weights: np.ndarray
+) -> np.ndarray:
     """`n` sorted, distinct times on days drawn by `weights`, mostly in working hours."""
     days = rng.choice(weights.size, size=n, p=weights / weights.sum())
     tod = np.clip(rng.normal(14.0 * HOUR, 2.6 * HOUR, n), 7 * HOUR, 22 * HOUR).astype(np.int64)
@@ -359,7 +401,10 @@ def _distinct(sorted_times: np.ndarray) -> np.ndarray:
 
 
 def _lognormal(rng: np.random.Generator, median: Any, sigma: float, size: int | None = None) -> Any:
-    return np.asarray(median) * rng.lognormal(0.0, sigma, size)
+    """Log-normal draws around `median` (scalar or array); one draw per element of `median`."""
+    median = np.asarray(median, dtype=np.float64)
+    shape = size if size is not None else (median.shape or None)
+    return median * rng.lognormal(0.0, sigma, shape)
 
 
 def _next_work_time(rng: np.random.Generator, t: int) -> int:
@@ -387,19 +432,22 @@ def _concat_prs(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def _plan_merged_prs(rng: np.random.Generator, win: _Window, svc: _Service,
-                     shape: OrgShape) -> dict[str, np.ndarray]:  # fmt: skip
+def _plan_merged_prs(
+    rng: np.random.Generator, win: _Window, svc: _Service, shape: OrgShape
+) -> dict[str, np.ndarray]:
     """Merged PRs: merge times first, then the phases (coding, pickup, review) walked backwards."""
     day_frac = win.frac(win.start + DAY * (np.arange(win.days) + 0.5))
     # Teams that speed up also ship smaller, more frequent PRs.
-    weights = _day_weights(win) * _multiplier(svc.team.direction, day_frac) ** -0.3
+    weights = _day_weights(win) * _multiplier(svc.team.direction, day_frac) ** -0.4
     n = int(rng.poisson(shape.prs_per_service_week * win.days / 7 * svc.activity))
     merged = _sample_work_times(rng, win, n, weights)
     pace = _multiplier(svc.team.direction, win.frac(merged)) * svc.speed
     bot = rng.random(n) < 0.08
-    review = np.where(bot, _lognormal(rng, 1.5 * HOUR, 0.6, n), _lognormal(rng, 4 * HOUR * pace, 0.5))
-    pickup = _lognormal(rng, 2.5 * HOUR * pace, 0.6)
-    coding = np.minimum(_lognormal(rng, 18 * HOUR * pace, 0.6), 30 * DAY)
+    review = np.where(
+        bot, _lognormal(rng, 1.5 * HOUR, 0.6, n), _lognormal(rng, 4 * HOUR * pace, 0.45)
+    )
+    pickup = _lognormal(rng, 2.5 * HOUR * pace, 0.5)
+    coding = np.minimum(_lognormal(rng, 18 * HOUR * pace, 0.5), 30 * DAY)
     coding = np.where(bot, rng.uniform(MINUTE, 5 * MINUTE, n), coding)
     first_review = merged - review.astype(np.int64)
     created = first_review - pickup.astype(np.int64)
@@ -418,15 +466,18 @@ def _plan_merged_prs(rng: np.random.Generator, win: _Window, svc: _Service,
     }
 
 
-def _plan_unmerged_prs(rng: np.random.Generator, win: _Window, svc: _Service,
-                       n_merged: int) -> dict[str, np.ndarray]:  # fmt: skip
+def _plan_unmerged_prs(
+    rng: np.random.Generator, win: _Window, svc: _Service, n_merged: int
+) -> dict[str, np.ndarray]:
     """Abandoned PRs (closed, never merged) and a few still open at the end of the window."""
     n_closed = int(rng.poisson(0.1 * n_merged))
     n_open = int(rng.poisson(1.5))
-    created = np.concatenate([
-        _sample_work_times(rng, win, n_closed, _day_weights(win)),
-        win.end - rng.integers(2 * HOUR, 14 * DAY, n_open),
-    ])  # fmt: skip
+    created = np.concatenate(
+        [
+            _sample_work_times(rng, win, n_closed, _day_weights(win)),
+            win.end - rng.integers(2 * HOUR, 14 * DAY, n_open),
+        ]
+    )
     n = n_closed + n_open
     closed = created + _lognormal(rng, 2 * DAY, 1.0, n).astype(np.int64)
     closed = np.where((closed >= win.end) | (np.arange(n) >= n_closed), NULL, closed)
@@ -529,8 +580,9 @@ class _DeploySim:
     deploy, or only an incident. Revisions are main-line indices, so "strict ancestor" is "<".
     """
 
-    def __init__(self, rng: np.random.Generator, win: _Window, svc: _Service,
-                 main: _Mainline) -> None:  # fmt: skip
+    def __init__(
+        self, rng: np.random.Generator, win: _Window, svc: _Service, main: _Mainline
+    ) -> None:
         self.rng, self.win, self.svc, self.main = rng, win, svc, main
         self.deployments: list[_Deployment] = []
         self.incidents: list[_Incident] = []
@@ -544,8 +596,10 @@ class _DeploySim:
         cursor = self._slot(_next_work_time(rng, win.start + int(rng.uniform(0, 2 * DAY))), False)
         while self.delivered + 1 < len(self.main.times):
             pending = max(self.main.times[self.delivered + 1], cursor)
-            wait = _lognormal(rng, 8 * HOUR * self._pace(pending) * self.svc.deploy_speed, 0.6)
-            t = _next_work_time(rng, pending + int(wait))
+            pace = self._pace(pending) * self.svc.deploy_speed
+            t = pending + int(_lognormal(rng, 8 * HOUR * pace, 0.5))
+            if pace > 0.5:  # fast teams deploy continuously; the others in working hours
+                t = _next_work_time(rng, t)
             if t >= win.end - 2 * HOUR:
                 break
             cursor = self._slot(t, True)
@@ -561,13 +615,20 @@ class _DeploySim:
         minutes = float(self.rng.lognormal(np.log(6.0), 0.4))
         if status == "cancelled":
             minutes *= 0.4
-        dep = _Deployment(f"{self.svc.name}-{len(self.deployments) + 1:05d}", env, revision,
-                          start, start + int(minutes * MINUTE) + 1, status, **extra)  # fmt: skip
+        dep = _Deployment(
+            f"{self.svc.name}-{len(self.deployments) + 1:05d}",
+            env,
+            revision,
+            start,
+            start + int(minutes * MINUTE) + 1,
+            status,
+            **extra,
+        )
         self.deployments.append(dep)
         return dep
 
     def _slot(self, t: int, allow_bad: bool, revision: int | None = None) -> int:
-        """Deploy at `t` (after staging and any failed attempts); returns when the next may start."""
+        """Deploy at `t` after staging and any failed attempts; returns when the next may start."""
         rng = self.rng
         head = self.main.head_at(t) if revision is None else revision
         if self.svc.staging and revision is None:
@@ -591,8 +652,9 @@ class _DeploySim:
     def _go_bad(self, bad: _Deployment, delivered_before: int) -> int:
         """Remedy a bad release; returns when the next ordinary deploy may start."""
         rng = self.rng
-        remedy = str(rng.choice(["rollback", "implicit", "hotfix", "incident"],
-                                p=[0.28, 0.12, 0.35, 0.25]))  # fmt: skip
+        remedy = str(
+            rng.choice(["rollback", "implicit", "hotfix", "incident"], p=[0.28, 0.12, 0.35, 0.25])
+        )
         target = next((r for _, r in reversed(self.live[:-1]) if r < bad.revision), None)
         if remedy in ("rollback", "implicit") and target is None:
             remedy = "hotfix"
@@ -601,7 +663,9 @@ class _DeploySim:
             start = bad.finished + int(rng.uniform(10 * MINUTE, 2 * HOUR))
             if start < self.win.end - HOUR:
                 rollback_of = bad.id if remedy == "rollback" else None
-                fix = self._emit(self.svc.prod_env, target, start, "success", rollback_of=rollback_of)
+                fix = self._emit(
+                    self.svc.prod_env, target, start, "success", rollback_of=rollback_of
+                )
         elif remedy == "hotfix":
             fix = self._hotfix(bad)
         if fix is None:
@@ -622,7 +686,9 @@ class _DeploySim:
         start = pr["merged"] + int(rng.uniform(8 * MINUTE, 40 * MINUTE))
         if start >= self.win.end - HOUR:
             return None
-        pr["merged"] = pr["closed"] = self.main.insert(pr["merged"], ("pr", -1 - len(self.hotfixes)))
+        pr["merged"] = pr["closed"] = self.main.insert(
+            pr["merged"], ("pr", -1 - len(self.hotfixes))
+        )
         self.hotfixes.append(pr)
         mode = rng.random()  # how the fix is marked: label and link, link only, or label only
         labels = ("hotfix",) if mode < 0.5 or mode >= 0.75 else ()
@@ -630,8 +696,9 @@ class _DeploySim:
         head = self.main.head_at(start)
         return self._emit(self.svc.prod_env, head, start, "success", fix_for=fix_for, labels=labels)
 
-    def _change_incident(self, bad: _Deployment, fix: _Deployment | None,
-                         delivered_before: int) -> int:  # fmt: skip
+    def _change_incident(
+        self, bad: _Deployment, fix: _Deployment | None, delivered_before: int
+    ) -> int:
         """An incident caused by `bad`, linked by deployment, by commit, or only by its time."""
         rng = self.rng
         if fix is None:
@@ -668,8 +735,9 @@ def _simulate_service(shape: OrgShape, win: _Window, svc: _Service) -> dict[str,
     merged = _plan_merged_prs(rng, win, svc, shape)
     unmerged = _plan_unmerged_prs(rng, win, svc, merged["merged"].size)
     history = np.sort(win.start - rng.integers(HOUR, 150 * DAY, int(rng.integers(30, 80))))
-    bare = _sample_work_times(rng, win, int(rng.poisson(0.06 * merged["merged"].size)),
-                              _day_weights(win))  # fmt: skip
+    bare = _sample_work_times(
+        rng, win, int(rng.poisson(0.06 * merged["merged"].size)), _day_weights(win)
+    )
     main = _Mainline(
         np.concatenate([history, bare, merged["merged"]]),
         [("history", i) for i in range(history.size)]
@@ -678,27 +746,50 @@ def _simulate_service(shape: OrgShape, win: _Window, svc: _Service) -> dict[str,
     )
     sim = _DeploySim(rng, win, svc, main)
     sim.run()
-    parts = [merged, unmerged]
-    if sim.hotfixes:
-        parts.append({k: np.asarray([h[k] for h in sim.hotfixes]) for k in merged})
-    prs = _concat_prs(parts)
-    # Hotfix PRs were referenced as ("pr", -1 - k): point them at their rows after the merge.
-    n_merged, n_unmerged = merged["merged"].size, unmerged["merged"].size
-    kinds = [main.payload[t] for t in main.times]
-    kinds = [(k, i if i >= 0 else n_merged + n_unmerged - 1 - i) for k, i in kinds]
+    prs, kinds = _settle_prs(merged, unmerged, sim.hotfixes, main)
+    titles = _titles(prs)
+    numbers = _pr_numbers(rng, prs)
     main_sha = _shas(rng, len(kinds))
-    pr_commits = _pr_commits(rng, win, svc, prs, main, main_sha)
-    commits = _main_commits(rng, svc, main, kinds, main_sha, prs, pr_commits)
-    pr_frame = _pr_frame(rng, svc, prs, kinds, main_sha, pr_commits)
-    deployments = _deployment_frame(svc, sim.deployments, main_sha)
-    incidents = sim.incidents + _random_incidents(rng, win, svc)
+    pr_commits = _pr_commits(rng, win, svc, prs, titles, main, main_sha)
+    commits = _main_commits(rng, svc, main, kinds, main_sha, prs, titles, numbers, pr_commits)
+    incidents = _settle_incidents(rng, win, sim.incidents + _random_incidents(rng, win, svc))
     return {
         "commits": pl.concat([commits, pr_commits["frame"]]),
-        "pull_requests": pr_frame,
-        "deployments": deployments,
-        "incidents": _incident_frame(rng, win, svc, incidents, main_sha),
+        "pull_requests": _pr_frame(
+            rng, win, svc, prs, titles, numbers, kinds, main_sha, pr_commits
+        ),
+        "deployments": _deployment_frame(rng, svc, sim.deployments, main_sha),
+        "incidents": _incident_frame(rng, svc, incidents, main_sha),
         "sli": _sli_frame(rng, win, svc, incidents),
     }
+
+
+def _settle_prs(
+    merged: dict[str, np.ndarray],
+    unmerged: dict[str, np.ndarray],
+    hotfixes: list[dict[str, Any]],
+    main: _Mainline,
+) -> tuple[dict[str, np.ndarray], list[tuple[str, int]]]:
+    """All PR rows (merged, unmerged, hotfix) and `main`'s (kind, row) per main-line index.
+
+    Merge times are taken back from the main line, where a clash may have moved one a second.
+    """
+    parts = [merged, unmerged]
+    if hotfixes:
+        parts.append(
+            {k: np.asarray([h[k] for h in hotfixes], dtype=v.dtype) for k, v in merged.items()}
+        )
+    prs = _concat_prs(parts)
+    # Hotfix PRs were referenced as ("pr", -1 - k) while their rows did not exist yet.
+    first_hotfix = merged["merged"].size + unmerged["merged"].size
+    kinds = []
+    for t in main.times:
+        kind, ref = main.payload[t]
+        if kind == "pr":
+            ref = ref if ref >= 0 else first_hotfix - 1 - ref
+            prs["merged"][ref] = prs["closed"][ref] = t
+        kinds.append((kind, ref))
+    return prs, kinds
 
 
 # ------------------------------------------------------------------------------------------
@@ -711,8 +802,10 @@ def _files(rng: np.random.Generator, pool: list[str], n: int) -> list[list[str]]
     start = rng.integers(0, len(pool), n).tolist()
     stride = rng.integers(1, len(pool), n).tolist()
     size = len(pool)
-    return [[pool[(s + j * d) % size] for j in range(k)]
-            for k, s, d in zip(count, start, stride, strict=True)]  # fmt: skip
+    return [
+        [pool[(s + j * d) % size] for j in range(k)]
+        for k, s, d in zip(count, start, stride, strict=True)
+    ]
 
 
 def _file_pool(svc: _Service) -> list[str]:
@@ -721,8 +814,15 @@ def _file_pool(svc: _Service) -> list[str]:
     return [*paths, "README.md"]  # 37 paths: prime, so every stride visits distinct paths
 
 
-def _pr_commits(rng: np.random.Generator, win: _Window, svc: _Service, prs: dict[str, np.ndarray],
-                main: _Mainline, main_sha: list[str]) -> dict[str, Any]:  # fmt: skip
+def _pr_commits(
+    rng: np.random.Generator,
+    win: _Window,
+    svc: _Service,
+    prs: dict[str, np.ndarray],
+    titles: list[str],
+    main: _Mainline,
+    main_sha: list[str],
+) -> dict[str, Any]:
     """Each PR's commits on a side branch from the `main` head at the time it branched.
 
     Commit times spread from the PR's first author time to shortly before it was merged (or
@@ -736,51 +836,80 @@ def _pr_commits(rng: np.random.Generator, win: _Window, svc: _Service, prs: dict
     first = np.zeros(total, dtype=bool)
     first[offsets[:-1]] = True
     merged = prs["merged"]
-    end_of_work = np.where(merged != NULL, merged,
-                           np.where(prs["closed"] != NULL, prs["closed"],
-                                    np.minimum(win.end, prs["created"] + 5 * DAY)))  # fmt: skip
+    end_of_work = np.where(
+        merged != NULL,
+        merged,
+        np.where(
+            prs["closed"] != NULL, prs["closed"], np.minimum(win.end, prs["created"] + 5 * DAY)
+        ),
+    )
     last_allowed = np.maximum(end_of_work - 10 * MINUTE, prs["first_authored"])
     u = np.where(first, 0.0, rng.random(total))
     u = np.sort(pr_of + u) - pr_of  # sorted within each PR, first stays at 0
     span = (last_allowed - prs["first_authored"])[pr_of]
     authored = prs["first_authored"][pr_of] + (u * span).astype(np.int64)
     limit = np.where(merged != NULL, merged - 30, end_of_work - 30)[pr_of]
-    committed = np.maximum(authored, np.minimum(authored + rng.exponential(8 * MINUTE, total).astype(np.int64), limit))
+    committed = np.maximum(
+        authored, np.minimum(authored + rng.exponential(8 * MINUTE, total).astype(np.int64), limit)
+    )
     # Rebased PRs: one committer time just after the last author time, before the merge.
     rebased = (merged != NULL) & (rng.random(n.size) < 0.2) & (n < 30)
     last_auth = authored[offsets[1:] - 1]
-    rebase_at = np.clip(merged - rng.uniform(5 * MINUTE, 3 * HOUR, n.size).astype(np.int64),
-                        last_auth + 60, merged - 60 - n)  # fmt: skip
+    rebase_at = np.clip(
+        merged - rng.uniform(5 * MINUTE, 3 * HOUR, n.size).astype(np.int64),
+        last_auth + 60,
+        merged - 60 - n,
+    )
     pos = np.arange(total) - offsets[:-1][pr_of]
     committed = np.where(rebased[pr_of], np.maximum(rebase_at[pr_of] + pos, authored), committed)
     branch_from = np.maximum(np.searchsorted(main.times, committed[first], side="right") - 1, 0)
     shas = _shas(rng, total)
     parents = [[main_sha[b]] for b in branch_from.tolist()]
     chain = [[s] for s in shas]
-    parent_lists = [parents[p] if f else chain[i - 1]
-                    for i, (p, f) in enumerate(zip(pr_of.tolist(), first.tolist(), strict=True))]  # fmt: skip
+    parent_lists = [
+        parents[p] if f else chain[i - 1]
+        for i, (p, f) in enumerate(zip(pr_of.tolist(), first.tolist(), strict=True))
+    ]
     authors = prs["author"][pr_of].tolist()
-    messages = _pr_commit_messages(rng, prs, pr_of, first)
+    messages = _pr_commit_messages(rng, titles, pr_of, first)
     files = _files(rng, _file_pool(svc), total)
     bot_files = [_DEPENDENCY_FILES[svc.language]]
-    files = [bot_files if k == BOT else f for k, f in zip(prs["kind"][pr_of].tolist(), files, strict=True)]
-    frame = _commit_frame(svc, shas, parent_lists, authored, committed, authors, messages, files,
-                          [svc.team.tz.get(a, "Z") for a in authors], None)  # fmt: skip
+    files = [
+        bot_files if k == BOT else f
+        for k, f in zip(prs["kind"][pr_of].tolist(), files, strict=True)
+    ]
+    frame = _commit_frame(
+        svc,
+        shas,
+        parent_lists,
+        authored,
+        committed,
+        authors,
+        messages,
+        files,
+        [svc.team.tz.get(a, "Z") for a in authors],
+        None,
+    )
     return {"frame": frame, "shas": shas, "files": files, "offsets": offsets.tolist()}
 
 
-def _pr_commit_messages(rng: np.random.Generator, prs: dict[str, np.ndarray], pr_of: np.ndarray,
-                        first: np.ndarray) -> list[str]:  # fmt: skip
-    titles = _titles(prs)
+def _pr_commit_messages(
+    rng: np.random.Generator, titles: list[str], pr_of: np.ndarray, first: np.ndarray
+) -> list[str]:
+    """The first commit of a PR carries its title; later ones are the usual fix-ups."""
     wip = np.asarray(_WIP_MESSAGES, dtype=object)[rng.integers(0, len(_WIP_MESSAGES), pr_of.size)]
-    return [titles[p] if f else w for p, f, w in zip(pr_of.tolist(), first.tolist(), wip.tolist(), strict=True)]
+    return [
+        titles[p] if f else w
+        for p, f, w in zip(pr_of.tolist(), first.tolist(), wip.tolist(), strict=True)
+    ]
 
 
 def _titles(prs: dict[str, np.ndarray]) -> list[str]:
     """Deterministic PR titles from the row's own numbers (no extra random draws)."""
     out = []
-    for kind, created, label in zip(prs["kind"].tolist(), prs["created"].tolist(),
-                                    prs["label"].tolist(), strict=True):  # fmt: skip
+    for kind, created, label in zip(
+        prs["kind"].tolist(), prs["created"].tolist(), prs["label"].tolist(), strict=True
+    ):
         obj = _OBJECTS[created % len(_OBJECTS)]
         if kind == BOT:
             out.append(f"chore(deps): update dependency {obj.split()[0]} to v{created % 9 + 1}")
@@ -792,15 +921,21 @@ def _titles(prs: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
-def _main_commits(rng: np.random.Generator, svc: _Service, main: _Mainline,
-                  kinds: list[tuple[str, int]], main_sha: list[str], prs: dict[str, np.ndarray],
-                  pr_commits: dict[str, Any]) -> pl.DataFrame:  # fmt: skip
+def _main_commits(
+    rng: np.random.Generator,
+    svc: _Service,
+    main: _Mainline,
+    kinds: list[tuple[str, int]],
+    main_sha: list[str],
+    prs: dict[str, np.ndarray],
+    titles: list[str],
+    numbers: np.ndarray,
+    pr_commits: dict[str, Any],
+) -> pl.DataFrame:
     """`main`'s own commits: history, direct pushes, merge commits and squash commits."""
-    titles = _titles(prs)
     members = svc.team.members
     pool = _file_pool(svc)
     offsets, shas, files = pr_commits["offsets"], pr_commits["shas"], pr_commits["files"]
-    numbers = _pr_numbers(rng, prs)
     n = len(kinds)
     authored = np.asarray(main.times, dtype=np.int64).copy()
     direct_files = _files(rng, pool, n)
@@ -819,17 +954,32 @@ def _main_commits(rng: np.random.Generator, svc: _Service, main: _Mainline,
                 messages.append(f"{titles[ref]} (#{numbers[ref]})")
             else:
                 parents[-1].append(shas[b - 1])
-                messages.append(f"Merge pull request #{numbers[ref]} from acme/{_branch(prs, ref, numbers)}")
+                messages.append(
+                    f"Merge pull request #{numbers[ref]} from acme/{_branch(prs, ref, numbers)}"
+                )
         else:
             authored[i] -= lead[i]
             authors.append(direct_authors[i])
             file_lists.append(direct_files[i])
-            messages.append(_DIRECT_MESSAGES[i % len(_DIRECT_MESSAGES)] if kind == "bare"
-                            else f"{_VERBS[i % len(_VERBS)]} {_OBJECTS[i % len(_OBJECTS)]}")  # fmt: skip
+            messages.append(
+                _DIRECT_MESSAGES[i % len(_DIRECT_MESSAGES)]
+                if kind == "bare"
+                else f"{_VERBS[i % len(_VERBS)]} {_OBJECTS[i % len(_OBJECTS)]}"
+            )
             tz_committed.append(svc.team.tz.get(authors[-1], "Z"))
     tz_authored = [svc.team.tz.get(a, "Z") for a in authors]
-    return _commit_frame(svc, main_sha, parents, authored, np.asarray(main.times), authors,
-                         messages, file_lists, tz_authored, tz_committed)  # fmt: skip
+    return _commit_frame(
+        svc,
+        main_sha,
+        parents,
+        authored,
+        np.asarray(main.times),
+        authors,
+        messages,
+        file_lists,
+        tz_authored,
+        tz_committed,
+    )
 
 
 def _branch(prs: dict[str, np.ndarray], ref: int, numbers: np.ndarray) -> str:
@@ -847,42 +997,391 @@ def _pr_numbers(rng: np.random.Generator, prs: dict[str, np.ndarray]) -> np.ndar
     return numbers
 
 
-def _commit_frame(svc: _Service, shas: list[str], parents: list[list[str]], authored: np.ndarray,
-                  committed: np.ndarray, authors: list[str], messages: list[str],
-                  files: list[list[str]], tz_authored: list[str],
-                  tz_committed: list[str] | None) -> pl.DataFrame:  # fmt: skip
+def _commit_frame(
+    svc: _Service,
+    shas: list[str],
+    parents: list[list[str]],
+    authored: np.ndarray,
+    committed: np.ndarray,
+    authors: list[str],
+    messages: list[str],
+    files: list[list[str]],
+    tz_authored: list[str],
+    tz_committed: list[str] | None,
+) -> pl.DataFrame:
     n = len(shas)
-    return pl.DataFrame({
-        "repo": pl.Series([svc.repo] * n, dtype=pl.String),
-        "sha": pl.Series(shas, dtype=pl.String),
-        "parents": pl.Series(parents, dtype=STR_LIST),
-        "authored_at": _ts(authored),
-        "committed_at": _ts(committed),
-        "author": pl.Series(authors, dtype=pl.String),
-        "message": pl.Series(messages, dtype=pl.String),
-        "files": pl.Series(files, dtype=STR_LIST),
-        "_tz_authored_at": pl.Series(tz_authored, dtype=pl.String),
-        "_tz_committed_at": pl.Series(tz_committed if tz_committed is not None else tz_authored,
-                                      dtype=pl.String),  # fmt: skip
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "repo": pl.Series([svc.repo] * n, dtype=pl.String),
+            "sha": pl.Series(shas, dtype=pl.String),
+            "parents": pl.Series(parents, dtype=STR_LIST),
+            "authored_at": _ts(authored),
+            "committed_at": _ts(committed),
+            "author": pl.Series(authors, dtype=pl.String),
+            "message": pl.Series(messages, dtype=pl.String),
+            "files": pl.Series(files, dtype=STR_LIST),
+            "_tz_authored_at": pl.Series(tz_authored, dtype=pl.String),
+            "_tz_committed_at": pl.Series(
+                tz_committed if tz_committed is not None else tz_authored, dtype=pl.String
+            ),
+        }
+    )
 
 
 def _ts(seconds: Any) -> pl.Series:
     """int64 epoch seconds (NULL = missing) as a UTC microsecond timestamp series."""
     arr = np.asarray(seconds, dtype=np.int64)
     micros = pl.Series(arr * 1_000_000, dtype=pl.Int64)
-    micros = pl.select(pl.when(pl.lit(pl.Series(arr)) == NULL).then(None).otherwise(micros)).to_series()
+    micros = pl.select(
+        pl.when(pl.lit(pl.Series(arr)) == NULL).then(None).otherwise(micros)
+    ).to_series()
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 # ------------------------------------------------------------------------------------------
-# pull requests frame
+# pull requests and reviews
 
 
-def _pr_frame(rng: np.random.Generator, svc: _Service, prs: dict[str, np.ndarray],
-              kinds: list[tuple[str, int]], main_sha: list[str],
-              pr_commits: dict[str, Any]) -> pl.DataFrame:  # fmt: skip
+def _pr_frame(
+    rng: np.random.Generator,
+    win: _Window,
+    svc: _Service,
+    prs: dict[str, np.ndarray],
+    titles: list[str],
+    numbers: np.ndarray,
+    kinds: list[tuple[str, int]],
+    main_sha: list[str],
+    pr_commits: dict[str, Any],
+) -> pl.DataFrame:
     n = prs["created"].size
-    numbers = _pr_numbers(np.random.default_rng(0), prs) if False else None  # placeholder
-    del numbers
-    raise NotImplementedError
+    merge_sha: list[str | None] = [None] * n
+    for index, (kind, ref) in enumerate(kinds):
+        if kind == "pr":
+            merge_sha[ref] = main_sha[index]
+    offsets, shas = pr_commits["offsets"], pr_commits["shas"]
+    kind = prs["kind"].tolist()
+    frame = pl.DataFrame(
+        {
+            "_row": pl.Series(np.arange(n), dtype=pl.Int64),
+            "repo": pl.Series([svc.repo] * n, dtype=pl.String),
+            "number": pl.Series(numbers, dtype=pl.Int64),
+            "title": pl.Series(titles, dtype=pl.String),
+            "author": pl.Series(prs["author"].tolist(), dtype=pl.String),
+            "author_is_bot": pl.Series([k == BOT for k in kind], dtype=pl.Boolean),
+            "created_at": _ts(prs["created"]),
+            "merged_at": _ts(prs["merged"]),
+            "closed_at": _ts(prs["closed"]),
+            "base_branch": pl.Series(["main"] * n, dtype=pl.String),
+            "merge_commit_sha": pl.Series(merge_sha, dtype=pl.String),
+            "commit_shas": pl.Series(
+                [shas[offsets[p] : offsets[p + 1]] for p in range(n)], dtype=STR_LIST
+            ),
+            "labels": pl.Series([list(_LABELS[k]) for k in prs["label"].tolist()], dtype=STR_LIST),
+        }
+    )
+    reviews = _reviews(rng, win, svc, prs)
+    return (
+        frame.join(reviews, on="_row", how="left")
+        .with_columns(pl.col("reviews").fill_null(pl.lit([], dtype=pl.List(REVIEW))))
+        .select(
+            "repo",
+            "number",
+            "title",
+            "author",
+            "author_is_bot",
+            "created_at",
+            "merged_at",
+            "closed_at",
+            "base_branch",
+            "merge_commit_sha",
+            "commit_shas",
+            "reviews",
+            "labels",
+        )
+    )
+
+
+def _reviews(
+    rng: np.random.Generator, win: _Window, svc: _Service, prs: dict[str, np.ndarray]
+) -> pl.DataFrame:
+    """Reviews per PR row, as a `_row` → `reviews` frame.
+
+    Merged PRs get 1–3 teammate reviews, the first at `first_review`, the last an approval;
+    some also get an early comment from a CI bot or their own author, which must not count
+    as the pickup. Unmerged PRs get a few comments or change requests.
+    """
+    members = svc.team.members
+    seat = {m: i for i, m in enumerate(members)}
+    n = prs["created"].size
+    draws = rng.random((n, 10)).tolist()  # drawn up front: one generator call, not thousands
+    rows: list[int] = []
+    authors: list[str] = []
+    times: list[int] = []
+    states: list[str] = []
+
+    def add(row: int, author: str, t: int, state: str) -> None:
+        rows.append(row)
+        authors.append(author)
+        times.append(t)
+        states.append(state)
+
+    def teammate(author: str, u: float) -> str:
+        # A uniform pick among the members other than the author.
+        others = len(members) - (author in seat)
+        i = min(int(u * others), others - 1)
+        return members[i + 1] if author in seat and i >= seat[author] else members[i]
+
+    for p, u in enumerate(draws):
+        author, created = str(prs["author"][p]), int(prs["created"][p])
+        merged, closed = int(prs["merged"][p]), int(prs["closed"][p])
+        end = merged if merged != NULL else (closed if closed != NULL else win.end)
+        if u[0] < 0.35 and int(prs["kind"][p]) != BOT:
+            t = created + int(2 * MINUTE + u[1] * 6 * MINUTE)
+            if t < end:
+                add(p, _REVIEW_BOTS[int(u[2] * 2)], t, "COMMENTED")
+        if u[3] < 0.1 and author in seat and created + 20 * MINUTE < end:
+            add(p, author, created + int(u[4] * 20 * MINUTE), "COMMENTED")
+        if merged != NULL:
+            first = int(prs["first_review"][p])
+            count = 1 + (u[5] < 0.45) + (u[6] < 0.15)
+            for k in range(count):
+                last = k == count - 1
+                t = first + int((merged - 60 - first) * k / count * (0.5 + 0.5 * u[7]))
+                state = (
+                    "APPROVED" if last else ("CHANGES_REQUESTED" if u[8] < 0.35 else "COMMENTED")
+                )
+                add(p, teammate(author, (u[9] + 0.37 * k) % 1.0), max(t, first), state)
+        else:
+            for k in range(int(u[5] * 3) if closed != NULL else int(u[5] * 2)):
+                t = created + int((end - created) * (k + u[6]) / 3)
+                state = "CHANGES_REQUESTED" if u[8] < 0.5 else "COMMENTED"
+                add(p, teammate(author, (u[9] + 0.37 * k) % 1.0), t, state)
+    flat = pl.DataFrame(
+        {
+            "_row": pl.Series(rows, dtype=pl.Int64),
+            "author": pl.Series(authors, dtype=pl.String),
+            "submitted_at": _ts(times),
+            "state": pl.Series(states, dtype=pl.String),
+        }
+    )
+    return (
+        flat.sort("_row", "submitted_at", maintain_order=True)
+        .group_by("_row", maintain_order=True)
+        .agg(pl.struct("author", "submitted_at", "state").alias("reviews"))
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# deployments and incidents
+
+
+def _deployment_frame(
+    rng: np.random.Generator, svc: _Service, deployments: list[_Deployment], main_sha: list[str]
+) -> pl.DataFrame:
+    n = len(deployments)
+    # A few deploy tools do not report a start time.
+    started = [
+        NULL if u < 0.02 else d.started
+        for d, u in zip(deployments, rng.random(n).tolist(), strict=True)
+    ]
+    return pl.DataFrame(
+        {
+            "id": pl.Series([d.id for d in deployments], dtype=pl.String),
+            "service": pl.Series([svc.name] * n, dtype=pl.String),
+            "environment": pl.Series([d.environment for d in deployments], dtype=pl.String),
+            "revision": pl.Series([main_sha[d.revision] for d in deployments], dtype=pl.String),
+            "started_at": _ts(started),
+            "finished_at": _ts([d.finished for d in deployments]),
+            "status": pl.Series([d.status for d in deployments], dtype=pl.String),
+            "rollback_of": pl.Series([d.rollback_of for d in deployments], dtype=pl.String),
+            "fix_for": pl.Series([d.fix_for for d in deployments], dtype=pl.String),
+            "labels": pl.Series([list(d.labels) for d in deployments], dtype=STR_LIST),
+            "_tz_started_at": pl.Series([svc.deploy_tz] * n, dtype=pl.String),
+            "_tz_finished_at": pl.Series([svc.deploy_tz] * n, dtype=pl.String),
+        }
+    )
+
+
+_CAUSE_TITLES = {
+    "infrastructure": (
+        "database failover",
+        "node pool exhausted",
+        "disk full on primary",
+        "certificate expired",
+        "DNS resolution errors",
+    ),
+    "external": (
+        "payment provider outage",
+        "CDN degradation",
+        "upstream API rate limiting",
+        "cloud region network issues",
+    ),
+    "unknown": ("elevated error rate", "intermittent timeouts", "customer reports of failures"),
+}
+
+
+def _random_incidents(rng: np.random.Generator, win: _Window, svc: _Service) -> list[_Incident]:
+    """Incidents not caused by a release: infrastructure, external, and some of unknown cause."""
+    months = win.days / 30.4
+    n = int(rng.poisson(0.85 * months))
+    opened = np.sort(win.start + rng.integers(0, win.end - win.start, n))
+    causes = rng.choice(4, size=n, p=[0.45, 0.3, 0.15, 0.1]).tolist()
+    severities = rng.choice(4, size=n, p=[0.08, 0.3, 0.55, 0.07]).tolist()
+    draws = rng.random((n, 2)).tolist()
+    out = []
+    for t, c, s, u in zip(opened.tolist(), causes, severities, draws, strict=True):
+        cause = ("infrastructure", "external", "unknown", None)[c]
+        severity = ("sev1", "sev2", "sev3", None)[s]
+        median = {"sev1": 1.0, "sev2": 2.0, "sev3": 4.0, None: 3.0}[severity] * HOUR
+        titles = _CAUSE_TITLES[cause or "unknown"]
+        duration = int(median * np.exp(0.9 * _normal(u[0], u[1])))
+        out.append(
+            _Incident(
+                f"{svc.name}: {titles[int(u[1] * len(titles))]}",
+                t,
+                t + max(duration, 5 * MINUTE),
+                severity,
+                cause,
+            )
+        )
+    return out
+
+
+def _normal(u1: float, u2: float) -> float:
+    """A standard normal from two uniforms (Box–Muller), so a block of draws serves a loop."""
+    return float(np.sqrt(-2.0 * np.log(max(u1, 1e-12))) * np.cos(2.0 * np.pi * u2))
+
+
+def _settle_incidents(
+    rng: np.random.Generator, win: _Window, incidents: list[_Incident]
+) -> list[_Incident]:
+    """Leave some incidents open: many of the last week's, and a few older ones."""
+    for incident, u in zip(incidents, rng.random(len(incidents)).tolist(), strict=True):
+        recent = incident.opened > win.end - 7 * DAY
+        if incident.resolved >= win.end or u < 0.015 or (recent and u < 0.4):
+            incident.resolved = NULL
+    return sorted(incidents, key=lambda i: i.opened)
+
+
+def _incident_frame(
+    rng: np.random.Generator, svc: _Service, incidents: list[_Incident], main_sha: list[str]
+) -> pl.DataFrame:
+    n = len(incidents)
+    # The paging tool reports in the responder's local time.
+    tz = rng.choice(["Z", "+02:00", "-07:00"], size=n, p=[0.6, 0.25, 0.15]).tolist()
+    return pl.DataFrame(
+        {
+            "id": pl.Series([None] * n, dtype=pl.String),  # numbered org-wide once all are known
+            "service": pl.Series([svc.name] * n, dtype=pl.String),
+            "title": pl.Series([i.title for i in incidents], dtype=pl.String),
+            "opened_at": _ts([i.opened for i in incidents]),
+            "resolved_at": _ts([i.resolved for i in incidents]),
+            "severity": pl.Series([i.severity for i in incidents], dtype=pl.String),
+            "cause": pl.Series([i.cause for i in incidents], dtype=pl.String),
+            "deployment_id": pl.Series([i.deployment_id for i in incidents], dtype=pl.String),
+            "commit_sha": pl.Series(
+                [main_sha[i.commit_index] if i.commit_index != NULL else None for i in incidents],
+                dtype=pl.String,
+            ),
+            "_tz_opened_at": pl.Series(tz, dtype=pl.String),
+            "_tz_resolved_at": pl.Series(tz, dtype=pl.String),
+        }
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# SLIs
+
+
+_SEVERITY_IMPACT = {"sev1": 0.2, "sev2": 0.03, "sev3": 0.004, None: 0.01}
+
+
+def _sli_frame(
+    rng: np.random.Generator, win: _Window, svc: _Service, incidents: list[_Incident]
+) -> pl.DataFrame:
+    """Daily good/total counts per SLO: a baseline error rate that follows the team's pace,
+    plus the share of each day an incident was open, weighted by severity."""
+    impact = _incident_impact(win, incidents)
+    frames = []
+    for slo in svc.slos:
+        days = np.arange(slo.first_day, win.days)
+        starts = win.start + days * DAY
+        weekday = (starts // DAY + 3) % 7 < 5
+        frac = win.frac(starts)
+        volume = svc.traffic * np.where(weekday, 1.0, 0.6) * (1 + 0.2 * frac)
+        total = np.maximum(1, _lognormal(rng, volume, 0.08)).astype(np.int64)
+        pace = _multiplier(svc.team.direction, frac) * svc.speed
+        base = (1 - slo.objective) * 0.35 * pace**0.7 * rng.lognormal(0.0, 0.5, days.size)
+        share = 1.0 if slo.name.endswith("availability") else 0.5
+        bad = np.clip(base + share * impact[days], 0.0, 1.0)
+        good = total - np.rint(total * bad).astype(np.int64)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "slo": pl.Series([slo.name] * days.size, dtype=pl.String),
+                    "window_start": _ts(starts),
+                    "window_end": _ts(starts + DAY),
+                    "good": pl.Series(good, dtype=pl.Int64),
+                    "total": pl.Series(total, dtype=pl.Int64),
+                    "_tz_window_start": pl.Series([slo.tz] * days.size, dtype=pl.String),
+                    "_tz_window_end": pl.Series([slo.tz] * days.size, dtype=pl.String),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def _incident_impact(win: _Window, incidents: list[_Incident]) -> np.ndarray:
+    """Per day of the window: Σ severity weight × share of the day each incident was open."""
+    impact = np.zeros(win.days)
+    for incident in incidents:
+        # An unresolved incident is assumed mitigated within half a day for the SLI's sake.
+        end = incident.resolved if incident.resolved != NULL else incident.opened + 12 * HOUR
+        start, end = max(incident.opened, win.start), min(end, win.end)
+        for day in range((start - win.start) // DAY, (end - 1 - win.start) // DAY + 1):
+            lo = max(start, win.start + day * DAY)
+            hi = min(end, win.start + (day + 1) * DAY)
+            impact[day] += _SEVERITY_IMPACT[incident.severity] * max(hi - lo, 0) / DAY
+    return impact
+
+
+# ------------------------------------------------------------------------------------------
+# the whole organisation, and writing it out
+
+
+def _build(shape: OrgShape) -> dict[str, pl.DataFrame]:
+    """All tables, each with hidden `_tz_<column>` offsets used when writing files."""
+    _, services = _roster(shape)
+    win = _window(shape)
+    parts = [_simulate_service(shape, win, svc) for svc in services]
+    tables = {name: pl.concat([p[name] for p in parts]) for name in parts[0]}
+    incidents = tables["incidents"].sort("opened_at", "service", maintain_order=True)
+    incidents = incidents.with_columns(
+        id=pl.format("INC-{}", pl.int_range(1, incidents.height + 1).cast(pl.String).str.zfill(5))
+    )
+    return {
+        "commits": tables["commits"].sort("repo", "committed_at", "sha"),
+        "pull_requests": tables["pull_requests"].sort("repo", "number"),
+        "deployments": tables["deployments"].sort("finished_at", "id"),
+        "incidents": incidents,
+        "sli": tables["sli"].sort("slo", "window_start"),
+    }
+
+
+def _tz_columns(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("_tz_")]
+
+
+def _render(frame: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps as ISO 8601 text in each row's own offset (default `Z`); reviews in UTC."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype == UTC_TS:
+            tz = pl.col(f"_tz_{name}") if f"_tz_{name}" in frame.columns else pl.lit("Z")
+            minutes = tz.replace_strict(_TZ_MINUTES, return_dtype=pl.Int64)
+            local = pl.col(name).dt.replace_time_zone(None) + pl.duration(minutes=minutes)
+            exprs.append(pl.concat_str([local.dt.strftime("%Y-%m-%dT%H:%M:%S"), tz]).alias(name))
+        elif dtype == pl.List(REVIEW):
+            stamp = pl.field("submitted_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            exprs.append(pl.col(name).list.eval(pl.element().struct.with_fields(stamp)))
+    return frame.with_columns(exprs).drop(_tz_columns(frame))

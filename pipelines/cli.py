@@ -1,0 +1,165 @@
+"""`dora-pipeline`: run the pipeline on the demo org or your own config, and write reports.
+
+A thin front over the Dagster definitions (in-process materialisation), so the CLI, `dg launch`
+and the schedule build the same warehouse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pipelines.config import ConfigError, DoraConfig, load_config
+
+console = Console(stderr=True)
+SUMMARY_WEEKS = 12
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]•[/dim] {message}", highlight=False, markup=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dora-pipeline",
+        description="DORA metrics from commits, pull requests, deployments and incidents: "
+                    "Dagster assets into a DuckDB warehouse, with team reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo", help="generate the demo organisation and run the whole pipeline on it",
+        description="Generate a deterministic demo organisation (6 teams, 15 services, 12 "
+                    "months of event files) into DIR, then ingest it, build the DuckDB "
+                    "warehouse, compute every metric and write the HTML reports.")
+    demo.add_argument("--dir", type=Path, default=Path("demo"),
+                      help="where the demo config, events, warehouse and reports go "
+                           "(default: ./demo)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    run = sub.add_parser(
+        "run", help="run the whole pipeline for a config file",
+        description="Ingest every source of the config, build the warehouse, compute every "
+                    "metric and write the reports. See SOURCES.md for the config format.")
+    run.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                     help="the config file (default: ./dora.yaml)")
+    report = sub.add_parser(
+        "report", help="rewrite the HTML reports from the existing warehouse",
+        description="Read the warehouse (read-only) and rewrite every team page and the index "
+                    "in the config's reports_dir.")
+    report.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                        help="the config file (default: ./dora.yaml)")
+    check = sub.add_parser("check", help="validate a config file and print what it contains",
+                           description="Validate a config file without running anything.")
+    check.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                       help="the config file (default: ./dora.yaml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `dora-pipeline` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args.dir, args.seed)
+        if args.command == "run":
+            return _run(args.config)
+        if args.command == "report":
+            return _report(args.config)
+        return _check(args.config)
+    except ConfigError as exc:
+        console.print(f"[red]config error[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+def _demo(folder: Path, seed: int) -> int:
+    from pipelines.demo.generator import OrgShape, write_demo
+
+    _progress(f"generating the demo organisation in {folder}/ (seed {seed}) …")
+    config_path = write_demo(folder, OrgShape(seed=seed))
+    return _run(config_path)
+
+
+def _run(config_path: Path) -> int:
+    from pipelines.runner import run_pipeline
+
+    config = load_config(config_path)
+    try:
+        summary = run_pipeline(config_path, progress=_progress,
+                               extra_stages=_report_stages())
+    except Exception as exc:  # one clear line; the Dagster event log has the details
+        console.print(f"[red]run failed[/red]: {_short(exc)}", highlight=False)
+        return 1
+    _print_summary(config)
+    for check in summary.failed_checks:
+        console.print(f"[yellow]warning[/yellow]: check `{check}` did not pass "
+                      "(see the Dagster UI or the quarantine table)", highlight=False)
+    console.print(f"warehouse: {config.warehouse_path}", highlight=False, markup=False)
+    console.print(f"reports:   {config.reports_path / 'index.html'}", highlight=False,
+                  markup=False)
+    return 0
+
+
+def _report_stages() -> list:
+    try:
+        from pipelines.reports.run import report_stage
+    except ImportError:
+        return []
+    return [("reports", report_stage)]
+
+
+def _report(config_path: Path) -> int:
+    config = load_config(config_path)
+    try:
+        from pipelines.reports.run import write_reports
+    except ImportError:
+        console.print("reports are not available in this build")
+        return 1
+    index = write_reports(config, progress=_progress)
+    console.print(f"reports: {index}", highlight=False, markup=False)
+    return 0
+
+
+def _check(config_path: Path) -> int:
+    config = load_config(config_path)
+    console.print(f"{config_path}: valid", highlight=False, markup=False)
+    console.print(f"  teams: {len(config.teams)}, services: {len(config.services)}, "
+                  f"SLOs: {len(config.slos)}, sources: "
+                  + ", ".join(s.kind for s in config.sources), highlight=False, markup=False)
+    console.print(f"  warehouse: {config.warehouse_path}", highlight=False, markup=False)
+    return 0
+
+
+def _print_summary(config: DoraConfig) -> None:
+    from metrics.compute import sql_text
+    from pipelines.warehouse import connect
+
+    conn = connect(config.warehouse_path, read_only=True)
+    try:
+        rows = conn.sql(sql_text("team_summary"), params={"weeks": SUMMARY_WEEKS}).fetchall()
+    finally:
+        conn.close()
+    table = Table(title=f"Last {SUMMARY_WEEKS} weeks per team (alphabetical; each team's "
+                        "trend is in its report)")
+    for column in ("team", "deploys/week", "lead time p50 (h)", "change failure rate",
+                   "recovery p50 (h)", "changes"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        # Text(), not a plain string: a team name must never be read as rich markup.
+        table.add_row(*(Text("–" if v is None else str(v)) for v in row))
+    Console().print(table)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Every rule of METRICS.md against hand-worked numbers (see tests/known_answers.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import known_answers as ka
+from eventkit import load_and_build, write_config, write_events
+
+WEEK1 = dt.date(2026, 1, 5)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    root = tmp_path_factory.mktemp("known")
+    write_events(root / "events", commits=ka.COMMITS, pull_requests=ka.PULL_REQUESTS,
+                 deployments=ka.DEPLOYMENTS, incidents=ka.INCIDENTS, sli=ka.SLI)
+    config = load_and_build(write_config(root, slos=ka.SLOS))
+    conn = duckdb.connect(str(config.warehouse_path), read_only=True)
+    conn.execute("SET TimeZone = 'UTC'")
+    yield conn
+    conn.close()
+
+
+def _row(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
+    rel = conn.execute(sql, params or [])
+    names = [d[0] for d in rel.description]
+    row = rel.fetchone()
+    assert row is not None, f"no row for {sql} {params}"
+    return dict(zip(names, row, strict=True))
+
+
+def week(conn: duckdb.DuckDBPyConnection, start: dt.date, team: str = "payments") -> dict:
+    return _row(conn, "SELECT * FROM team_metrics WHERE team = ? AND grain = 'week' "
+                      "AND period_start = ?", [team, start])
+
+
+def test_changes_and_lead_times(warehouse: duckdb.DuckDBPyConnection) -> None:
+    rows = warehouse.execute(
+        "SELECT change_id, change_type, deployment_id, lead_time_hours FROM changes "
+        "ORDER BY delivered_at, change_id").fetchall()
+    assert rows == [
+        ("acme/api#1", "pull_request", "D2", 27.0),   # true merge, start = p1a's author time
+        ("b1", "commit", "D2", 2.0),                   # bare commit; merge commit m1 is not
+        ("acme/api#2", "pull_request", "D3", 6.0),    # squash merge via merge_commit_sha
+        ("c6", "commit", "D6", 2.0),
+        ("c8", "commit", "D8", 1.0),                   # c6 is not delivered again by D8
+        ("c9", "commit", "D9", 0.5),                   # offsets -05:00 and -02:00
+    ]
+
+
+def test_baseline_is_not_counted(warehouse: duckdb.DuckDBPyConnection) -> None:
+    assert warehouse.execute("SELECT count(*) FROM changes WHERE change_id = 'c0'").fetchone() \
+        == (0,)
+    assert warehouse.execute(
+        "SELECT baseline FROM commit_deliveries WHERE sha = 'c0'").fetchone() == (True,)
+
+
+def test_lead_time_breakdown(warehouse: duckdb.DuckDBPyConnection) -> None:
+    pr1 = _row(warehouse, "SELECT * FROM changes WHERE change_id = 'acme/api#1'")
+    assert (pr1["coding_hours"], pr1["pickup_hours"], pr1["review_hours"],
+            pr1["deploy_hours"]) == (4.0, 2.0, 2.0, 19.0)
+    pr2 = _row(warehouse, "SELECT * FROM changes WHERE change_id = 'acme/api#2'")
+    assert pr2["pickup_hours"] == 2.0  # the bot's and the author's own reviews do not count
+
+
+def test_outcomes(warehouse: duckdb.DuckDBPyConnection) -> None:
+    rows = warehouse.execute(
+        "SELECT id, failed, failure_reasons, rework, rework_reasons, recovery_hours "
+        "FROM deployment_outcomes ORDER BY finished_at").fetchall()
+    assert rows == [
+        ("D1", False, [], False, [], None),
+        ("D2", False, [], False, [], None),
+        ("D3", True, ["incident"], False, [], 4.0),
+        ("D4", True, ["implicit_rollback"], False, [], 20.0),
+        ("D5", False, [], True, ["implicit_rollback"], None),
+        ("D6", True, ["incident", "implicit_rollback", "rollback"], False, [], 2.0),
+        ("D7", True, ["fix"], True, ["rollback", "implicit_rollback"], 19.0),
+        ("D8", True, ["incident"], True, ["fix", "hotfix"], None),
+        ("D9", False, [], False, [], None),
+    ]
+
+
+def test_incident_attribution(warehouse: duckdb.DuckDBPyConnection) -> None:
+    rows = dict(warehouse.execute(
+        "SELECT incident_id, deployment_id FROM incident_attributions").fetchall())
+    assert rows == {"I1": "D3", "I2": "D8", "I3": "D6", "I4": None, "I5": None, "I6": None}
+
+
+def test_first_week(warehouse: duckdb.DuckDBPyConnection) -> None:
+    w = week(warehouse, WEEK1)
+    assert (w["deployments"], w["deploy_days"], w["changes"]) == (8, 5, 5)
+    assert (w["lead_time_p50_hours"], w["lead_time_p90_hours"]) == (2.0, pytest.approx(18.6))
+    assert (w["failed_deployments"], w["change_failure_rate"]) == (5, 0.625)
+    assert (w["rework_deployments"], w["rework_rate"]) == (3, 0.375)
+    assert (w["fdrt_p50_hours"], w["unrecovered_failures"]) == (11.5, 1)
+    assert (w["incidents_opened"], w["incidents_resolved"]) == (4, 3)
+    assert w["time_to_restore_p50_hours"] == 2.0
+    assert (w["slos_total"], w["slos_met"], w["slo_met_ratio"]) == (1, 1, 1.0)
+
+
+def test_empty_and_later_weeks(warehouse: duckdb.DuckDBPyConnection) -> None:
+    w2 = week(warehouse, dt.date(2026, 1, 12))
+    assert (w2["deployments"], w2["changes"], w2["change_failure_rate"]) == (0, 0, None)
+    assert (w2["slos_total"], w2["slos_met"]) == (1, 0)
+    w3 = week(warehouse, dt.date(2026, 1, 19))
+    assert (w3["deployments"], w3["changes"], w3["incidents_opened"], w3["slos_total"]) == (
+        0, 0, 0, 0)
+    assert (w3["lead_time_p50_hours"], w3["slo_met_ratio"]) == (None, None)
+    w4 = week(warehouse, dt.date(2026, 1, 26))
+    assert (w4["deployments"], w4["changes"], w4["lead_time_p50_hours"]) == (1, 1, 0.5)
+    assert (w4["incidents_resolved"], w4["time_to_restore_p50_hours"]) == (1, 2.0)
+
+
+def test_month_boundary_in_utc(warehouse: duckdb.DuckDBPyConnection) -> None:
+    months = warehouse.execute(
+        "SELECT period_start, deployments FROM team_metrics WHERE team = 'payments' "
+        "AND grain = 'month' ORDER BY period_start").fetchall()
+    assert months == [(dt.date(2026, 1, 1), 8), (dt.date(2026, 2, 1), 1)]
+
+
+def test_unassigned_service(warehouse: duckdb.DuckDBPyConnection) -> None:
+    w = week(warehouse, dt.date(2026, 1, 19), team="unassigned")
+    assert w["incidents_opened"] == 1
+
+
+def test_slo_periods(warehouse: duckdb.DuckDBPyConnection) -> None:
+    rows = warehouse.execute(
+        "SELECT period_start, attainment, met, error_budget_remaining FROM slo_periods "
+        "WHERE grain = 'week' ORDER BY period_start").fetchall()
+    assert rows[0][0] == WEEK1 and rows[0][1] == pytest.approx(0.9925) and rows[0][2] is True
+    assert rows[0][3] == pytest.approx(0.25)
+    assert rows[1][1] == pytest.approx(0.98) and rows[1][2] is False
+    assert rows[1][3] == pytest.approx(-1.0)
+
+
+def test_honest_numbers(warehouse: duckdb.DuckDBPyConnection) -> None:
+    w = week(warehouse, WEEK1)
+    # 5 lead times: too few for a 95% order-statistic interval (needs n >= 6).
+    assert (w["lead_time_samples"], w["lead_time_low_sample"]) == (5, False)
+    assert w["lead_time_p50_ci_low_hours"] is None
+    # Wilson 95% for 5/8, z² = 3.8416: centre (0.625 + z²/16) / (1 + z²/8) = 0.8651 / 1.4802
+    # = 0.5845; half-width (1.96 / 1.4802)·sqrt(0.625·0.375/8 + z²/256) = 1.3241·0.21048
+    # = 0.2787 → (0.3058, 0.8632).
+    assert w["change_failure_rate_ci_low"] == pytest.approx(0.3058, abs=1e-3)
+    assert w["change_failure_rate_ci_high"] == pytest.approx(0.8632, abs=1e-3)
+    assert w["fdrt_low_sample"] is True  # 4 recoveries < min_sample 5
+
+
+def test_org_metrics_are_computed_from_records(warehouse: duckdb.DuckDBPyConnection) -> None:
+    org = _row(warehouse, "SELECT * FROM org_metrics WHERE grain = 'week' AND period_start = ?",
+               [dt.date(2026, 1, 19)])
+    assert org["incidents_opened"] == 1  # the unassigned incident counts for the organisation
+    first = _row(warehouse, "SELECT * FROM org_metrics WHERE grain = 'week' "
+                            "AND period_start = ?", [WEEK1])
+    assert (first["deployments"], first["lead_time_p50_hours"]) == (8, 2.0)
+
+
+def test_time_mode(tmp_path: Path) -> None:
+    """acme/web has no parents: delivery by time. E1 is the baseline (w1 committed 09:00 is
+    before it); w2 (committed 10:00, authored 08:00) → E2 11:00 = 3 h; PR #7 merged 14:00,
+    its commit w3 authored 12:00 → E3 15:00 = 3 h. w3 and w4 belong to the PR."""
+    def commit(sha: str, authored: str, committed: str) -> dict:
+        return {"repo": "acme/web", "sha": sha, "authored_at": authored, "committed_at": committed}
+
+    write_events(
+        tmp_path / "events",
+        commits=[commit("w1", "2026-01-05T08:00:00Z", "2026-01-05T09:00:00Z"),
+                 commit("w2", "2026-01-06T08:00:00Z", "2026-01-06T10:00:00Z"),
+                 commit("w3", "2026-01-06T12:00:00Z", "2026-01-06T12:00:00Z"),
+                 commit("w4", "2026-01-06T14:00:00Z", "2026-01-06T14:00:00Z")],
+        pull_requests=[{"repo": "acme/web", "number": 7, "created_at": "2026-01-06T13:00:00Z",
+                        "merged_at": "2026-01-06T14:00:00Z", "merge_commit_sha": "w4",
+                        "commit_shas": ["w3"]}],
+        deployments=[
+            {"id": f"E{i}", "service": "web", "environment": "Prod", "revision": rev,
+             "finished_at": at, "status": "success"}
+            for i, (rev, at) in enumerate([("w1", "2026-01-05T12:00:00Z"),
+                                           ("w2", "2026-01-06T11:00:00Z"),
+                                           ("w4", "2026-01-06T15:00:00Z")], start=1)],
+    )
+    config = load_and_build(write_config(
+        tmp_path, teams=[{"name": "web-team", "services": ["web"]}],
+        services=[{"name": "web", "repo": "acme/web"}]))
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+        rows = conn.execute("SELECT change_id, deployment_id, lead_time_hours FROM changes "
+                            "ORDER BY change_id").fetchall()
+    assert rows == [("acme/web#7", "E3", 3.0), ("w2", "E2", 3.0)]
+
+
+def test_ownership_moves_on_a_date(tmp_path: Path) -> None:
+    """`ledger` belongs to payments until 2026-01-08, then to core: D-a (Jan 7) counts for
+    payments, D-b (Jan 8) and D-c (Jan 9) for core; history is not rewritten."""
+    write_events(tmp_path / "events", deployments=[
+        {"id": f"D-{x}", "service": "ledger", "environment": "production", "revision": x,
+         "finished_at": f"2026-01-0{d}T12:00:00Z", "status": "success"}
+        for x, d in (("a", 7), ("b", 8), ("c", 9))])
+    config = load_and_build(write_config(
+        tmp_path,
+        teams=[{"name": "payments", "services": [{"name": "ledger", "until": "2026-01-08"}]},
+               {"name": "core", "services": [{"name": "ledger", "from": "2026-01-08"}]}],
+        services=[{"name": "ledger", "repo": "acme/mono"}]))
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+        rows = conn.execute("SELECT team, deployments FROM team_metrics WHERE grain = 'week' "
+                            "ORDER BY team").fetchall()
+    assert rows == [("core", 2), ("payments", 1)]
