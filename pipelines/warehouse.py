@@ -25,3 +25,8 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                 "finish (only one run may write the warehouse at a time)"
             ) from None
         raise
+
+
+def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> object:
+    """The single value of a one-row, one-column query (the result is fully consumed)."""
+    return conn.execute(sql, params or []).fetchall()[0][0]

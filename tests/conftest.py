@@ -4,3 +4,25 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """The default demo organisation run end to end through Dagster, once per test session.
+
+    Returns the `RunSummary` (its `.config` has the warehouse and reports paths).
+    """
+    from pipelines.demo.generator import OrgShape, write_demo
+    from pipelines.runner import run_pipeline
+
+    folder = tmp_path_factory.mktemp("demo")
+    config_path = write_demo(folder, OrgShape())
+    stages = []
+    try:
+        from pipelines.reports.run import report_stage
+        stages.append(("reports", report_stage))
+    except ImportError:
+        pass
+    return run_pipeline(config_path, progress=lambda _msg: None, extra_stages=stages)

@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipelines.defs.resources import DoraResource
 from pipelines.markdown import markdown_table
+from pipelines.warehouse import scalar
 
 QUARANTINE_SHARE_LIMIT = 0.05
 
@@ -16,11 +17,11 @@ QUARANTINE_SHARE_LIMIT = 0.05
     "incomplete picture: fix the input named in the quarantine table."))
 def quarantine_share(dora: DoraResource) -> dg.AssetCheckResult:
     with dora.warehouse(read_only=True) as conn:
-        bad = conn.sql("SELECT count(*) FROM quarantine").fetchone()[0]
-        good = conn.sql(
+        bad = scalar(conn, "SELECT count(*) FROM quarantine")
+        good = scalar(conn,
             "SELECT (SELECT count(*) FROM commits) + (SELECT count(*) FROM pull_requests) "
             "+ (SELECT count(*) FROM deployments) + (SELECT count(*) FROM incidents) "
-            "+ (SELECT count(*) FROM sli_measurements)").fetchone()[0]
+            "+ (SELECT count(*) FROM sli_measurements)")
         sample = conn.sql("SELECT file, line, entity, field, reason FROM quarantine "
                           "ORDER BY file, line LIMIT 10").pl()
     share = bad / (bad + good) if bad + good else 0.0

@@ -38,7 +38,7 @@ REVIEW = pl.Struct({"author": pl.String, "submitted_at": UTC_TS, "state": pl.Str
 
 # Log-units a team's pace multiplier travels over the window. Large on purpose: the weekly median
 # lead time of a team with ~8 changes a week is noisy, and the trend must survive a 12-week test.
-TREND_SPAN = 2.6
+TREND_SPAN = 3.0
 IMPROVING, FLAT, WORSENING = "improving", "flat", "worsening"
 _DIRECTION = {IMPROVING: 1.0, FLAT: 0.0, WORSENING: -1.0}
 _TREND_PATTERN = (IMPROVING, FLAT, WORSENING, IMPROVING, FLAT, FLAT)
@@ -188,7 +188,7 @@ def team_trends(shape: OrgShape) -> dict[str, str]:
     return {t.name: t.trend for t in teams}
 
 
-def write_demo(out_dir: Path, shape: OrgShape = OrgShape()) -> Path:  # noqa: B008 (frozen)
+def write_demo(out_dir: Path, shape: OrgShape = OrgShape()) -> Path:
     """Write the demo: `out_dir/events/*.jsonl`, `out_dir/events/sli.csv` and `out_dir/dora.yaml`.
 
     Timestamps are written as ISO 8601 with an offset, in a mix of offsets (`Z`, `+00:00`,
@@ -437,8 +437,10 @@ def _plan_merged_prs(
 ) -> dict[str, np.ndarray]:
     """Merged PRs: merge times first, then the phases (coding, pickup, review) walked backwards."""
     day_frac = win.frac(win.start + DAY * (np.arange(win.days) + 0.5))
-    # Teams that speed up also ship smaller, more frequent PRs.
-    weights = _day_weights(win) * _multiplier(svc.team.direction, day_frac) ** -0.4
+    # Teams that speed up also ship smaller, more frequent PRs; slowing teams keep their pace
+    # of merging (and so keep enough weekly changes for their trend to show).
+    pace = np.minimum(_multiplier(svc.team.direction, day_frac), 1.0)
+    weights = _day_weights(win) * pace**-0.4
     n = int(rng.poisson(shape.prs_per_service_week * win.days / 7 * svc.activity))
     merged = _sample_work_times(rng, win, n, weights)
     pace = _multiplier(svc.team.direction, win.frac(merged)) * svc.speed
@@ -460,7 +462,7 @@ def _plan_merged_prs(
         "merged": merged,
         "closed": merged.copy(),
         "first_authored": created - coding.astype(np.int64),
-        "n_commits": np.where(bot, 1, np.minimum(rng.geometric(0.2, n), 40)),
+        "n_commits": np.where(bot, 1, np.minimum(rng.geometric(0.17, n), 40)),
         "squash": rng.random(n) < svc.squash_share,
         "label": np.where(bot, _LABEL_DEPS, label).astype(np.int8),
     }
@@ -644,7 +646,7 @@ class _DeploySim:
         before = self.delivered
         self.delivered = max(self.delivered, head)
         self.live.append((dep.id, head))
-        p_bad = min(0.4, max(0.02, 0.1 * self._pace(t) ** 0.8))
+        p_bad = min(0.4, max(0.02, 0.13 * self._pace(t) ** 0.8))
         if allow_bad and len(self.live) > 3 and rng.random() < p_bad:
             return self._go_bad(dep, before)
         return dep.finished + 5 * MINUTE
@@ -862,6 +864,9 @@ def _pr_commits(
     )
     pos = np.arange(total) - offsets[:-1][pr_of]
     committed = np.where(rebased[pr_of], np.maximum(rebase_at[pr_of] + pos, authored), committed)
+    # A child is never committed before its parent: running maximum within each PR.
+    shift = pr_of.astype(np.int64) << 34  # > any epoch second, keeps PRs apart
+    committed = np.maximum.accumulate(committed + shift) - shift
     branch_from = np.maximum(np.searchsorted(main.times, committed[first], side="right") - 1, 0)
     shas = _shas(rng, total)
     parents = [[main_sha[b]] for b in branch_from.tolist()]
