@@ -21,7 +21,7 @@ SUMMARY_WEEKS = 12
 
 
 def _progress(message: str) -> None:
-    console.print(f"[dim]•[/dim] {message}", highlight=False, markup=False)
+    console.print(Text("• ", style="dim") + Text(message), highlight=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,9 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="run the whole pipeline for a config file",
         description="Ingest every source of the config, build the warehouse, compute every "
-                    "metric and write the reports. See SOURCES.md for the config format.")
+                    "metric and write the reports. The config format is in docs/config.md.")
     run.add_argument("--config", type=Path, default=Path("dora.yaml"),
                      help="the config file (default: ./dora.yaml)")
+    for sub_parser in (demo, run):
+        sub_parser.add_argument("--verbose", action="store_true",
+                                help="show Dagster's own step-by-step log")
     report = sub.add_parser(
         "report", help="rewrite the HTML reports from the existing warehouse",
         description="Read the warehouse (read-only) and rewrite every team page and the index "
@@ -64,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return _demo(args.dir, args.seed)
+            return _demo(args.dir, args.seed, args.verbose)
         if args.command == "run":
-            return _run(args.config)
+            return _run(args.config, args.verbose)
         if args.command == "report":
             return _report(args.config)
         return _check(args.config)
@@ -78,21 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _demo(folder: Path, seed: int) -> int:
+def _demo(folder: Path, seed: int, verbose: bool = False) -> int:
     from pipelines.demo.generator import OrgShape, write_demo
 
     _progress(f"generating the demo organisation in {folder}/ (seed {seed}) …")
     config_path = write_demo(folder, OrgShape(seed=seed))
-    return _run(config_path)
+    return _run(config_path, verbose)
 
 
-def _run(config_path: Path) -> int:
+def _run(config_path: Path, verbose: bool = False) -> int:
     from pipelines.runner import run_pipeline
 
     config = load_config(config_path)
     try:
         summary = run_pipeline(config_path, progress=_progress,
-                               extra_stages=_report_stages())
+                               extra_stages=_report_stages(),
+                               log_level="DEBUG" if verbose else "WARNING")
     except Exception as exc:  # one clear line; the Dagster event log has the details
         console.print(f"[red]run failed[/red]: {_short(exc)}", highlight=False)
         return 1

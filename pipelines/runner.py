@@ -35,6 +35,12 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     run_ids: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    run_config: dict = field(default_factory=dict)
+
+
+def _quiet(level: str) -> dict:
+    """Run config that keeps Dagster's console logger at `level` (the CLI prints progress)."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def _instance() -> dg.DagsterInstance:
@@ -65,14 +71,14 @@ def _node_keys(defs: dg.Definitions, names: list[str]) -> list[dg.AssetKey]:
 
 def run_pipeline(config_path: Path, progress: Progress = print,
                  instance: dg.DagsterInstance | None = None,
-                 extra_stages: list[tuple[str, Callable[..., None]]] | None = None
-                 ) -> RunSummary:
+                 extra_stages: list[tuple[str, Callable[..., None]]] | None = None,
+                 log_level: str = "WARNING") -> RunSummary:
     """Materialise every stage for `config_path`; raise on the first failed step."""
     config = load_config(config_path)
     defs = _definitions()
     instance = instance or _instance()
     resources = {"dora": DoraResource(config_path=str(Path(config_path).resolve()))}
-    summary = RunSummary(config=config)
+    summary = RunSummary(config=config, run_config=_quiet(log_level))
     assets = _all_assets(defs)
     for stage, names in STAGES:
         started = time.monotonic()
@@ -81,7 +87,7 @@ def run_pipeline(config_path: Path, progress: Progress = print,
             _run_partitioned(defs, assets, resources, instance, config, progress, summary)
         keys = _node_keys(defs, names)
         result = dg.materialize(assets, selection=keys, resources=resources, instance=instance,
-                                tags={"dora/stage": stage})
+                                tags={"dora/stage": stage}, run_config=summary.run_config)
         summary.run_ids.append(result.run_id)
         summary.failed_checks += [
             e.asset_check_evaluation_data.check_name for e in result.all_events
@@ -112,5 +118,6 @@ def _run_partitioned(defs: dg.Definitions, assets: list, resources: dict,
     for i, repo in enumerate(repos, start=1):
         progress(f"ingest: github {repo} ({i}/{len(repos)}) …")
         result = dg.materialize(assets, selection=keys, resources=resources, instance=instance,
-                                partition_key=repo, tags={"dora/stage": "ingest"})
+                                partition_key=repo, tags={"dora/stage": "ingest"},
+                                run_config=summary.run_config)
         summary.run_ids.append(result.run_id)

@@ -84,14 +84,14 @@ def parse_images(text: bytes) -> list[ImageRef]:
 
 
 def _walk(node: object, key: str | None, refs: list[ImageRef], seen: set[int]) -> None:
+    # YAML aliases share one object: walking each once keeps "billion laughs" files cheap.
+    if not isinstance(node, dict | list) or id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, list):
         for item in node:
             _walk(item, key, refs, seen)
         return
-    if not isinstance(node, dict) or id(node) in seen:
-        return
-    # YAML aliases share one object: walking it once keeps "billion laughs" files cheap.
-    seen.add(id(node))
     images = node.get("images")
     if isinstance(images, list):
         for entry in images:

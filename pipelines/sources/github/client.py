@@ -98,7 +98,8 @@ class GithubClient:
         """Close the HTTP connections."""
         self._github.close()
 
-    def rest(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+    def rest(self, path: str,
+             params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
         """GET `path` (relative to `base_url`, or a full URL GitHub gave): (headers, JSON)."""
         return self._call(
             f"GET {_short(path)}",

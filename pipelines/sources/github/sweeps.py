@@ -174,7 +174,7 @@ def revisit_unsettled(ctx: SyncContext, entities: list[str]) -> None:
         nodes = data.get("nodes") or [None] * len(chunk)
         found = [n for n in nodes if n]
         ctx.land("revisit", "node", f"graphql Revisit {ctx.repo} ids={chunk[0]}..", found)
-        for node_id, node in zip(chunk, nodes):
+        for node_id, node in zip(chunk, nodes, strict=True):
             unsettled = states[owner_of[node_id]]["unsettled"]
             if node is None:
                 unsettled.pop(node_id, None)  # deleted on GitHub

@@ -23,7 +23,7 @@ def _fragments() -> dict[str, str]:
     text = (HERE / "fragments.graphql").read_text(encoding="utf-8")
     starts = [(m.group(1), m.start()) for m in _FRAGMENT.finditer(text)]
     ends = [s for _, s in starts[1:]] + [len(text)]
-    return {name: text[start:end].strip() for (name, start), end in zip(starts, ends)}
+    return {name: text[start:end].strip() for (name, start), end in zip(starts, ends, strict=True)}
 
 
 @cache
