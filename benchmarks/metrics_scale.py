@@ -84,8 +84,8 @@ def main() -> int:
     parser.add_argument("--teams", type=int, default=50)
     parser.add_argument("--services", type=int, default=300)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--prs-per-service-week", type=float, default=11.0,
-                        help="scale knob: ~11 gives about 1M commits for 300 services, 2 years")
+    parser.add_argument("--prs-per-service-week", type=float, default=4.6,
+                        help="scale knob: ~4.6 gives about 1M commits for 300 services, 2 years")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0],
                         help="multiply the PR rate by each of these (linearity check)")
     parser.add_argument("--seed", type=int, default=11)

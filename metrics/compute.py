@@ -102,24 +102,47 @@ def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
     return metrics.drop("team") if org else metrics
 
 
+MEDIANS = ("lead_time", "fdrt", "time_to_restore")
+RATES = (("change_failure_rate", "failed_deployments", "deployments"),
+         ("rework_rate", "rework_deployments", "deployments"),
+         ("slo_met_ratio", "slos_met", "slos_total"))
+SAMPLES = {"lead_time": "lead_time_samples", "fdrt": "fdrt_samples",
+           "time_to_restore": "incidents_resolved"}
+
+
+def _median_ci_exprs(name: str) -> list[pl.Expr]:
+    """Order-statistic interval bounds picked from the sorted `<name>_values` list."""
+    values = pl.col(f"{name}_values")
+    n = values.list.len()
+    ranks = n.map_elements(lambda k: (stats.order_statistic_ranks(k) or (0, 0))[0],
+                           return_dtype=pl.Int64)
+    valid = ranks > 0
+    return [
+        pl.when(valid).then(values.list.get(ranks - 1, null_on_oob=True))
+        .alias(f"{name}_p50_ci_low_hours"),
+        pl.when(valid).then(values.list.get(n - ranks, null_on_oob=True))
+        .alias(f"{name}_p50_ci_high_hours"),
+    ]
+
+
 def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
-    """Add 95% intervals and low-sample flags ("Honest numbers"); drop the value lists."""
-    rows = metrics.to_dicts()
-    for row in rows:
-        for name in ("lead_time", "fdrt", "time_to_restore"):
-            low, high = stats.median_ci(row.pop(f"{name}_values") or [])
-            row[f"{name}_p50_ci_low_hours"] = low
-            row[f"{name}_p50_ci_high_hours"] = high
-        for rate, k, n in (("change_failure_rate", "failed_deployments", "deployments"),
-                           ("rework_rate", "rework_deployments", "deployments"),
-                           ("slo_met_ratio", "slos_met", "slos_total")):
-            row[f"{rate}_ci_low"], row[f"{rate}_ci_high"] = stats.wilson_interval(row[k], row[n])
-            row[f"{rate}_low_sample"] = row[n] < min_sample
-        row["lead_time_low_sample"] = row["lead_time_samples"] < min_sample
-        row["fdrt_low_sample"] = row["fdrt_samples"] < min_sample
-        row["time_to_restore_low_sample"] = row["incidents_resolved"] < min_sample
-    columns = [c for c in metrics.columns if not c.endswith("_values")]
-    extra = [c for c in (rows[0] if rows else {}) if c not in columns]
-    schema = {**{c: metrics.schema[c] for c in columns},
-              **{c: (pl.Boolean if c.endswith("low_sample") else pl.Float64) for c in extra}}
-    return pl.DataFrame(rows, schema=schema)
+    """Add 95% intervals and low-sample flags ("Honest numbers"); drop the value lists.
+
+    Medians get the distribution-free order-statistic interval, rates the Wilson interval;
+    `<metric>_low_sample` is true when the sample is under `min_sample`.
+    """
+    out = metrics.with_columns(
+        [e for name in MEDIANS for e in _median_ci_exprs(name)]
+    )
+    for rate, k, n in RATES:
+        low, high = stats.wilson_intervals(out.get_column(k).to_numpy(),
+                                           out.get_column(n).to_numpy())
+        out = out.with_columns(
+            pl.Series(f"{rate}_ci_low", low).fill_nan(None),
+            pl.Series(f"{rate}_ci_high", high).fill_nan(None),
+            (pl.col(n) < min_sample).alias(f"{rate}_low_sample"),
+        )
+    out = out.with_columns(
+        [(pl.col(col) < min_sample).alias(f"{name}_low_sample") for name, col in SAMPLES.items()]
+    )
+    return out.drop([c for c in out.columns if c.endswith("_values")])

@@ -9,6 +9,7 @@ pipeline, the SQL-backed reports and the tests.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ def _check_confidence(confidence: float) -> None:
 # median interval
 
 
+@functools.lru_cache(maxsize=4096)
 def order_statistic_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] | None:
     """1-based ranks ``(j, n - j + 1)`` of the distribution-free interval for a median.
 
@@ -105,19 +107,35 @@ def wilson_interval(
 ) -> tuple[float | None, float | None]:
     """Wilson score interval for a proportion ``successes / n``; ``(None, None)`` when n == 0.
 
-    Delegates to ``scipy.stats.binomtest(...).proportion_ci(method="wilson")`` (no continuity
-    correction). scipy >= 1.11 is a hard dependency, so no hand-written fallback is kept; the
-    tests check scipy against the textbook formula.
+    The textbook score interval without continuity correction (the same numbers as
+    ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``, which the tests check), in
+    closed form so that thousands of periods cost microseconds, not seconds.
     """
     _check_confidence(confidence)
     if n < 0 or successes < 0 or successes > n:
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return None, None
-    ci = sps.binomtest(int(successes), int(n)).proportion_ci(
-        confidence_level=confidence, method="wilson"
-    )
-    return min(max(float(ci.low), 0.0), 1.0), min(max(float(ci.high), 0.0), 1.0)
+    low, high = wilson_intervals(np.array([successes]), np.array([n]), confidence)
+    return float(low[0]), float(high[0])
+
+
+def wilson_intervals(
+    successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised Wilson intervals; NaN where n == 0."""
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    k = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / m
+        denom = 1 + z * z / m
+        centre = (p + z * z / (2 * m)) / denom
+        half = z / denom * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m))
+    # At k = 0 (k = n) the bound is exactly 0 (1); say so rather than leave rounding noise.
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(k == m, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
 # --------------------------------------------------------------------------------------------

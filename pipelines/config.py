@@ -128,6 +128,9 @@ class GitopsSource(_Strict):
     path: Path
     branch: str = "main"
     files: str = "envs/{environment}/**"
+    # false: the repo only translates Argo CD / Flux revisions to app commits, so an operator
+    # source can be the one deployment record without every bump counting twice.
+    deployments: bool = True
 
 
 class OperatorSource(_Strict):

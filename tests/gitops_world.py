@@ -32,8 +32,11 @@ Config repo (files `envs/{environment}/**`):
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitrepo import GitRepo
 
@@ -151,3 +154,98 @@ def build_world(root: Path) -> World:
 def gid(world: World, environment: str, commit: str, service: str = "payments-api") -> str:
     """The deterministic id of a gitops deployment."""
     return f"gitops-{service}-{environment}-{world.cfg[commit][:12]}"
+
+
+# ---- Argo CD objects as `kubectl get applications -o json` prints them -------------------------
+
+CONFIG_URL = "https://github.com/acme/deploy-config.git"
+
+
+def utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def k8s_list(*items: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": list(items),
+            "metadata": {"resourceVersion": ""}}
+
+
+def history_entry(entry_id: int, revision: str, started: str, deployed: str,
+                  path: str) -> dict[str, Any]:
+    return {"id": entry_id, "revision": revision, "deployStartedAt": started,
+            "deployedAt": deployed, "initiatedBy": {"automated": True},
+            "source": {"repoURL": CONFIG_URL, "path": path, "targetRevision": "main"}}
+
+
+def application(name: str, path: str, history: list[dict[str, Any]],
+                operation: dict[str, Any] | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"history": history, "health": {"status": "Healthy"},
+                              "sync": {"status": "Synced"}}
+    if operation:
+        status["operationState"] = operation
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "labels": {"team": "payments"}},
+        "spec": {"project": "default",
+                 "destination": {"server": "https://kubernetes.default.svc",
+                                 "namespace": "payments"},
+                 "source": {"repoURL": CONFIG_URL, "path": path, "targetRevision": "main"},
+                 "syncPolicy": {"automated": {"prune": True}}},
+        "status": status,
+    }
+
+
+def production_app(world: World) -> dict[str, Any]:
+    """Argo CD synced each production bump of the config repo 1–3 minutes after its commit."""
+    c, p = world.cfg, "envs/production"
+    return application("payments-api-production", p, [
+        history_entry(0, c["k1"], "2026-02-02T16:02:30Z", "2026-02-02T16:03:00Z", p),
+        history_entry(1, c["k3"], "2026-02-04T08:01:40Z", "2026-02-04T08:02:00Z", p),
+        history_entry(2, c["k4"], "2026-02-04T12:02:50Z", "2026-02-04T12:03:00Z", p),
+        history_entry(3, c["k5"], "2026-02-04T13:31:30Z", "2026-02-04T13:32:00Z", p),
+        history_entry(4, c["k6"], "2026-02-05T10:01:00Z", "2026-02-05T10:02:00Z", p),
+        history_entry(5, c["k7"], "2026-02-05T11:00:30Z", "2026-02-05T11:01:00Z", p),
+    ], operation={
+        "phase": "Failed", "message": "one or more objects failed to apply",
+        "startedAt": "2026-02-05T14:05:00Z", "finishedAt": "2026-02-05T14:06:00Z",
+        "operation": {"sync": {"revision": c["k10"]}},
+        "syncResult": {"revision": c["k10"], "source": {"repoURL": CONFIG_URL, "path": p}},
+    })
+
+
+def write_json(folder: Path, name: str, data: Any) -> Path:
+    path = folder / name
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+# ---- Argo Rollouts objects ---------------------------------------------------------------------
+
+def rollout(name: str, tag: str, number: str, aborted_at: str | None, message: str,
+            stable_rs: str = "6d4b7c9f8") -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": "Degraded" if aborted_at else "Healthy",
+                              "message": message, "stableRS": stable_rs,
+                              "currentPodHash": "7f9c8d6b5", "conditions": []}
+    if aborted_at:
+        status |= {"abort": True, "abortedAt": aborted_at}
+        status["conditions"].append({"type": "Progressing", "status": "False",
+                                     "reason": "RolloutAborted",
+                                     "lastTransitionTime": aborted_at, "message": message})
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "payments",
+                     "annotations": {"rollout.argoproj.io/revision": number}},
+        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}},
+                 "template": {"spec": {"containers": [
+                     {"name": "proxy", "image": "envoyproxy/envoy:v1.30.1"},
+                     {"name": "api", "image": f"{IMAGE}:{tag}"}]}}},
+        "status": status,
+    }
+
+
+def replica_set(pod_hash: str, tag: str) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"payments-api-{pod_hash}", "namespace": "payments",
+                         "labels": {"rollouts-pod-template-hash": pod_hash}},
+            "spec": {"template": {"spec": {"containers": [{"name": "api",
+                                                           "image": f"{IMAGE}:{tag}"}]}}}}

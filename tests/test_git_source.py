@@ -24,13 +24,8 @@ import pytest
 from gitrepo import GitRepo
 
 from pipelines.config import load_config
-from pipelines.sources.git import (
-    GitError,
-    GitRepo as SourceRepo,
-    is_prerelease,
-    read_git,
-    version_candidates,
-)
+from pipelines.sources import git as source
+from pipelines.sources.git import GitError, is_prerelease, read_git, version_candidates
 
 
 def utc(text: str) -> dt.datetime:
@@ -131,6 +126,19 @@ def test_without_release_tags_only_commits_of_the_branch(tmp_path, app):
     assert set(result.frames["commits"]["repo"]) == {"payments-api"}
 
 
+def test_a_fresh_clone_reads_the_same(tmp_path, app):
+    """A clone has only `main` locally (release-1.0 is origin's); the tags bring the hotfix."""
+    clone = tmp_path / "clone"
+    GitRepo(tmp_path).git("clone", "-q", app["path"], str(clone))
+    text = f"  - {{kind: git, path: {clone}, service: payments-api, release_tags: 'v*'}}\n"
+    config = load_config(config_for(tmp_path, text))
+    result = read_git(config.sources[0], config, "git-0")
+    assert set(result.frames["commits"]["sha"]) == {
+        app[k] for k in ("c1", "c2", "m1", "s1", "c3", "h1")}
+    assert sorted(result.frames["deployments"]["revision"]) == sorted(
+        [app["m1"], app["s1"], app["h1"]])
+
+
 def test_branch_option_reads_that_branch(tmp_path, app):
     result = read(tmp_path, app, ", branch: release-1.0")
     assert set(result.frames["commits"]["sha"]) == {app[k] for k in ("c1", "c2", "m1", "h1")}
@@ -161,7 +169,7 @@ def test_image_tag_candidates():
 
 
 def test_resolving_tags_and_short_shas(app):
-    repo = SourceRepo(Path(app["path"]))
+    repo = source.GitRepo(Path(app["path"]))
     resolved = repo.resolve_versions(["1.0.0", app["s1"][:9], f"sha-{app['c3'][:7]}", "nope"])
     assert resolved == {"1.0.0": app["m1"], app["s1"][:9]: app["s1"],
                         f"sha-{app['c3'][:7]}": app["c3"], "nope": None}
@@ -172,7 +180,7 @@ def test_resolving_tags_and_short_shas(app):
 
 def test_a_branch_that_looks_like_an_option_is_not_one(tmp_path, app):
     with pytest.raises(GitError, match="does not exist"):
-        SourceRepo(Path(app["path"])).head_of(f"--output={tmp_path}/x")
+        source.GitRepo(Path(app["path"])).head_of(f"--output={tmp_path}/x")
     assert not (tmp_path / "x").exists()
 
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from gitops_world import IMAGE, LEDGER_SHA, World, build_world, gid
+from gitops_world import IMAGE, LEDGER_SHA, World, build_world, gid, utc
 from gitrepo import GitRepo
 
 from pipelines.config import Service, load_config
 from pipelines.sources.gitops import ConfigRepo, FilePattern, link_rollbacks, read_gitops
 from pipelines.sources.images import HELM, KUSTOMIZE, MANIFEST, BadYaml, ImageRef, parse_images
-
-
-def utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +129,10 @@ def test_file_patterns():
 
 def test_image_shapes():
     text = (
-        "containers:\n  - image: registry:5000/acme/api:1.10@sha256:abc\n"
-        "images:\n  - {name: acme/api, newName: ghcr.io/acme/api, newTag: '7'}\n"
-        "---\nimage: {registry: ghcr.io, repository: acme/web, tag: 1.10}\n"
-    ).encode()
+        b"containers:\n  - image: registry:5000/acme/api:1.10@sha256:abc\n"
+        b"images:\n  - {name: acme/api, newName: ghcr.io/acme/api, newTag: '7'}\n"
+        b"---\nimage: {registry: ghcr.io, repository: acme/web, tag: 1.10}\n"
+    )
     assert set(parse_images(text)) == {
         ImageRef("registry:5000/acme/api", "1.10", MANIFEST),
         ImageRef("acme/api", "7", KUSTOMIZE),

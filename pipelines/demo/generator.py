@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import functools
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -353,6 +355,8 @@ class _Window:
 
     def frac(self, t: Any) -> Any:
         """Position of `t` in the window, 0 at the start, 1 at the end (scalar or array)."""
+        if isinstance(t, int):
+            return (t - self.start) / (self.end - self.start)
         return (np.asarray(t, dtype=np.float64) - self.start) / (self.end - self.start)
 
 
@@ -371,10 +375,13 @@ def _multiplier(direction: float, frac: Any) -> Any:
     """A team's pace multiplier: durations and failure odds scale with it (lower is better)."""
     # Quadratic in time: change accelerates, so the last weeks move fastest and a short
     # (12-week) trend test sees it, while the year still spans exp(TREND_SPAN).
+    if isinstance(frac, float):  # the deploy simulation asks one time at a time
+        return math.exp(direction * TREND_SPAN * (0.5 - frac**2))
     frac = np.asarray(frac, dtype=np.float64)
     return np.exp(direction * TREND_SPAN * (0.5 - frac**2))
 
 
+@functools.cache
 def _day_weights(win: _Window) -> np.ndarray:
     """Relative activity per day: weekdays busy, weekends and the year-end holidays quiet."""
     days = win.start // DAY + np.arange(win.days)
@@ -611,7 +618,7 @@ class _DeploySim:
                     cursor = self._slot(t, True, revision=self.live[-1][1])
 
     def _pace(self, t: int) -> float:
-        return float(_multiplier(self.svc.team.direction, self.win.frac(t)))
+        return _multiplier(self.svc.team.direction, float(self.win.frac(t)))
 
     def _emit(self, env: str, revision: int, start: int, status: str, **extra: Any) -> _Deployment:
         minutes = float(self.rng.lognormal(np.log(6.0), 0.4))
@@ -1019,12 +1026,12 @@ def _commit_frame(
         {
             "repo": pl.Series([svc.repo] * n, dtype=pl.String),
             "sha": pl.Series(shas, dtype=pl.String),
-            "parents": pl.Series(parents, dtype=STR_LIST),
+            "parents": _str_lists(parents),
             "authored_at": _ts(authored),
             "committed_at": _ts(committed),
             "author": pl.Series(authors, dtype=pl.String),
             "message": pl.Series(messages, dtype=pl.String),
-            "files": pl.Series(files, dtype=STR_LIST),
+            "files": _str_lists(files),
             "_tz_authored_at": pl.Series(tz_authored, dtype=pl.String),
             "_tz_committed_at": pl.Series(
                 tz_committed if tz_committed is not None else tz_authored, dtype=pl.String
@@ -1033,14 +1040,32 @@ def _commit_frame(
     )
 
 
+def _str_lists(items: list[list[str]] | list[tuple[str, ...]]) -> pl.Series:
+    """A `List(String)` series from Python lists.
+
+    Joined and split in polars: building a list column element by element costs a Python
+    round trip per row, which dominates at a million commits.
+    """
+    sep = "\x1f"  # ASCII unit separator: never part of a sha, path or label
+    joined = pl.Series([sep.join(x) for x in items], dtype=pl.String)
+    empty = [not x for x in items]
+    if not any(empty):
+        return joined.str.split(sep)
+    return pl.select(
+        pl.when(pl.Series(empty, dtype=pl.Boolean))
+        .then(pl.lit([], dtype=STR_LIST))
+        .otherwise(joined.str.split(sep))
+    ).to_series()
+
+
 def _ts(seconds: Any) -> pl.Series:
     """int64 epoch seconds (NULL = missing) as a UTC microsecond timestamp series."""
     arr = np.asarray(seconds, dtype=np.int64)
     micros = pl.Series(arr * 1_000_000, dtype=pl.Int64)
-    micros = pl.select(
-        pl.when(pl.lit(pl.Series(arr)) == NULL).then(None).otherwise(micros)
-    ).to_series()
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    missing = arr == NULL
+    if missing.any():
+        micros = micros.scatter(np.flatnonzero(missing), None)
+    return micros.cast(UTC_TS)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1078,15 +1103,13 @@ def _pr_frame(
             "closed_at": _ts(prs["closed"]),
             "base_branch": pl.Series(["main"] * n, dtype=pl.String),
             "merge_commit_sha": pl.Series(merge_sha, dtype=pl.String),
-            "commit_shas": pl.Series(
-                [shas[offsets[p] : offsets[p + 1]] for p in range(n)], dtype=STR_LIST
-            ),
-            "labels": pl.Series([list(_LABELS[k]) for k in prs["label"].tolist()], dtype=STR_LIST),
+            "commit_shas": _str_lists([shas[offsets[p] : offsets[p + 1]] for p in range(n)]),
+            "labels": _str_lists([_LABELS[k] for k in prs["label"].tolist()]),
         }
     )
     reviews = _reviews(rng, win, svc, prs)
     return (
-        frame.join(reviews, on="_row", how="left")
+        frame.join(reviews, on="_row", how="left", maintain_order="left")
         .with_columns(pl.col("reviews").fill_null(pl.lit([], dtype=pl.List(REVIEW))))
         .select(
             "repo",
@@ -1140,12 +1163,13 @@ def _reviews(
         author, created = str(prs["author"][p]), int(prs["created"][p])
         merged, closed = int(prs["merged"][p]), int(prs["closed"][p])
         end = merged if merged != NULL else (closed if closed != NULL else win.end)
-        if u[0] < 0.35 and int(prs["kind"][p]) != BOT:
-            t = created + int(2 * MINUTE + u[1] * 6 * MINUTE)
-            if t < end:
-                add(p, _REVIEW_BOTS[int(u[2] * 2)], t, "COMMENTED")
-        if u[3] < 0.1 and author in seat and created + 20 * MINUTE < end:
-            add(p, author, created + int(u[4] * 20 * MINUTE), "COMMENTED")
+        # Early noise lands before the first teammate review (for unmerged PRs, before the end).
+        quiet = (int(prs["first_review"][p]) if merged != NULL else end) - created
+        if u[0] < 0.35 and int(prs["kind"][p]) != BOT and quiet > 0:
+            t = created + min(int(2 * MINUTE + u[1] * 6 * MINUTE), int(quiet * 0.4))
+            add(p, _REVIEW_BOTS[int(u[2] * 2)], t, "COMMENTED")
+        if u[3] < 0.1 and author in seat and quiet > 0:
+            add(p, author, created + min(int(u[4] * 20 * MINUTE), int(quiet * 0.8)), "COMMENTED")
         if merged != NULL:
             first = int(prs["first_review"][p])
             count = 1 + (u[5] < 0.45) + (u[6] < 0.15)
@@ -1200,7 +1224,7 @@ def _deployment_frame(
             "status": pl.Series([d.status for d in deployments], dtype=pl.String),
             "rollback_of": pl.Series([d.rollback_of for d in deployments], dtype=pl.String),
             "fix_for": pl.Series([d.fix_for for d in deployments], dtype=pl.String),
-            "labels": pl.Series([list(d.labels) for d in deployments], dtype=STR_LIST),
+            "labels": _str_lists([d.labels for d in deployments]),
             "_tz_started_at": pl.Series([svc.deploy_tz] * n, dtype=pl.String),
             "_tz_finished_at": pl.Series([svc.deploy_tz] * n, dtype=pl.String),
         }

@@ -85,8 +85,8 @@ class GitRepo:
             raise GitError(f"{self.path} does not exist")
         self.run("rev-parse", "--git-dir")
 
-    def stream(self, *args: str, stdin: bytes = b"") -> Iterator[bytes]:
-        """NUL-separated tokens of a git command's output, read as git writes them."""
+    def stream(self, *args: str, stdin: bytes = b"") -> Iterator[list[bytes]]:
+        """NUL-separated tokens of a git command's output, a block at a time as git writes."""
         # stderr goes to a file: a pipe nobody reads could fill up and stall git.
         with tempfile.TemporaryFile() as errors, subprocess.Popen(
             self.command(*args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
@@ -98,15 +98,15 @@ class GitRepo:
             rest, finished = b"", False
             try:
                 while block := proc.stdout.read(1 << 20):
-                    parts = (rest + block).split(b"\0")
-                    rest = parts.pop()
-                    yield from parts
+                    tokens = (rest + block).split(b"\0")
+                    rest = tokens.pop()
+                    yield tokens
                 finished = True
             finally:
                 if not finished:  # the reader stopped early: do not wait for git to finish
                     proc.kill()
             if rest:
-                yield rest
+                yield [rest]
             if proc.wait() != 0:
                 errors.seek(0)
                 message = errors.read().decode("utf-8", "replace").strip()
@@ -114,25 +114,24 @@ class GitRepo:
 
     def records(self, *args: str, fields: int, stdin: bytes = b"") -> Iterator[
             tuple[list[bytes], list[bytes]]]:
-        """(fields, trailing tokens) per record of a `git log -z --format=%x1e...` listing.
+        """(fields, trailing tokens) per record of a `git log -z --format=%x1e%H...` listing.
 
         The trailing tokens are what git prints after the format (`--name-only` paths, `--raw`
-        lines). A record starts at a token beginning with \\x1e, which no SHA or path starts with.
+        lines). A record starts at a token that is \x1e and a 40-character SHA; records are cut
+        out of each block in bulk, which keeps 100,000 commits to about a second of Python.
         """
-        head: list[bytes] = []
-        tail: list[bytes] = []
-        for token in self.stream(*args, stdin=stdin):
-            if token.startswith(b"\x1e") and len(head) >= fields:
-                yield head, tail
-                head, tail = [], []
-            if not head:
-                head = [token[1:]]
-            elif len(head) < fields:
-                head.append(token)
-            elif token:
-                tail.append(token.removeprefix(b"\n"))
-        if head:
-            yield head, tail
+        pending: list[bytes] = []
+        starts: list[int] = []
+        for tokens in self.stream(*args, stdin=stdin):
+            offset = len(pending)
+            pending += tokens
+            starts += [offset + i for i, t in enumerate(tokens) if len(t) == 41 and t[0] == 0x1E]
+            for start, end in zip(starts, starts[1:], strict=False):
+                yield _record(pending[start:end], fields)
+            # The last record may continue in the next block: it waits in `pending`.
+            pending, starts = (pending[starts[-1]:], [0]) if starts else (pending, [])
+        if pending:
+            yield _record(pending, fields)
 
     def resolve_many(self, names: Iterable[str]) -> dict[str, str | None]:
         """The full commit SHA each revision name (SHA prefix, `refs/tags/X`) names, or None.
@@ -218,6 +217,11 @@ def full_sha_in(tag: str) -> str | None:
     """A full commit SHA written in a tag (`<sha>` or `sha-<sha>`), usable without the app repo."""
     found = re.fullmatch(r"(?:sha-)?([0-9a-f]{40})", tag)
     return found.group(1) if found else None
+
+
+def _record(tokens: list[bytes], fields: int) -> tuple[list[bytes], list[bytes]]:
+    head = [tokens[0][1:], *tokens[1:fields]]
+    return head, [t.removeprefix(b"\n") for t in tokens[fields:] if t]
 
 
 COMMIT_FORMAT = "%x1e%H%x00%P%x00%at%x00%ct%x00%an%x00%B"

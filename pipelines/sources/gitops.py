@@ -288,6 +288,8 @@ def read_gitops(source: GitopsSource, config: DoraConfig, name: str) -> FilesRes
     path = config.resolve(source.path)
     config_repo = ConfigRepo(path, source.branch, source.files, list(config.services))
     config_repo.repo.check()
+    if not source.deployments:
+        return FilesResult()  # a lookup for operator revisions only
     bumps, bad_files = config_repo.walk()
     apps = app_repos(config)
     wanted: dict[str, set[str]] = defaultdict(set)

@@ -89,7 +89,8 @@ class Context:
         else the first production environment.
         """
         # A source path is a folder (`envs/prod`) or a file (Helm `valueFiles`).
-        from_path = [m for p in paths for candidate in (p.strip("/"), p.strip("/") + "/")
+        clean = [p.strip().removeprefix("./").strip("/") for p in paths]
+        from_path = [m for p in clean for candidate in (p, p + "/")
                      for pat in self.patterns if (m := pat.match(candidate))]
         service, rest = None, ""
         for candidate in sorted(self.services, key=len, reverse=True):
@@ -289,6 +290,7 @@ def read_flux(ctx: Context, objects: list[dict[str, Any]]) -> None:
             _flux_status(ctx, obj, key, observed)
         elif kind == "Event" and _get(obj, "involvedObject", "kind") in kinds:
             _flux_event(ctx, obj, observed)
+    unmatched: set[str] = set()
     for (kind, namespace, name, revision), seen in sorted(observed.items()):
         obj = info.get((kind, namespace, name), {})
         paths = [str(p) for p in (_get(obj, "spec", "path"),) if p]
@@ -296,12 +298,15 @@ def read_flux(ctx: Context, objects: list[dict[str, Any]]) -> None:
         where = f"{kind}/{namespace}/{name}"
         deployment_id = f"flux-{namespace}-{name}-{revision[:12]}"
         if target is None:
-            ctx.quarantine(where, None, deployment_id, None,
-                           f"{kind} {name!r} matches no service of the config", name)
+            if where not in unmatched:  # one row per object, not one per revision
+                unmatched.add(where)
+                ctx.quarantine(where, None, where, None,
+                               f"{kind} {name!r} matches no service of the config", name)
             continue
         commit, why = ctx.app_revision(target, revision)
         if commit is None:
-            ctx.quarantine(where, None, deployment_id, "revision", why, revision)
+            ctx.quarantine(f"{where}@{revision[:12]}", None, deployment_id, "revision", why,
+                           revision)
             continue
         good = sorted(t for t, ok in seen if ok)
         times = sorted(t for t, _ in seen)
@@ -340,15 +345,16 @@ def _flux_event(ctx: Context, event: dict[str, Any],
     if not isinstance(revision, str) or not (failed or reason in FLUX_SUCCESS):
         return  # progress notes and events of no revision say nothing about a deployment
     try:
-        first = event.get("eventTime") or event.get("firstTimestamp")
-        at = parse_timestamp(first or event.get("lastTimestamp"), "firstTimestamp")
+        first = event.get("eventTime") or event.get("firstTimestamp") or event.get("lastTimestamp")
+        times = [parse_timestamp(first, "firstTimestamp")]
         if failed and event.get("lastTimestamp"):
-            at = parse_timestamp(event["lastTimestamp"], "lastTimestamp")
+            # A repeated failure (count > 1) lasted until its last occurrence.
+            times.append(parse_timestamp(event["lastTimestamp"], "lastTimestamp"))
     except BadRecord as exc:
         ctx.quarantine(f"Event/{_get(event, 'metadata', 'name')}", None, key[2], exc.field,
                        exc.reason, event)
         return
-    observed[(*key, flux_revision(revision))].append((at, not failed))
+    observed[(*key, flux_revision(revision))].extend((at, not failed) for at in times)
 
 
 # ---- Argo Rollouts ------------------------------------------------------------------------------

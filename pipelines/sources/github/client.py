@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class ClientSettings:
     timeout: int = 60
     page_size: int = 100
     sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], dt.datetime] = utc_now
+    clock: Callable[[], dt.datetime] = utc_now  # wall clock: rate-limit resets are real times
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,10 @@ class GithubClient:
             try:
                 headers, data = self._send(what, send, graphql_errors)
                 break
-            except requests.exceptions.ChunkedEncodingError as exc:
-                # A connection dropped mid-body, after urllib3 handed the response over: its
-                # retries cannot see this, so retry here with the same backoff, bounded.
+            except (requests.exceptions.ChunkedEncodingError, json.JSONDecodeError) as exc:
+                # A connection dropped mid-body (or a body cut short by a proxy) surfaces after
+                # urllib3 handed the response over, where its retries cannot see it: retry here
+                # with the same backoff, bounded.
                 if attempt >= self.settings.retries:
                     raise self._error(exc, what) from None
                 attempt += 1
@@ -192,7 +194,7 @@ class GithubClient:
                 self.stats.record_headers(exc.headers or {})
                 return dict(exc.headers or {}), exc.data
             raise self._error(exc, what) from None
-        except requests.exceptions.ChunkedEncodingError:
+        except (requests.exceptions.ChunkedEncodingError, json.JSONDecodeError):
             raise
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise self._error(exc, what) from None

@@ -13,6 +13,8 @@ releases are kept as `unsettled` node ids and fetched again (100 per request) un
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,7 +93,7 @@ def sync_created_desc(ctx: SyncContext, entity: str, operation: str, kind: str,
     """Deployments or releases created since the mark (newest first, by `databaseId`)."""
     state = ctx.cursors.get(entity)
     mark, sweep = state.get("mark"), state.get("sweep")
-    unsettled: dict[str, str] = dict(state.get("unsettled") or {})
+    unsettled: dict[str, Any] = dict(state.get("unsettled") or {})
     if sweep is None:
         if top is None or (mark is not None and top <= mark):
             return
@@ -116,16 +118,25 @@ def _newer(ctx: SyncContext, node: dict[str, Any], stop: int | None) -> bool:
     return ctx.since is None or parse_time(node["createdAt"]) >= ctx.since
 
 
-def _track(unsettled: dict[str, str], node: dict[str, Any]) -> None:
-    """Remember a node that may still change (unfinished deployment, draft release)."""
+def _track(unsettled: dict[str, Any], node: dict[str, Any]) -> None:
+    """Remember a node that may still change (unfinished deployment, draft release).
+
+    The digest of what was stored lets a revisit skip storing a node that has not changed.
+    """
     if node.get("__typename") == "Release":
         open_ = bool(node.get("isDraft"))
     else:
         open_ = deployment_outcome(node)[0] == "in_progress"
     if open_:
-        unsettled[node["id"]] = node["createdAt"]
+        unsettled[node["id"]] = {"created_at": node["createdAt"], "digest": digest(node)}
     else:
         unsettled.pop(node["id"], None)
+
+
+def digest(node: dict[str, Any]) -> str:
+    """A short fingerprint of a node's content."""
+    text = json.dumps(node, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def sync_incidents(ctx: SyncContext, top: str | None) -> None:
@@ -161,8 +172,8 @@ def revisit_unsettled(ctx: SyncContext, entities: list[str]) -> None:
     owner_of: dict[str, str] = {}
     for entity, state in states.items():
         unsettled = dict(state.get("unsettled") or {})
-        for node_id, created in list(unsettled.items()):
-            if parse_time(created) < oldest:
+        for node_id, seen in list(unsettled.items()):
+            if parse_time(seen["created_at"]) < oldest:
                 del unsettled[node_id]  # never settled: stop paying for it
             elif node_id not in ctx.seen_nodes:
                 owner_of[node_id] = entity
@@ -172,15 +183,18 @@ def revisit_unsettled(ctx: SyncContext, entities: list[str]) -> None:
         chunk = ids[start:start + NODES_PER_REQUEST]
         data = ctx.client.graphql("Revisit", {"ids": chunk}, partial=True)
         nodes = data.get("nodes") or [None] * len(chunk)
-        found = [n for n in nodes if n]
-        ctx.land("revisit", "node", f"graphql Revisit {ctx.repo} ids={chunk[0]}..", found)
+        changed = []
         for node_id, node in zip(chunk, nodes, strict=True):
             unsettled = states[owner_of[node_id]]["unsettled"]
             if node is None:
                 unsettled.pop(node_id, None)  # deleted on GitHub
-            else:
-                _track(unsettled, node)
-        ctx.log(f"{ctx.repo}: revisited {len(found)} unfinished deployments and drafts")
+                continue
+            if digest(node) != unsettled[node_id].get("digest"):
+                changed.append(node)
+            _track(unsettled, node)
+        ctx.land("revisit", "node", f"graphql Revisit {ctx.repo} ids={chunk[0]}..", changed)
+        ctx.log(f"{ctx.repo}: revisited {len(chunk)} unfinished deployments and drafts, "
+                f"{len(changed)} changed")
     for entity, state in states.items():
         if state and state != before[entity]:
             ctx.cursors.put(entity, state)

@@ -7,6 +7,7 @@ deployments or drafts, and the workflow-run listings when those are configured).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections import Counter
@@ -74,9 +75,12 @@ def settings_for(source: GithubSource, **overrides: Any) -> ClientSettings:
 
 
 def sync_repo(config: DoraConfig, source: GithubSource, source_name: str, repo: str, *,
-              settings: ClientSettings | None = None,
-              log: Callable[[str], None] | None = None) -> RepoSyncResult:
+              settings: ClientSettings | None = None, log: Callable[[str], None] | None = None,
+              now: dt.datetime | None = None) -> RepoSyncResult:
     """Fetch what changed in `repo` since the last sync and land it (module doc).
+
+    `now` is the sync's idea of the present (default: the clock): how old an unfinished
+    deployment may get before it stops being revisited, where workflow-run windows end.
 
     Raises `GithubSyncError` (one clear message naming the repository) when it cannot go on;
     its `partial` holds what was done before, and the cursors let the next run resume.
@@ -95,7 +99,7 @@ def sync_repo(config: DoraConfig, source: GithubSource, source_name: str, repo: 
         client=client, source=source,
         info=RepoInfo(repo=repo, source=source_name, service=service_for_repo(config, repo)),
         landing_root=config.landing_path, cursors=CursorStore(config.landing_path, repo),
-        raw=RawStore(config.landing_path, repo), log=log, now=settings.clock(),
+        raw=RawStore(config.landing_path, repo), log=log, now=now or settings.clock(),
     )
     try:
         _run(ctx)

@@ -1,0 +1,113 @@
+"""Ingest: the `github` sources, one partition per repository (see docs/github.md).
+
+- `github_landing`: syncs one repository (the partition key, `owner/name`) for every `kind: github`
+  source that lists it, in the `github_api` pool (limit it in dagster.yaml to stay polite);
+- `github_repo_partitions`: a sensor that adds a partition for each configured repository (and
+  asks for its first sync);
+- `github_daily`: a schedule that syncs every repository once a day.
+"""
+
+
+from typing import Any
+
+import dagster as dg
+
+from pipelines.config import DoraConfig
+from pipelines.defs.resources import DoraResource
+from pipelines.sources.base import source_name
+from pipelines.sources.github import GithubSyncError, RepoSyncResult, settings_for, sync_repo
+
+github_repos = dg.DynamicPartitionsDefinition(name="github_repos")
+
+
+def configured_repos(config: DoraConfig) -> list[str]:
+    """Every repository of every `kind: github` source, in config order, once."""
+    repos: list[str] = []
+    for source in config.sources_of("github"):
+        repos.extend(r for r in source.repos if r not in repos)
+    return repos
+
+
+def add_repo_partitions(instance: dg.DagsterInstance, config: DoraConfig) -> list[str]:
+    """Add the partitions the config's repositories lack; returns the ones added."""
+    known = set(instance.get_dynamic_partitions(github_repos.name))
+    missing = [r for r in configured_repos(config) if r not in known]
+    if missing:
+        instance.add_dynamic_partitions(github_repos.name, missing)
+    return missing
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"python", "github", "parquet"},
+    partitions_def=github_repos,
+    pool="github_api",
+)
+def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.MaterializeResult:
+    """Syncs one GitHub repository into the landing: commits, pull requests with commits and
+    reviews, deployments, releases, workflow runs and incident issues, incrementally.
+
+    Metadata: requests used, rate limit left (core and GraphQL), records per entity.
+    """
+    config = dora.load()
+    repo = context.partition_key
+    sources = [(i, s) for i, s in enumerate(config.sources)
+               if s.kind == "github" and repo in s.repos]
+    if not sources:
+        raise dg.Failure(description=f"{repo}: no `kind: github` source of the config lists this "
+                                     "repository (remove the partition, or add it to `repos`)")
+    metadata: dict[str, Any] = {}
+    for index, source in sources:
+        name = source_name(source, index)
+        try:
+            result = sync_repo(config, source, name, repo, settings=settings_for(source),
+                               log=context.log.info)
+        except GithubSyncError as exc:
+            partial = exc.partial if isinstance(exc.partial, RepoSyncResult) else None
+            raise dg.Failure(description=str(exc),
+                             metadata=_metadata(partial) if partial else None) from None
+        _merge(metadata, _metadata(result))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _metadata(result: RepoSyncResult) -> dict[str, Any]:
+    return {**result.as_metadata(), "reconciles": result.tally.reconciles}
+
+
+def _merge(total: dict[str, Any], more: dict[str, Any]) -> None:
+    # Several sources may list the same repository: add their counts up.
+    for key, value in more.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and key in total \
+                and not key.startswith("rate_limit"):
+            total[key] += value
+        else:
+            total[key] = value
+
+
+@dg.sensor(
+    target=github_landing,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def github_repo_partitions(context: dg.SensorEvaluationContext,
+                           dora: DoraResource) -> dg.SensorResult:
+    """Adds a partition for every configured repository and requests its first sync."""
+    known = set(context.instance.get_dynamic_partitions(github_repos.name))
+    missing = [r for r in configured_repos(dora.load()) if r not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=r, run_key=f"github-first-sync-{r}")
+                      for r in missing],
+        dynamic_partitions_requests=[github_repos.build_add_request(missing)] if missing else [],
+    )
+
+
+@dg.schedule(
+    target=github_landing,
+    cron_schedule="17 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def github_daily(context: dg.ScheduleEvaluationContext, dora: DoraResource) -> list[dg.RunRequest]:
+    """Syncs every configured repository that has a partition, once a day (03:17 UTC)."""
+    known = set(context.instance.get_dynamic_partitions(github_repos.name))
+    return [dg.RunRequest(partition_key=r) for r in configured_repos(dora.load()) if r in known]

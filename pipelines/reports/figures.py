@@ -1,0 +1,522 @@
+"""Plotly figures of a team page and of the index, as plain figure dicts.
+
+Figures are built as dicts (`{"data": [...], "layout": {...}}`) rather than graph objects: the
+graph objects validate every property on every update, which made a page take seconds. The
+tests pass every figure through `plotly.graph_objects.Figure` to validate it.
+
+Every string that comes from data (team, service, SLO, incident title, ids) goes through `esc`
+before it reaches a figure: plotly.js renders text with a small HTML-like markup, so `<`, `>` and
+`&` must arrive as entities (it decodes `&lt;`, `&gt;`, `&amp;` and shows them as text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+
+import polars as pl
+
+from metrics import bands as dora_bands
+from pipelines.reports.specs import (
+    ROLLING_WEEKS,
+    MetricSpec,
+    Point,
+    format_value,
+    points,
+    rolling_median,
+    weeks_in,
+)
+
+BLUE = "#2458a6"
+MUTED = "#a7afb9"
+ORANGE = "#c2571a"
+RED = "#c62828"
+GREEN = "#2e7d32"
+PURPLE = "#6a3d9a"
+BAND_FILL = "rgba(36, 88, 166, 0.16)"
+SEGMENT_COLORS = {"coding": "#2458a6", "pickup": "#c2571a", "review": "#2e7d32",
+                  "deploy": "#6a3d9a"}
+BAND_PREFIX = "dora-band"
+MUTED_OPACITY = 0.4
+
+Figure = dict  # {"data": [trace dicts], "layout": {...}}
+
+AXIS = {"gridcolor": "#eceff3", "linecolor": "#c9d0d8", "zerolinecolor": "#c9d0d8"}
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def esc(value: object) -> str:
+    """A data string made safe for plotly.js text (which understands a few HTML tags)."""
+    return html.escape(str(value), quote=False)
+
+
+def _day(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _minute(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _period_label(period: dt.date, grain: str) -> str:
+    return f"week of {period.isoformat()}" if grain == "week" else period.strftime("%B %Y")
+
+
+def _layout(height: int, y_title: str = "", rate: bool = False, **extra: object) -> dict:
+    yaxis = {**AXIS, "title": {"text": y_title}, "rangemode": "tozero", "zeroline": True}
+    if rate:
+        yaxis["tickformat"] = ".0%"
+    return {
+        "height": height, "hovermode": "closest", "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff", "hoverlabel": {"align": "left"},
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+        "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
+        "xaxis": {**AXIS}, "yaxis": yaxis, **extra,
+    }
+
+
+def _grain_buttons(traces: list[dict]) -> list[dict]:
+    """Weekly / Monthly buttons: traces carry meta.grain; bands (shapes) are not touched."""
+    grains = [(t.get("meta") or {}).get("grain") for t in traces]
+    return [{
+        "type": "buttons", "direction": "right", "showactive": True, "active": 0,
+        "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
+        "pad": {"r": 0, "t": 0}, "font": {"size": 11},
+        "buttons": [
+            {"label": label, "method": "restyle",
+             "args": [{"visible": [g in (grain, None) for g in grains]}]}
+            for label, grain in (("Weekly", "week"), ("Monthly", "month"))
+        ],
+    }]
+
+
+def _hover(point: Point, spec: MetricSpec, grain: str, min_sample: int) -> str:
+    lines = [f"<b>{_period_label(point.period, grain)}</b>",
+             f"{spec.title}: {format_value(point.value, spec)}"]
+    if spec.kind == "count":
+        lines.append(f"{point.count} deployments on {point.samples} deploy days")
+    elif point.samples is not None:
+        lines.append(f"n = {point.samples} {spec.sample_noun}")
+    if point.low is not None and point.high is not None:
+        lines.append(f"95% interval {format_value(point.low, spec)} – "
+                     f"{format_value(point.high, spec)}")
+    elif spec.ci and point.value is not None:
+        lines.append("95% interval: too few values")
+    if point.low_sample:
+        lines.append(f"low sample (fewer than {min_sample}): shown faded")
+    return "<br>".join(lines)
+
+
+def _interval_band(series: list[Point], grain: str, name: str) -> dict:
+    """The 95% interval as filled polygons, one per run of periods that have an interval."""
+    xs: list[str | None] = []
+    ys: list[float | None] = []
+    half = dt.timedelta(days=2 if grain == "week" else 8)
+    run: list[Point] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        if len(run) == 1:
+            p = run[0]
+            xs.extend([_day(p.period - half), _day(p.period + half), _day(p.period + half),
+                       _day(p.period - half), _day(p.period - half), None])
+            ys.extend([p.high, p.high, p.low, p.low, p.high, None])
+        else:
+            xs.extend([_day(p.period) for p in run] + [_day(p.period) for p in reversed(run)])
+            ys.extend([p.high for p in run] + [p.low for p in reversed(run)])
+            xs.extend([_day(run[0].period), None])
+            ys.extend([run[0].high, None])
+        run.clear()
+
+    for p in series:
+        if p.low is not None and p.high is not None:
+            run.append(p)
+        else:
+            flush()
+    flush()
+    return {"type": "scatter", "x": xs, "y": ys, "fill": "toself", "fillcolor": BAND_FILL,
+            "mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "name": name,
+            "meta": {"grain": grain, "role": "interval"}}
+
+
+def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample: int,
+                  name: str, lines: bool) -> dict:
+    colors = [MUTED if p.low_sample else BLUE for p in series]
+    return {
+        "type": "scatter",
+        "x": [_day(p.period) for p in series],
+        "y": [p.value for p in series],
+        "mode": "lines+markers" if lines else "markers",
+        "name": name,
+        "showlegend": False,  # the legend shows the two point styles instead (_legend_keys)
+        "line": {"color": BLUE, "width": 1.5},
+        "marker": {
+            "size": 8, "color": colors,
+            "opacity": [MUTED_OPACITY if p.low_sample else 1.0 for p in series],
+            "symbol": ["circle-open" if p.low_sample else "circle" for p in series],
+            "line": {"width": 1.5, "color": colors},
+        },
+        "hovertext": [_hover(p, spec, grain, min_sample) for p in series],
+        "hoverinfo": "text",
+        "meta": {"grain": grain, "role": "points"},
+    }
+
+
+def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
+    """Legend entries for the point styles (a trace's legend takes its first point's style)."""
+    keys = [{"type": "scatter", "x": [None], "y": [None], "mode": "markers",
+             "name": "period value", "marker": {"color": BLUE, "size": 8},
+             "hoverinfo": "skip", "meta": {"role": "legend"}}]
+    if spec.low_sample:
+        keys.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers",
+                     "name": f"fewer than {min_sample} {spec.sample_noun}",
+                     "marker": {"color": MUTED, "size": 8, "symbol": "circle-open",
+                                "opacity": MUTED_OPACITY},
+                     "hoverinfo": "skip", "meta": {"role": "legend"}})
+    return keys
+
+
+def _y_max(values: Sequence[float | None], rate: bool) -> float:
+    present = [v for v in values if v is not None]
+    top = max(present, default=0.0)
+    if rate:
+        return min(max(top * 1.15, 0.05), 1.05)
+    return top * 1.12 if top > 0 else 1.0
+
+
+def band_shapes(metric: str, year: int, y_max: float) -> list[dict]:
+    """DORA bands of `year` for `metric`, clipped to the visible range, faint, behind the data.
+
+    Bands with the same published range (2021's change failure rate, 2023's low and medium) are
+    drawn once with both names. Point bands (change failure rate from 2023) are dotted lines.
+    """
+    merged: dict[tuple[float, float], list[dora_bands.Band]] = {}
+    for band in dora_bands.bands(year, metric):
+        merged.setdefault((band.low, band.high), []).append(band)
+    shapes = []
+    for i, ((low, high), group) in enumerate(merged.items()):
+        names = " / ".join(b.name for b in group)
+        text = f"DORA {year} {names}: {group[0].published}"
+        label = {"text": esc(text), "font": {"size": 10, "color": "#7d8792"}}
+        if low == high:
+            if low > y_max:
+                continue
+            shapes.append({
+                "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
+                "y0": low, "y1": low, "layer": "below", "name": f"{BAND_PREFIX}-{i}",
+                "line": {"color": "rgba(90, 100, 112, 0.45)", "width": 1, "dash": "dot"},
+                "label": {**label, "textposition": "end"},
+            })
+            continue
+        top = min(high, y_max)
+        if low >= top:
+            continue
+        shapes.append({
+            "type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
+            "y0": max(low, 0.0), "y1": top, "layer": "below", "name": f"{BAND_PREFIX}-{i}",
+            "fillcolor": "rgba(90, 100, 112, 0.07)" if i % 2 == 0
+            else "rgba(90, 100, 112, 0.13)",
+            "line": {"width": 0},
+            "label": {**label, "textposition": "top left"},
+        })
+    return shapes
+
+
+def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
+                  year: int, min_sample: int) -> Figure:
+    """Weekly points with a rolling median and the 95% interval as a band; the monthly view
+    behind a button; low-sample periods faded; DORA bands of `year` faintly behind."""
+    wk = points(weekly, spec, "week")
+    mo = points(monthly, spec, "month")
+    roll = rolling_median([p.value for p in wk])
+    traces: list[dict] = []
+    if spec.ci:
+        traces.append(_interval_band(wk, "week", "95% interval"))
+    traces.append(_points_trace(wk, spec, "week", min_sample, "weekly", lines=False))
+    traces.append({
+        "type": "scatter", "x": [_day(p.period) for p in wk], "y": roll, "mode": "lines",
+        "name": f"{ROLLING_WEEKS}-week rolling median", "line": {"color": ORANGE, "width": 2.5},
+        "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {_day(p.period)}: "
+                      f"{format_value(r, spec)}" for p, r in zip(wk, roll, strict=True)],
+        "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
+    if spec.ci:
+        traces.append(_interval_band(mo, "month", "95% interval"))
+    traces.append(_points_trace(mo, spec, "month", min_sample, "monthly", lines=True))
+    for trace in traces:
+        trace["visible"] = trace["meta"]["grain"] == "week"
+    traces += _legend_keys(spec, min_sample)
+    rate = spec.kind == "rate"
+    y_max = _y_max([p.value for p in wk + mo] + [p.high for p in wk + mo] + roll, rate)
+    layout = _layout(360, spec.axis_title, rate=rate,
+                     shapes=band_shapes(spec.band, year, y_max) if spec.band else [],
+                     updatemenus=_grain_buttons(traces))
+    layout["yaxis"].update(range=[0, y_max], autorange=False)
+    return {"data": traces, "layout": layout}
+
+
+def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
+    """Median coding, pickup, review and deploy time per period (they need not add up)."""
+    traces = []
+    for grain in ("week", "month"):
+        rows = breakdown.filter(pl.col("grain") == grain).sort("period_start")
+        periods = rows["period_start"].to_list()
+        for segment, color in SEGMENT_COLORS.items():
+            values = rows[f"{segment}_p50_hours"].to_list()
+            counts = rows[f"{segment}_samples"].to_list()
+            traces.append({
+                "type": "scatter", "x": [_day(p) for p in periods], "y": values,
+                "mode": "lines+markers", "name": segment, "legendgroup": segment,
+                "showlegend": grain == "week", "line": {"color": color, "width": 2},
+                "marker": {"size": 5},
+                "hovertext": [
+                    f"<b>{_period_label(p, grain)}</b><br>{segment}: "
+                    + ("–" if v is None else f"{v:.1f} h") + f"<br>n = {n} changes"
+                    for p, v, n in zip(periods, values, counts, strict=True)],
+                "hoverinfo": "text", "visible": grain == "week",
+                "meta": {"grain": grain, "role": segment}})
+    layout = _layout(340, "hours (median of each segment)", updatemenus=_grain_buttons(traces))
+    return {"data": traces, "layout": layout}
+
+
+def _deployment_hover(row: dict) -> str:
+    lines = [f"<b>{esc(row['id'])}</b>",
+             f"{esc(row['service'])} · {_minute(row['finished_at_utc'])} UTC",
+             f"revision {esc((row['revision'] or 'unknown')[:12])}"]
+    if row["baseline"]:
+        lines.append("first deployment (baseline)")
+    if row["failed"]:
+        recovered = (f"restored after {row['recovery_hours']:.1f} h"
+                     if row["recovery_hours"] is not None else "not recovered")
+        lines.append(f"failed: {esc(', '.join(row['failure_reasons'] or []))}; {recovered}")
+    if row["rework"]:
+        lines.append(f"rework: {esc(', '.join(row['rework_reasons'] or []))}")
+    if row["rolls_back"]:
+        lines.append(f"rolls back {esc(row['rolls_back'])}")
+    if row["fixes"]:
+        lines.append(f"fixes {esc(row['fixes'])}")
+    if row["incident_ids"]:
+        lines.append(f"incidents: {esc(', '.join(row['incident_ids']))}")
+    return "<br>".join(lines)
+
+
+def deployment_kind(row: dict) -> str:
+    """"rollback", "fix" (fix or hotfix) or "deployment", for the timeline's markers."""
+    reasons = set(row["rework_reasons"] or [])
+    if row["rolls_back"] or reasons & {"rollback", "implicit_rollback"}:
+        return "rollback"
+    if row["fixes"] or row["hotfix"] or reasons & {"fix", "hotfix"}:
+        return "fix"
+    return "deployment"
+
+
+def _incident_hover(row: dict) -> str:
+    lines = [f"<b>incident {esc(row['id'])}</b>"]
+    if row["title"]:
+        lines.append(esc(row["title"]))
+    lines.append(f"{esc(row['service'])} · opened {_minute(row['opened_at_utc'])} UTC")
+    if row["restore_hours"] is not None:
+        lines.append(f"resolved after {row['restore_hours']:.1f} h")
+    else:
+        lines.append("not resolved")
+    cause = row["cause"] or "unknown"
+    lines.append(f"cause: {esc(cause)}" + (f", severity {esc(row['severity'])}"
+                                           if row["severity"] else ""))
+    if row["attributed_to"]:
+        lines.append(f"attributed to {esc(row['attributed_to'])} "
+                     f"(by {esc(row['attribution_rule'])})")
+    elif cause in ("change", "unknown"):
+        lines.append("not attributed to a deployment")
+    return "<br>".join(lines)
+
+
+def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figure:
+    """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
+    incidents as stars with a bar to their resolution."""
+    rows = deployments.to_dicts()
+    inc = incidents.to_dicts()
+    services = sorted({r["service"] for r in rows} | {r["service"] for r in inc},
+                      key=lambda s: (s.casefold(), s))
+    styles = {
+        "deployment": ("deployment", {"symbol": "circle", "size": 7, "color": BLUE,
+                                      "opacity": 0.75}),
+        "rollback": ("rollback", {"symbol": "triangle-down", "size": 11, "color": ORANGE}),
+        "fix": ("fix or hotfix", {"symbol": "diamond", "size": 10, "color": GREEN}),
+    }
+    traces = []
+
+    def markers(chosen: list[dict], name: str, marker: dict, role: str) -> dict:
+        return {"type": "scatter", "x": [_minute(r["finished_at_utc"]) for r in chosen],
+                "y": [esc(r["service"]) for r in chosen], "mode": "markers", "name": name,
+                "marker": marker, "hovertext": [_deployment_hover(r) for r in chosen],
+                "hoverinfo": "text", "meta": {"role": role}}
+
+    for kind, (name, marker) in styles.items():
+        traces.append(markers([r for r in rows if deployment_kind(r) == kind], name, marker,
+                              kind))
+    traces.append(markers([r for r in rows if r["failed"]], "failed",
+                          {"symbol": "circle-open", "size": 16, "color": RED,
+                           "line": {"width": 2}}, "failed"))
+    bars_x: list[str | None] = []
+    bars_y: list[str | None] = []
+    for r in inc:
+        if r["resolved_at_utc"] is not None:
+            bars_x += [_minute(r["opened_at_utc"]), _minute(r["resolved_at_utc"]), None]
+            bars_y += [esc(r["service"]), esc(r["service"]), None]
+    traces.append({"type": "scatter", "x": bars_x, "y": bars_y, "mode": "lines",
+                   "name": "incident open → resolved", "line": {"color": PURPLE, "width": 4},
+                   "opacity": 0.45, "hoverinfo": "skip", "meta": {"role": "incident_span"}})
+    traces.append({"type": "scatter", "x": [_minute(r["opened_at_utc"]) for r in inc],
+                   "y": [esc(r["service"]) for r in inc], "mode": "markers",
+                   "name": "incident", "marker": {"symbol": "star", "size": 12,
+                                                  "color": PURPLE},
+                   "hovertext": [_incident_hover(r) for r in inc], "hoverinfo": "text",
+                   "meta": {"role": "incident"}})
+    layout = _layout(160 + 46 * max(len(services), 1))
+    layout["yaxis"] = {**AXIS, "type": "category", "categoryorder": "array",
+                       "categoryarray": [esc(s) for s in reversed(services)],
+                       "automargin": True}
+    layout["xaxis"] = {**AXIS, "type": "date"}
+    layout["legend"]["y"] = -0.25 if len(services) < 3 else -0.12
+    return {"data": traces, "layout": layout}
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}%}"
+
+
+def slo_figure(slos: pl.DataFrame) -> Figure:
+    """Attainment per SLO against its objective (dashed), and the error budget remaining."""
+    palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
+    names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
+    traces = []
+    for grain in ("week", "month"):
+        for i, slo in enumerate(names):
+            color = palette[i % len(palette)]
+            rows = slos.filter((pl.col("slo") == slo) & (pl.col("grain") == grain)) \
+                .sort("period_start")
+            periods = [_day(p) for p in rows["period_start"].to_list()]
+            hover = [
+                f"<b>{esc(slo)}</b> · {_period_label(r['period_start'], grain)}<br>"
+                f"attainment {_pct(r['attainment'])} (objective {_pct(r['objective'])}): "
+                f"{'met' if r['met'] else 'missed'}<br>{r['good']:,} good of {r['total']:,}"
+                f"<br>error budget remaining {_pct(r['error_budget_remaining'], 0)}"
+                for r in rows.iter_rows(named=True)]
+            common = {"legendgroup": esc(slo), "visible": grain == "week",
+                      "hoverinfo": "text", "hovertext": hover}
+            traces.append({
+                "type": "scatter", "x": periods, "y": rows["attainment"].to_list(),
+                "mode": "lines+markers", "name": esc(slo), "showlegend": grain == "week",
+                "line": {"color": color}, "xaxis": "x", "yaxis": "y",
+                "meta": {"grain": grain, "role": "attainment"}, **common})
+            if periods:
+                objective = rows["objective"][0]
+                traces.append({
+                    "type": "scatter", "x": [periods[0], periods[-1]],
+                    "y": [objective, objective], "mode": "lines",
+                    "name": f"{esc(slo)} objective", "showlegend": False,
+                    "line": {"color": color, "dash": "dash", "width": 1},
+                    "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
+                    "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
+            traces.append({
+                "type": "bar", "x": periods, "y": rows["error_budget_remaining"].to_list(),
+                "name": esc(slo), "showlegend": False, "marker": {"color": color},
+                "xaxis": "x2", "yaxis": "y2", "meta": {"grain": grain, "role": "budget"},
+                **common})
+    layout = _layout(540, updatemenus=_grain_buttons(traces), barmode="group")
+    layout["yaxis"] = {**AXIS, "domain": [0.56, 1], "tickformat": ".2%",
+                       "title": {"text": "attainment"}}
+    layout["yaxis2"] = {**AXIS, "domain": [0, 0.42], "tickformat": ".0%", "anchor": "x2",
+                        "title": {"text": "error budget left"}}
+    layout["xaxis"] = {**AXIS, "anchor": "y", "matches": "x2", "showticklabels": False}
+    layout["xaxis2"] = {**AXIS, "anchor": "y2"}
+    layout["shapes"] = [{"type": "line", "xref": "x2 domain", "x0": 0, "x1": 1, "yref": "y2",
+                         "y0": 0, "y1": 0, "line": {"color": "#555", "width": 1}}]
+    layout["annotations"] = [
+        {"text": "attainment per SLO (objective dashed)", "xref": "paper", "yref": "paper",
+         "x": 0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showarrow": False},
+        {"text": "error budget remaining", "xref": "paper", "yref": "paper", "x": 0, "y": 0.43,
+         "xanchor": "left", "yanchor": "bottom", "showarrow": False}]
+    return {"data": traces, "layout": layout}
+
+
+def coverage_items(coverage: dict, quarantined: int, loaded: int) -> list[dict]:
+    """The coverage shares (numerator, denominator, share) a team page shows."""
+    def item(label: str, num: int, den: int, note: str) -> dict:
+        return {"label": label, "num": num, "den": den,
+                "share": (num / den) if den else None, "note": note}
+
+    c = coverage or {}
+    return [
+        item("deployments with a known revision", c.get("deployments_with_revision", 0),
+             c.get("deployments", 0), "needed to link changes to the deployment that "
+             "delivered them"),
+        item("changes linked to a pull request", c.get("changes_from_prs", 0),
+             c.get("changes", 0), "the lead-time breakdown needs pull-request data"),
+        item("incidents attributed to a deployment", c.get("attributed_incidents", 0),
+             c.get("attributable_incidents", 0), "of incidents caused by a change or of "
+             "unknown cause; the rest cannot count towards change failure rate"),
+        item("records quarantined (whole organisation)", quarantined, quarantined + loaded,
+             f"{c.get('quarantined', 0)} of them name this team's services, repos or SLOs; "
+             "bad input is left out of every metric"),
+    ]
+
+
+def coverage_figure(items: list[dict]) -> Figure:
+    """Horizontal bars of the coverage shares, with counts."""
+    trace = {
+        "type": "bar", "orientation": "h",
+        "x": [i["share"] if i["share"] is not None else 0 for i in items],
+        "y": [i["label"] for i in items],
+        "marker": {"color": [BLUE, BLUE, BLUE, RED]},
+        "text": [f"{i['num']:,} of {i['den']:,}" if i["den"] else "no records" for i in items],
+        "textposition": "auto",
+        "hovertext": [f"{i['label']}: {_pct(i['share'], 1)} ({i['num']:,} of {i['den']:,})"
+                      for i in items],
+        "hoverinfo": "text", "meta": {"role": "coverage"}}
+    layout = _layout(240)
+    layout["margin"]["l"] = 260
+    layout["xaxis"] = {**AXIS, "range": [0, 1], "tickformat": ".0%"}
+    layout["yaxis"] = {**AXIS, "autorange": "reversed", "type": "category"}
+    return {"data": [trace], "layout": layout}
+
+
+def distribution_figure(spec: MetricSpec, team_monthly: pl.DataFrame,
+                        org_monthly: pl.DataFrame) -> Figure:
+    """How teams' monthly values are spread (teams are not named), with the organisation's
+    own value computed from all records. Nothing identifies which team is where."""
+    xs: list[str] = []
+    ys: list[float] = []
+    for row in team_monthly.sort("period_start").iter_rows(named=True):
+        value = row[spec.key]
+        if value is None:
+            continue
+        if spec.kind == "count":
+            value = value / weeks_in(row["period_start"], "month")
+        xs.append(_day(row["period_start"]))
+        ys.append(float(value))
+    traces = [{
+        "type": "box", "x": xs, "y": ys, "name": "spread over teams (not named)",
+        "boxpoints": "all", "jitter": 0.4, "pointpos": 0,
+        "marker": {"color": MUTED, "size": 5}, "line": {"color": "#6b7480"},
+        "fillcolor": "rgba(167, 175, 185, 0.25)", "hoverinfo": "y",
+        "meta": {"role": "spread"}}]
+    if spec.kind != "count":
+        org = points(org_monthly, spec, "month")
+        traces.append({
+            "type": "scatter", "x": [_day(p.period) for p in org], "y": [p.value for p in org],
+            "mode": "lines+markers", "name": "whole organisation (all records)",
+            "line": {"color": BLUE, "width": 2},
+            "marker": {"color": [MUTED if p.low_sample else BLUE for p in org], "size": 7},
+            "hovertext": [f"<b>{_period_label(p.period, 'month')}</b><br>organisation: "
+                          f"{format_value(p.value, spec)}"
+                          + (f"<br>n = {p.samples} {spec.sample_noun}"
+                             if p.samples is not None else "") for p in org],
+            "hoverinfo": "text", "meta": {"role": "organisation"}})
+    layout = _layout(320, spec.axis_title, rate=spec.kind == "rate")
+    layout["xaxis"]["type"] = "date"
+    return {"data": traces, "layout": layout}
