@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,14 @@ class Tab:
     """One browser tab over its own DevTools WebSocket."""
 
     def __init__(self, ws_url: str, visit: PageVisit) -> None:
-        self._ws = connect(ws_url, max_size=None, open_timeout=20, origin=None)
+        self._stack = ExitStack()
+        self._ws = self._stack.enter_context(
+            connect(ws_url, max_size=None, open_timeout=20, origin=None))
         self._ids = itertools.count(1)
         self.visit = visit
 
     def close(self) -> None:
-        self._ws.close()
+        self._stack.close()
 
     def _record(self, message: dict) -> None:
         method, params = message.get("method"), message.get("params", {})

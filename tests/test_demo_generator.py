@@ -186,6 +186,19 @@ def test_counts_are_in_plausible_ranges(org: dict[str, pl.DataFrame]) -> None:
     assert 300 * slos <= org["sli"].height <= 366 * slos
 
 
+def test_events_fall_inside_the_window(org: dict[str, pl.DataFrame]) -> None:
+    """Twelve months ending (exclusive) on 2026-11-23; only repo history predates them."""
+    start, end = datetime(2025, 11, 23, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    for name, frame in org.items():
+        for column, dtype in frame.schema.items():
+            if dtype == UTC_TS:
+                assert frame[column].max() <= end, (name, column)
+    for name, column in [("deployments", "started_at"), ("incidents", "opened_at"),
+                         ("sli", "window_start"), ("pull_requests", "merged_at")]:  # fmt: skip
+        assert org[name][column].min() >= start, (name, column)
+    assert org["commits"]["committed_at"].min() < start  # each repo has earlier history
+
+
 def test_prs_per_service_week_scales_the_organisation() -> None:
     small = OrgShape(teams=2, services=4, months=3, seed=5)
     double = OrgShape(teams=2, services=4, months=3, seed=5, prs_per_service_week=6.0)

@@ -182,7 +182,17 @@ def test_flux_events_and_status_give_applied_revisions(world):
         flux_event("ReconciliationSucceeded", f"main@sha1:{c['k3']}", "2026-02-04T08:01:00Z",
                    name="flux-system"),
     ]
-    result = run(world, "flux", k8s_list(kustomization, *events))
+    staging = {  # status only, no events: the applied revision, at the Ready transition
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "payments-api-staging", "namespace": "flux-system"},
+        "spec": {"path": "./envs/staging"},
+        "status": {"lastAppliedRevision": f"main@sha1:{c['k9']}",
+                   "lastAttemptedRevision": f"main@sha1:{c['k9']}",
+                   "conditions": [{"type": "Ready", "status": "True",
+                                   "reason": "ReconciliationSucceeded",
+                                   "lastTransitionTime": "2026-02-05T13:01:30Z"}]},
+    }
+    result = run(world, "flux", k8s_list(kustomization, staging, *events))
     got = {i: (r["environment"], r["revision"], r["status"], r["started_at"], r["finished_at"])
            for i, r in by_id(result).items()}
     base = "flux-flux-system-payments-api"
@@ -196,6 +206,9 @@ def test_flux_events_and_status_give_applied_revisions(world):
                                    utc("2026-02-05T10:01:30"), utc("2026-02-05T10:01:30")),
         f"{base}-{c['k7'][:12]}": ("production", a["ma"], "failure",
                                    utc("2026-02-05T11:02:00"), utc("2026-02-05T11:02:30")),
+        f"flux-flux-system-payments-api-staging-{c['k9'][:12]}": (
+            "staging", a["a4"], "success", utc("2026-02-05T13:01:30"),
+            utc("2026-02-05T13:01:30")),
         "flux-flux-system-payments-api-staging-1.2.0": (
             "staging", a["a3"], "success", utc("2026-02-03T18:30:00"),
             utc("2026-02-03T18:30:00")),

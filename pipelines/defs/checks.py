@@ -12,7 +12,7 @@ from pipelines.warehouse import scalar
 QUARANTINE_SHARE_LIMIT = 0.05
 
 
-@dg.asset_check(asset="quarantine", description=(
+@dg.asset_check(asset="quarantine", pool="duckdb", description=(
     "Share of records quarantined as bad input. Above 5% the metrics rest on a visibly "
     "incomplete picture: fix the input named in the quarantine table."))
 def quarantine_share(dora: DoraResource) -> dg.AssetCheckResult:
@@ -33,7 +33,7 @@ def quarantine_share(dora: DoraResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="changes", description=(
+@dg.asset_check(asset="changes", pool="duckdb", description=(
     "Changes whose delivery is before their start (negative lead time). They are excluded from "
     "the lead-time statistics; usually a clock or timezone problem in the input."))
 def negative_lead_times(dora: DoraResource) -> dg.AssetCheckResult:
@@ -47,7 +47,7 @@ def negative_lead_times(dora: DoraResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="deployments", description=(
+@dg.asset_check(asset="deployments", pool="duckdb", description=(
     "Deployments and incidents whose service is not in the config. They count under the team "
     "`unassigned` until the config maps them."))
 def unmapped_services(dora: DoraResource) -> dg.AssetCheckResult:

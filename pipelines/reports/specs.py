@@ -143,6 +143,8 @@ def points(frame: pl.DataFrame, spec: MetricSpec, grain: str) -> list[Point]:
             count = int(row[spec.key] or 0)
             value = count / weeks_in(row["period_start"], grain)
         low, high = ((_num(row[spec.ci[0]]), _num(row[spec.ci[1]])) if spec.ci else (None, None))
+        if value is None:  # no estimate, no interval (a rate over zero deployments)
+            low = high = None
         out.append(Point(
             period=row["period_start"],
             value=value,

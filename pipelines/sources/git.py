@@ -27,7 +27,6 @@ from pipelines.sources.files import FilesResult
 
 # Settings that would change what git prints (colour, signatures, quoted paths) are pinned.
 _PINNED = ("-c", "core.quotepath=off", "-c", "log.showSignature=false", "-c", "color.ui=never")
-_RECORD = "\x1e"  # starts every record of our `git log` formats
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _PRERELEASE = re.compile(
     r"-|\d(?:a|b|rc)\d|alpha|beta|rc|pre(?:view)?|dev|snapshot|nightly|canary", re.IGNORECASE
@@ -52,7 +51,6 @@ class Tag:
 
     name: str
     commit: str | None  # None when the tag points at a tree or blob
-    annotated: bool
     at: dt.datetime
 
 
@@ -167,17 +165,14 @@ class GitRepo:
     def tags(self) -> list[Tag]:
         """Every tag with its commit and date: the tagger date for an annotated tag, else the
         tagged commit's committer date (both what `%(creatordate)` gives)."""
-        out = self.run("for-each-ref", "--format=%(refname:strip=2)%00%(objecttype)"
-                       "%00%(creatordate:unix)%00", "refs/tags")
+        out = self.run("for-each-ref", "--format=%(refname:strip=2)%00%(creatordate:unix)%00",
+                       "refs/tags")
         tokens = out.split(b"\0")
-        rows = [tokens[i:i + 3] for i in range(0, len(tokens) - 1, 3)]
-        names = [r[0].decode("utf-8", "replace").lstrip("\n") for r in rows]
+        names = [t.decode("utf-8", "replace").lstrip("\n") for t in tokens[0:-1:2]]
         commits = self.resolve_many(f"refs/tags/{n}" for n in names)
-        return [
-            Tag(name, commits[f"refs/tags/{name}"], row[1] == b"tag",
-                dt.datetime.fromtimestamp(int(row[2] or 0), dt.UTC))
-            for name, row in zip(names, rows, strict=True)
-        ]
+        return [Tag(name, commits[f"refs/tags/{name}"],
+                    dt.datetime.fromtimestamp(int(date or 0), dt.UTC))
+                for name, date in zip(names, tokens[1::2], strict=False)]
 
     def resolve_versions(self, tags: Iterable[str]) -> dict[str, str | None]:
         """The app commit each image tag names (one batch for all): see `version_candidates`."""

@@ -27,7 +27,7 @@ from pipelines.config import DoraConfig, GitopsSource, Service
 from pipelines.sources.base import quarantine_frame
 from pipelines.sources.files import FilesResult
 from pipelines.sources.git import GitRepo, full_sha_in, repo_name_of
-from pipelines.sources.images import BadYaml, ImageRef, parse_images, pick_tags
+from pipelines.sources.images import BadYaml, ImageRef, ServiceImages, parse_images, pick_tags
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _TOKEN = re.compile(r"\{(environment|service)\}|\*\*/?|\*|\?|[^{*?]+|.")
@@ -94,6 +94,7 @@ class ConfigRepo:
         self.branch = branch
         self.pattern = FilePattern(files)
         self.services = services
+        self.index = ServiceImages(services)
         self._parsed: dict[str, list[ImageRef] | BadYaml] = {}
         self._texts: dict[str, bytes] = {}
         self._at: dict[str, dict[tuple[str, str], str]] = {}
@@ -172,7 +173,7 @@ class ConfigRepo:
                     files[environment][path] = (path_service, parsed)
                 touched.add(environment)
             for environment in sorted(touched):
-                tags = pick_tags(files[environment], self.services)
+                tags = pick_tags(files[environment], self.index)
                 for service in self.services:
                     new = tags.get(service.name)
                     key = (service.name, environment)
@@ -201,7 +202,7 @@ class ConfigRepo:
             self._at[commit] = {
                 (service, environment): tag
                 for environment, env_files in files.items()
-                for service, (tag, _) in pick_tags(env_files, self.services).items()
+                for service, (tag, _) in pick_tags(env_files, self.index).items()
             }
         return self._at[commit]
 

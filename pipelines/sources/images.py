@@ -116,23 +116,35 @@ def _walk(node: object, key: str | None, refs: list[ImageRef], seen: set[int]) -
             _walk(value, child_key if isinstance(child_key, str) else None, refs, seen)
 
 
-def serves(service: Service, ref: ImageRef, path_service: str | None) -> bool:
-    """Whether `ref` is the image of `service`.
+class ServiceImages:
+    """Which configured services an image reference belongs to (dictionary lookups, so a large
+    config repo with many services stays linear in its files).
 
-    With `{service}` in the files pattern, a file only speaks for the service its path names.
-    A service without `image` is recognised by its name as the image's last path segment.
+    A service is recognised by its `image`; one without `image` by its name as the image's last
+    path segment. With `{service}` in the files pattern, a file only speaks for the service its
+    path names, and a Helm `image: {tag: …}` without `repository` belongs to that service.
     """
-    if path_service is not None and path_service != service.name:
-        return False
-    if ref.name is None:
-        return path_service == service.name
-    if service.image:
-        return normalise(ref.name) == normalise(service.image)
-    return ref.name.rsplit("/", 1)[-1] == service.name
+
+    def __init__(self, services: list[Service]) -> None:
+        self.names = {s.name for s in services}
+        self.by_image: dict[str, list[str]] = {}
+        self.by_segment: dict[str, list[str]] = {}
+        for service in services:
+            if service.image:
+                self.by_image.setdefault(normalise(service.image), []).append(service.name)
+            else:
+                self.by_segment.setdefault(service.name, []).append(service.name)
+
+    def services(self, ref: ImageRef, path_service: str | None) -> list[str]:
+        if ref.name is None:
+            return [path_service] if path_service in self.names else []
+        found = (self.by_image.get(normalise(ref.name), [])
+                 + self.by_segment.get(ref.name.rsplit("/", 1)[-1], []))
+        return [s for s in found if path_service is None or s == path_service]
 
 
 def pick_tags(files: dict[str, tuple[str | None, list[ImageRef]]],
-              services: list[Service]) -> dict[str, tuple[str, str]]:
+              index: ServiceImages) -> dict[str, tuple[str, str]]:
     """service → (tag, file) over the files of one environment (path → (path service, refs)).
 
     The highest-precedence setting wins; between files of equal precedence, the first path.
@@ -141,9 +153,8 @@ def pick_tags(files: dict[str, tuple[str | None, list[ImageRef]]],
     for path in sorted(files):
         path_service, refs = files[path]
         for ref in refs:
-            for service in services:
-                if serves(service, ref, path_service):
-                    current = best.get(service.name)
-                    if current is None or ref.rank < current[0]:
-                        best[service.name] = (ref.rank, ref.tag, path)
+            for service in index.services(ref, path_service):
+                current = best.get(service)
+                if current is None or ref.rank < current[0]:
+                    best[service] = (ref.rank, ref.tag, path)
     return {name: (tag, path) for name, (_, tag, path) in best.items()}

@@ -42,7 +42,7 @@ from pipelines.sources.gitops import (
     link_rollbacks,
     resolve_tags,
 )
-from pipelines.sources.images import MANIFEST, ImageRef, serves, split_image
+from pipelines.sources.images import MANIFEST, ImageRef, ServiceImages, split_image
 from pipelines.sources.records import BadRecord, parse_timestamp
 
 _HEX = re.compile(r"[0-9a-f]{7,40}")
@@ -63,7 +63,7 @@ class Context:
 
     def __init__(self, config: DoraConfig, source: str, file: str) -> None:
         self.services = [s.name for s in config.services]
-        self.service_models = {s.name: s for s in config.services}
+        self.images = ServiceImages(list(config.services))
         self.default_environment = production_environment(config)
         self.patterns = [FilePattern(s.files) for s in config.sources_of("gitops")]
         self.apps = app_repos(config)
@@ -140,11 +140,11 @@ class Context:
         return None, "; ".join(reasons)
 
 
-def load_objects(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str]]]:
-    """Kubernetes objects (file name, object) from a JSON file or folder, and unreadable files
-    (file name, reason)."""
+def load_objects(path: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Kubernetes objects from a JSON file or a folder of them (a `List`, one object, or an
+    array each), and what could not be read as (where, reason)."""
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    objects: list[tuple[str, dict[str, Any]]] = []
+    objects: list[dict[str, Any]] = []
     bad: list[tuple[str, str]] = []
     for file in files:
         try:
@@ -156,7 +156,7 @@ def load_objects(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[tup
         items = items if isinstance(items, list) else [items]
         for position, item in enumerate(items, start=1):
             if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-                objects.append((file.name, item))
+                objects.append(item)
             else:
                 bad.append((f"{file.name}#{position}", "not a Kubernetes object (no metadata)"))
     return objects, bad
@@ -367,10 +367,9 @@ def _images(pod_spec: Any) -> list[str]:
 
 
 def _service_tag(ctx: Context, target: Target, images: list[str]) -> str | None:
-    service = ctx.service_models[target.service]
     for image in images:
         name, tag = split_image(image)
-        if tag and serves(service, ImageRef(name, tag, MANIFEST), None):
+        if tag and target.service in ctx.images.services(ImageRef(name, tag, MANIFEST), None):
             return tag
     return None
 
@@ -452,11 +451,10 @@ def read_operator(source: OperatorSource, config: DoraConfig, name: str,
     if not path.exists():
         raise FileNotFoundError(f"source `{name}`: {path} does not exist")
     ctx = Context(config, name, path.name)
-    objects, unreadable = load_objects(path)
+    items, unreadable = load_objects(path)
     for where, reason in unreadable:
         ctx.bad.append({"source": name, "file": where, "line": None, "entity": "deployments",
                         "record_key": None, "field": None, "reason": reason, "raw": None})
-    items = [o for _, o in objects]
     if source.kind == "argocd":
         read_argocd(ctx, items)
     elif source.kind == "flux":

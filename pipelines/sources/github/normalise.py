@@ -84,14 +84,24 @@ def normalise_page(kind: str, items: list[dict[str, Any]], path: str,
     out = Normalised()
     for index, item in enumerate(items):
         kind_of_item = _kind_of(kind, item)
-        try:
-            NORMALISERS[kind_of_item](item, info, out, path, index)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            # A payload of an unexpected shape: quarantined, the rest of the page still loads.
-            entity = ENTITY_OF[kind_of_item]
-            reason = f"unexpected payload shape ({type(exc).__name__}: {exc})"[:300]
-            out.reject(entity, BadRecord(None, reason), info, path, index, item)
+        _guarded(out, ENTITY_OF[kind_of_item], info, path, index, item,
+                 lambda k=kind_of_item, i=item, n=index: NORMALISERS[k](i, info, out, path, n))
     return out
+
+
+def _guarded(out: Normalised, entity: str, info: RepoInfo, file: str, line: int, payload: Any,
+             normalise: Callable[[], None]) -> None:
+    """Run `normalise`; a payload of an unexpected shape is quarantined, not fatal.
+
+    Normalisers read everything they need before `Normalised.add`, so a shape error means the
+    record was not counted yet: it is counted here, as read and quarantined.
+    """
+    try:
+        normalise()
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        reason = f"unexpected payload shape ({type(exc).__name__}: {exc})"[:300]
+        out.tally.read[entity] += 1
+        out.reject(entity, BadRecord(None, reason), info, file, line, payload)
 
 
 def _kind_of(kind: str, item: dict[str, Any]) -> str:
@@ -126,8 +136,10 @@ def _pull_request(item: dict[str, Any], info: RepoInfo, out: Normalised, path: s
         "reviews": reviews,
         "labels": [label["name"] for label in item["labels"]["nodes"]],
     }, info, path, index, item)
+    where = f"{path} [{index}].commits"
     for position, commit in enumerate(commits):
-        _graphql_commit(commit, info, out, f"{path} [{index}].commits", position)
+        _guarded(out, "commits", info, where, position, commit,
+                 lambda c=commit, p=position: _graphql_commit(c, info, out, where, p))
 
 
 def _graphql_commit(commit: dict[str, Any], info: RepoInfo, out: Normalised, file: str,

@@ -1,0 +1,394 @@
+"""Team reports: figures with the known answers, escaping, the index, Dagster, the demo.
+
+The figures are read back out of the written pages (the JSON each page hands to plotly.js), so
+what is checked is what a reader gets. Rendering in a real browser is in test_reports_browser.py.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import dagster as dg
+import plotly.graph_objects as go
+import pytest
+from plotly.offline import get_plotlyjs
+from reportkit import XSS_INCIDENT_ID, XSS_SERVICE, XSS_TEAM, XSS_TITLE, small_org
+
+from pipelines.config import DoraConfig, load_config
+from pipelines.reports import run as report_run
+from pipelines.reports.page import FOOTER, PLOTLY_JS, page_name
+from pipelines.reports.run import partition_key, team_of_key, write_reports
+
+FIGURE = re.compile(
+    r'<script type="application/json" class="figure-data" data-target="([^"]+)">(.*?)</script>',
+    re.S)
+METRIC_FIGURES = ["deployments", "lead-time-p50-hours", "change-failure-rate", "fdrt-p50-hours",
+                  "time-to-restore-p50-hours", "rework-rate", "slo-met-ratio"]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> DoraConfig:
+    config = small_org(tmp_path_factory)
+    write_reports(config, progress=_quiet)
+    return config
+
+
+def figures_of(page: Path) -> dict[str, dict]:
+    """Every figure a page hands to plotly.js, by its element id."""
+    return {fid: json.loads(raw) for fid, raw in FIGURE.findall(page.read_text("utf-8"))}
+
+
+def trace(fig: dict, **meta: str) -> dict:
+    found = [t for t in fig["data"] if all((t.get("meta") or {}).get(k) == v
+                                           for k, v in meta.items())]
+    assert len(found) == 1, f"expected one trace with {meta}, found {len(found)}"
+    return found[0]
+
+
+def team_page(config: DoraConfig, team: str) -> Path:
+    return config.reports_path / page_name(team)
+
+
+# ---- figures against the known answers ---------------------------------------------------------
+
+
+def test_every_figure_is_valid_plotly(org: DoraConfig) -> None:
+    pages = sorted(org.reports_path.glob("*.html"))
+    assert len(pages) == 4  # two teams, unassigned, index
+    for page in pages:
+        figs = figures_of(page)
+        assert figs, page
+        for fid, fig in figs.items():
+            go.Figure(data=fig["data"], layout=fig["layout"])  # raises on any invalid property
+            assert fig["config"]["displaylogo"] is False, fid
+
+
+def test_lead_time_figure_has_the_known_answers(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-lead-time-p50-hours"]
+    weekly = trace(fig, grain="week", role="points")
+    assert weekly["x"] == ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]
+    assert weekly["y"] == [2.0, None, None, 0.5]
+    # week 1 rests on 5 lead times (= min_sample: not low); week 4 on one: faded, open
+    assert weekly["marker"]["opacity"][0] == 1.0 and weekly["marker"]["opacity"][3] < 1.0
+    assert weekly["marker"]["symbol"][3] == "circle-open"
+    assert "n = 5 changes" in weekly["hovertext"][0]
+    assert "low sample" in weekly["hovertext"][3] and "n = 1 changes" in weekly["hovertext"][3]
+    rolling = trace(fig, grain="week", role="rolling")
+    assert rolling["y"] == [None, None, None, 1.25]  # median of 2.0 and 0.5 over 4 weeks
+    monthly = trace(fig, grain="month", role="points")
+    assert (monthly["x"], monthly["y"]) == (["2026-01-01", "2026-02-01"], [2.0, 0.5])
+    assert monthly["visible"] is False and weekly["visible"] is True
+    buttons = fig["layout"]["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == ["Weekly", "Monthly"]
+    monthly_view = buttons[1]["args"][0]["visible"]
+    grains = [(t.get("meta") or {}).get("grain") for t in fig["data"]]
+    assert all(v == (g in ("month", None)) for v, g in zip(monthly_view, grains, strict=True))
+
+
+def test_rate_figure_carries_the_wilson_interval_as_a_band(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-change-failure-rate"]
+    weekly = trace(fig, grain="week", role="points")
+    assert weekly["y"] == [0.625, None, None, 0.0]
+    band = trace(fig, grain="week", role="interval")
+    assert band["fill"] == "toself"
+    assert max(v for v in band["y"] if v is not None) == pytest.approx(0.8632, abs=1e-3)
+    assert min(v for v in band["y"] if v is not None) == pytest.approx(0.0, abs=1e-9)
+    assert "95% interval 30.6% – 86.3%" in weekly["hovertext"][0]
+    assert "n = 8 deployments" in weekly["hovertext"][0]
+
+
+def test_deployment_frequency_is_per_week_in_both_views(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-deployments"]
+    assert trace(fig, grain="week", role="points")["y"] == [8.0, 0.0, 0.0, 1.0]
+    monthly = trace(fig, grain="month", role="points")["y"]
+    assert monthly == [pytest.approx(8 / (31 / 7)), pytest.approx(1 / (28 / 7))]
+
+
+def test_dora_bands_of_the_report_year_sit_behind_the_line(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-lead-time-p50-hours"]
+    bands = [s for s in fig["layout"]["shapes"] if s["name"].startswith("dora-band")]
+    assert bands and all(s["layer"] == "below" for s in bands)
+    assert any("DORA 2024 elite" in s["label"]["text"] for s in bands)
+    y_max = fig["layout"]["yaxis"]["range"][1]
+    assert all(s["y1"] <= y_max for s in bands)  # clipped: bands never stretch the axis
+    cfr = figures_of(team_page(org, "payments"))["fig-change-failure-rate"]
+    lines = [s for s in cfr["layout"]["shapes"] if s["name"].startswith("dora-band")]
+    assert {s["type"] for s in lines} == {"line"}  # from 2023 the CFR clusters are points
+    rework = figures_of(team_page(org, "payments"))["fig-rework-rate"]
+    assert rework["layout"]["shapes"] == []  # DORA publishes no bands for rework
+
+
+def test_trend_sentences_state_their_test(org: DoraConfig) -> None:
+    text = team_page(org, "payments").read_text("utf-8")
+    # 2 weeks with a lead time, 4 weeks of deployment counts: under the 6 points a test needs
+    assert "lead time: not enough data for a trend (2 of 12 weeks)" in text
+    assert "deployment frequency: not enough data for a trend (4 of 12 weeks)" in text
+    body = text.split('<footer id="footer">')[0]
+    assert "improving" not in body and "worsening" not in body
+
+
+def test_lead_time_breakdown(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-breakdown"]
+    # week of 2026-01-05: PR #1 (coding 4, pickup 2, review 2, deploy 19) and
+    # PR #2 (coding 1, pickup 2, review 1, deploy 2)
+    expected = {"coding": 2.5, "pickup": 2.0, "review": 1.5, "deploy": 10.5}
+    for segment, value in expected.items():
+        t = trace(fig, grain="week", role=segment)
+        assert t["x"][0] == "2026-01-05" and t["y"][0] == value
+        assert "n = 2 changes" in t["hovertext"][0]
+
+
+def test_deployment_timeline(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-timeline"]
+
+    def ids(role: str) -> list[str]:
+        return [h.split("</b>")[0].removeprefix("<b>") for h in trace(fig, role=role)["hovertext"]]
+
+    assert ids("failed") == ["D3", "D4", "D6", "D7", "D8"]
+    assert ids("rollback") == ["D5", "D7"]
+    assert ids("fix") == ["D8"]
+    assert sorted(ids("deployment")) == ["D1", "D2", "D3", "D4", "D6", "D9"]
+    incidents = trace(fig, role="incident")
+    assert len(incidents["x"]) == 5  # I1–I5; I6's service is unmapped: it is `unassigned`'s
+    assert "attributed to D3 (by deployment_id)" in incidents["hovertext"][0]
+    assert trace(fig, role="failed")["x"][0] == "2026-01-08 12:00"
+
+
+def test_slo_attainment_and_error_budget(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, "payments"))["fig-slos"]
+    attainment = trace(fig, grain="week", role="attainment")
+    assert attainment["x"] == ["2026-01-05", "2026-01-12"]
+    assert attainment["y"] == [pytest.approx(0.9925), pytest.approx(0.98)]
+    budget = trace(fig, grain="week", role="budget")
+    assert budget["y"] == [pytest.approx(0.25), pytest.approx(-1.0)]
+
+
+def test_data_coverage(org: DoraConfig) -> None:
+    payments = figures_of(team_page(org, "payments"))["fig-coverage"]["data"][0]
+    assert payments["text"][:3] == ["9 of 9", "2 of 6", "3 of 4"]
+    assert payments["x"][:3] == [1.0, pytest.approx(2 / 6), 0.75]
+    hostile = figures_of(team_page(org, XSS_TEAM))["fig-coverage"]["data"][0]
+    assert hostile["text"][:3] == ["3 of 3", "no records", "1 of 1"]
+
+
+# ---- escaping --------------------------------------------------------------------------------
+
+
+def test_data_strings_are_escaped_everywhere(org: DoraConfig) -> None:
+    for page in org.reports_path.glob("*.html"):
+        text = page.read_text("utf-8")
+        for hostile in (XSS_TEAM, XSS_SERVICE, XSS_TITLE, XSS_INCIDENT_ID, "alert(1)</"):
+            assert hostile not in text, (page.name, hostile)
+        for _fid, raw in FIGURE.findall(text):
+            assert "<" not in raw and ">" not in raw and "&" not in raw
+        # the only scripts are the figure data, plotly.min.js and our own drawing code
+        scripts = re.findall(r"<script[^>]*>", text)
+        assert len(scripts) == len(FIGURE.findall(text)) + 2, page.name
+    page = team_page(org, XSS_TEAM).read_text("utf-8")
+    assert f"<h1>{html.escape(XSS_TEAM)}</h1>" in page
+    assert f"<title>{html.escape(XSS_TEAM)} · DORA metrics</title>" in page
+
+
+def test_figure_text_reaches_plotly_as_entities(org: DoraConfig) -> None:
+    fig = figures_of(team_page(org, XSS_TEAM))["fig-timeline"]
+    service = html.escape(XSS_SERVICE, quote=False)
+    assert set(trace(fig, role="deployment")["y"]) == {service}
+    assert fig["layout"]["yaxis"]["categoryarray"] == [service]
+    hover = trace(fig, role="incident")["hovertext"][0]
+    assert html.escape(XSS_TITLE, quote=False) in hover
+    assert html.escape(XSS_INCIDENT_ID, quote=False) in hover
+
+
+# ---- the index -------------------------------------------------------------------------------
+
+
+def test_index_lists_teams_alphabetically_with_their_own_direction(org: DoraConfig) -> None:
+    text = (org.reports_path / "index.html").read_text("utf-8")
+    teams = re.search(r'<ul class="teams">(.*?)</ul>\s*</li>\s*</ul>', text, re.S).group(0)
+    links = re.findall(r'<li><a href="([^"]+)">([^<]*)</a>', teams)
+    names = [html.unescape(name) for _, name in links]
+    assert names == sorted([XSS_TEAM, "payments"], key=lambda t: (t.casefold(), t))
+    assert [href for href, _ in links] == [page_name(n) for n in names]
+    assert "lead time: not enough data for a trend" in teams
+    assert f'href="{page_name("unassigned")}"' in text  # records no team owns, apart
+
+
+def test_index_never_ranks_teams(org: DoraConfig) -> None:
+    text = (org.reports_path / "index.html").read_text("utf-8")
+    body, footer = text.split('<footer id="footer">')
+    for word in ("rank", "leaderboard", "league", "best team", "worst team", "top team"):
+        assert word not in body.lower(), word
+    assert "Teams are never ranked." in footer and FOOTER.split(".")[0] in footer
+    assert "DORA" in footer and "improve against its own past" in footer
+    assert "<ol" not in body  # no numbered list of teams
+    # the organisation charts show spreads over teams without naming any team
+    for fid, fig in figures_of(org.reports_path / "index.html").items():
+        blob = json.dumps(fig)
+        for name in ("payments", "alert(1)", "unassigned"):
+            assert name not in blob, (fid, name)
+        assert fig["data"][0]["type"] == "box" and fig["data"][0]["hoverinfo"] == "y"
+
+
+def test_team_pages_carry_the_footer(org: DoraConfig) -> None:
+    text = team_page(org, "payments").read_text("utf-8")
+    assert "Teams are never ranked." in text and "dora.dev" in text
+    assert "2024 Accelerate State of DevOps Report" in text
+
+
+def test_pages_work_offline(org: DoraConfig) -> None:
+    bundle = org.reports_path / PLOTLY_JS
+    assert bundle.read_text("utf-8") == get_plotlyjs()
+    for page in org.reports_path.glob("*.html"):
+        text = page.read_text("utf-8")
+        assert re.findall(r'<script src="([^"]+)"', text) == [PLOTLY_JS]
+        assert "cdn.plot.ly" not in text and "<link" not in text
+        assert not re.search(r'src="https?:', text)
+
+
+def test_one_team_is_rewritten_alone(org: DoraConfig, tmp_path: Path) -> None:
+    config = org.model_copy(update={"reports_dir": tmp_path / "reports"})
+    write_reports(config, progress=_quiet)
+    stale = config.reports_path / "team-gone.html"
+    stale.write_text("old", encoding="utf-8")
+    before = {p.name: p.stat().st_mtime_ns for p in config.reports_path.glob("*.html")}
+    messages: list[str] = []
+    index = write_reports(config, progress=messages.append, teams=["payments"])
+    after = {p.name: p.stat().st_mtime_ns for p in config.reports_path.glob("*.html")}
+    assert index == config.reports_path / "index.html"
+    assert after["team-payments.html"] != before["team-payments.html"]
+    assert after[page_name(XSS_TEAM)] == before[page_name(XSS_TEAM)]
+    assert stale.exists()  # a partial refresh leaves other files alone
+    write_reports(config, progress=_quiet)
+    assert not stale.exists()  # a full run drops pages of teams that are gone
+    assert any("payments" in m for m in messages)
+
+
+def test_page_names_are_safe_and_distinct() -> None:
+    names = ["payments", "Payments", "a b", "a-b", XSS_TEAM, "../../etc", "x" * 200, "ünï"]
+    files = [page_name(n) for n in names]
+    assert len(set(files)) == len(files)
+    assert all(re.fullmatch(r"team-[a-z0-9_-]+\.html", f) for f in files)
+    assert page_name("payments") == "team-payments.html"
+
+
+# ---- Dagster ---------------------------------------------------------------------------------
+
+
+def _defs_and_resources(config: DoraConfig) -> tuple[dg.Definitions, dict]:
+    from pipelines.defs.reports.assets import report_index, team_report
+    from pipelines.defs.resources import DoraResource
+
+    config_path = config.config_dir / "dora.yaml"
+    assert load_config(config_path).warehouse_path == config.warehouse_path
+    resources = {"dora": DoraResource(config_path=str(config_path))}
+    return dg.Definitions(assets=[team_report, report_index], resources=resources), resources
+
+
+def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> None:
+    from pipelines.runner import RunSummary
+
+    defs, resources = _defs_and_resources(org)
+    instance = dg.DagsterInstance.ephemeral()
+    summary = RunSummary(config=org)
+    messages: list[str] = []
+    report_run.report_stage(defs=defs, assets=list(defs.assets), resources=resources,
+                            instance=instance, config=org, progress=messages.append,
+                            summary=summary)
+    teams = sorted([XSS_TEAM, "payments"], key=lambda t: (t.casefold(), t)) + ["unassigned"]
+    assert instance.get_dynamic_partitions("teams") == [partition_key(t) for t in teams]
+    assert len(summary.run_ids) == len(teams) + 1
+    key = dg.AssetKey("team_report")
+    for team in teams:
+        event = instance.get_latest_materialization_event(key)  # the last one: unassigned
+        assert event is not None
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key(team)]),
+            limit=1).records
+        metadata = records[0].asset_materialization.metadata
+        assert metadata["path"].value == str(team_page(org, team))
+        assert metadata["team"].value == team
+        assert "| Lead time for changes |" in metadata["latest"].value
+        assert "lead time" in metadata["trends"].value
+    index = instance.get_latest_materialization_event(dg.AssetKey("report_index"))
+    meta = index.asset_materialization.metadata
+    assert meta["path"].value == str(org.reports_path / "index.html")
+    assert meta["team_count"].value == 2
+    table = meta["teams"].value
+    assert html.escape(XSS_TEAM) in table and XSS_TEAM not in table
+    assert table.index(html.escape(XSS_TEAM)) < table.index("payments")  # alphabetical
+
+
+def test_team_partition_can_be_refreshed_alone(org: DoraConfig) -> None:
+    defs, resources = _defs_and_resources(org)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("teams", ["payments"])
+    page = team_page(org, "payments")
+    page.unlink()
+    result = dg.materialize(list(defs.assets), selection=[dg.AssetKey("team_report")],
+                            partition_key="payments", resources=resources, instance=instance)
+    assert result.success and page.exists()
+    (mat,) = result.asset_materializations_for_node("team_report")
+    assert mat.partition == "payments"
+    assert ("| Change failure rate | 0.0% | 1 deployments (low) | 0.0% – 79.3% |"
+            in mat.metadata["latest"].value)
+
+
+def test_partition_keys_dagster_cannot_take() -> None:
+    odd = "ops... and more"
+    key = partition_key(odd)
+    assert "..." not in key and team_of_key(key, ["payments", odd]) == odd
+    assert partition_key(XSS_TEAM) == XSS_TEAM
+    assert team_of_key("gone", ["payments"]) == "gone"
+
+
+def test_sensor_adds_missing_team_partitions(org: DoraConfig) -> None:
+    from pipelines.defs.reports.sensors import team_partitions
+
+    _, resources = _defs_and_resources(org)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("teams", ["payments"])
+    context = dg.build_sensor_context(instance=instance, resources=resources)
+    result = team_partitions(context)
+    (request,) = result.dynamic_partitions_requests
+    assert request.partitions_def_name == "teams"
+    assert list(request.partition_keys) == [XSS_TEAM, "unassigned"]
+
+
+def test_cli_report_rewrites_the_pages(org: DoraConfig) -> None:
+    from pipelines.cli import main
+
+    index = org.reports_path / "index.html"
+    index.unlink()
+    assert main(["report", "--config", str(org.config_dir / "dora.yaml")]) == 0
+    assert index.exists()
+
+
+# ---- the demo --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_run_writes_every_team_report(demo_run) -> None:
+    from pipelines.demo.generator import OrgShape, team_trends
+
+    config = demo_run.config
+    trends = team_trends(OrgShape())
+    index = (config.reports_path / "index.html").read_text("utf-8")
+    for team, direction in trends.items():
+        page = team_page(config, team)
+        figs = figures_of(page)
+        assert all(f"fig-{m}" in figs for m in METRIC_FIGURES), team
+        weekly = trace(figs["fig-lead-time-p50-hours"], grain="week", role="points")
+        assert len(weekly["x"]) >= 50 and sum(v is not None for v in weekly["y"]) >= 40
+        text = page.read_text("utf-8")
+        if direction != "flat":  # the generator's own trend is found, with its test
+            assert re.search(rf"lead time {direction}: [−+][\d.]+ h/week, p [<=] [\d.]+ "
+                             r"over 12 weeks", text), (team, direction)
+        assert f'href="{page_name(team)}"' in index
+    assert (config.reports_path / PLOTLY_JS).exists()
