@@ -171,17 +171,27 @@ class Chromium:
     def open(self, url: str, ready: str | None = None, timeout: float = 60.0) -> Tab:
         """Open `url` in a new tab, wait for its load event and for `ready` (a JS expression)
         to be truthy, then let late console messages arrive."""
-        target = self._http("/json/new?about:blank", method="PUT")
-        tab = Tab(target["webSocketDebuggerUrl"], PageVisit(url))
-        self._tabs.append(tab)
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tab._send(f"{domain}.enable")
-        tab._send("Page.navigate", {"url": url})
-        tab.wait_for("document.readyState === 'complete'", timeout=timeout)
-        if ready:
-            tab.wait_for(ready, timeout=timeout)
-        tab.pump(0.3)
-        return tab
+        return self.open_many([url], ready, timeout)[0]
+
+    def open_many(self, urls: list[str], ready: str | None = None,
+                  timeout: float = 90.0) -> list[Tab]:
+        """Open every url in its own tab at once (they load in parallel), then wait for each."""
+        tabs = []
+        for url in urls:
+            target = self._http("/json/new?about:blank", method="PUT")
+            tab = Tab(target["webSocketDebuggerUrl"], PageVisit(url))
+            self._tabs.append(tab)
+            for domain in ("Runtime", "Log", "Page", "Network"):
+                tab._send(f"{domain}.enable")
+            tab._send("Page.navigate", {"url": url})
+            tabs.append(tab)
+        for tab in tabs:
+            tab.wait_for("document.readyState === 'complete'", timeout=timeout)
+            if ready:
+                tab.wait_for(ready, timeout=timeout)
+        for tab in tabs:
+            tab.pump(0.2)
+        return tabs
 
     def close(self) -> None:
         for tab in self._tabs:

@@ -386,7 +386,7 @@ def test_demo_run_writes_every_team_report(demo_run) -> None:
         assert all(f"fig-{m}" in figs for m in METRIC_FIGURES), team
         weekly = trace(figs["fig-lead-time-p50-hours"], grain="week", role="points")
         assert len(weekly["x"]) >= 50 and sum(v is not None for v in weekly["y"]) >= 40
-        text = page.read_text("utf-8")
+        text = html.unescape(page.read_text("utf-8"))
         if direction != "flat":  # the generator's own trend is found, with its test
             assert re.search(rf"lead time {direction}: [−+][\d.]+ h/week, p [<=] [\d.]+ "
                              r"over 12 weeks", text), (team, direction)

@@ -43,10 +43,10 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> DoraConfig:
     return config
 
 
-def open_clean(chromium: browser.Chromium, config: DoraConfig, name: str) -> browser.Tab:
-    """Open a page, wait until every chart is drawn, and check nothing went wrong."""
-    tab = chromium.open((config.reports_path / name).as_uri(), ready=READY)
+def check_clean(tab: browser.Tab) -> browser.Tab:
+    """Every chart of the page is drawn, and nothing went wrong on the way."""
     visit = tab.visit
+    name = visit.url.rsplit("/", 1)[-1]
     assert visit.errors == [], (name, visit.errors)
     assert visit.dialogs == [], (name, visit.dialogs)
     assert visit.requests and all(u.startswith("file://") for u in visit.requests), \
@@ -57,6 +57,11 @@ def open_clean(chromium: browser.Chromium, config: DoraConfig, name: str) -> bro
         .filter(gd => gd.querySelector('svg.main-svg') && gd._fullData.length).length""")
     assert drawn == expected, (name, drawn, expected)
     return tab
+
+
+def open_clean(chromium: browser.Chromium, config: DoraConfig, name: str) -> browser.Tab:
+    """Open one page, wait until every chart is drawn, and check nothing went wrong."""
+    return check_clean(chromium.open((config.reports_path / name).as_uri(), ready=READY))
 
 
 def test_hostile_team_name_is_text(chromium: browser.Chromium, small: DoraConfig) -> None:
@@ -95,12 +100,13 @@ def test_demo_pages_render(chromium: browser.Chromium, demo_run) -> None:
     config = demo_run.config
     teams = sorted(p.name for p in config.reports_path.glob("team-*.html"))
     assert len(teams) == 6
-    index = open_clean(chromium, config, "index.html")
+    pages = ["index.html", *teams]
+    tabs = chromium.open_many([(config.reports_path / p).as_uri() for p in pages], ready=READY)
+    index, *team_tabs = [check_clean(tab) for tab in tabs]
     hrefs = index.evaluate("Array.from(document.querySelectorAll('ul.teams > li > a'))"
                            ".map(a => a.getAttribute('href'))")
     assert sorted(hrefs) == teams
-    for name in teams:
-        tab = open_clean(chromium, config, name)
+    for name, tab in zip(teams, team_tabs, strict=True):
         for fig in METRIC_FIGURES:
             points = tab.evaluate(
                 f"document.querySelectorAll('#fig-{fig} .scatterlayer .trace .points path')"

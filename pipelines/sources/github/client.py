@@ -143,11 +143,16 @@ class GithubClient:
                 # HTTP 200 + RATE_LIMITED is invisible to urllib3: wait here, bounded.
                 wait = rate_limit_wait(limited.headers, self.settings.clock(),
                                        self.settings.secondary_wait)
-                if wait > self.settings.max_wait or attempt == self.settings.retries:
+                if wait > self.settings.max_wait:
                     raise self._error(RateLimitWaitTooLong(wait), what) from None
-                self.stats.waited_seconds += wait
-                self.settings.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+                if attempt < self.settings.retries:
+                    self.stats.retries += 1
+                    self.stats.waited_seconds += wait
+                    self.settings.sleep(wait)
+        raise GithubSyncError(
+            f"{self.repo}: GitHub still answered RATE_LIMITED to {what} after "
+            f"{self.settings.retries} waits; run again later to resume"
+        )
 
     def rate_limit_remaining(self) -> dict[str, int] | None:
         """The budget left per resource as last reported, or None when the server reports none."""
@@ -169,9 +174,6 @@ class GithubClient:
                     raise self._error(exc, what) from None
                 attempt += 1
                 self._backoff(attempt)
-        return self._checked(what, headers, data)
-
-    def _checked(self, what: str, headers: dict[str, Any], data: Any) -> tuple[dict[str, Any], Any]:
         self.stats.record_headers(headers)
         return headers, data
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipelines.sources.github.context import SyncContext, iso, parse_time
 from pipelines.sources.github.normalise import run_outcome
+from pipelines.sources.github.sweeps import SETTLE_DAYS
 
 LISTING_CAP = 1000  # GitHub returns at most this many runs for a filtered listing
 OVERLAP = dt.timedelta(minutes=10)  # runs created just before the last sync ended
@@ -32,6 +33,10 @@ def sync_workflow_runs(ctx: SyncContext, repo_created: str | None) -> None:
         start = (parse_time(until[workflow]) - OVERLAP if workflow in until
                  else ctx.since or parse_time(repo_created) or ctx.now)
         _window(ctx, workflow, start, ctx.now, until, pending, seen)
+    oldest = ctx.now - dt.timedelta(days=SETTLE_DAYS)
+    for run_id, created in list(pending.items()):
+        if (parse_time(created) or ctx.now) < oldest:
+            del pending[run_id]  # a run that never completes is not revisited for ever
     for run_id in sorted(set(pending) - seen):
         _headers, run = ctx.client.rest(f"/repos/{ctx.repo}/actions/runs/{run_id}")
         ctx.land("workflow_runs", "workflow_run", f"/repos/{ctx.repo}/actions/runs/{run_id}",
