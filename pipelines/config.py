@@ -27,7 +27,7 @@ class _Strict(BaseModel):
 
 
 class OwnedService(_Strict):
-    """A team's claim on a service, optionally limited in time (`from` inclusive, `until` exclusive)."""
+    """A team's claim on a service, optionally in time (`from` inclusive, `until` exclusive)."""
 
     name: str = Field(min_length=1)
     from_: dt.date | None = Field(default=None, alias="from")

@@ -6,9 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pytest
-
 import known_answers as ka
+import pytest
 from eventkit import load_and_build, write_config, write_events
 
 WEEK1 = dt.date(2026, 1, 5)

@@ -6,10 +6,10 @@ import hashlib
 from pathlib import Path
 
 import duckdb
-import pytest
-
 import known_answers as ka
+import pytest
 from eventkit import load_and_build, write_config, write_events
+
 from pipelines.config import ConfigError, load_config
 from pipelines.sources.files import read_folder
 

@@ -132,3 +132,17 @@ def test_renormalise_rebuilds_every_batch_without_a_request(synced, fake_github)
         assert _latest(config, entity).sort(pl.all()).equals(frame), entity
     assert tally.loaded["pull_requests"] == 3 and tally.quarantined["incidents"] == 1
     assert renormalise(config, "github-0", "acme/app")[1] == 0  # same content: nothing new
+
+
+def test_a_new_release_of_an_old_commit_is_found(synced, fake_github):
+    s, config = synced
+    # GitHub dates a release by its commit: this one sorts below v1.0 although it is new.
+    late = s.repo.release("v0.9.1", s.merge1, T + H, T + DAY)
+    result = _sync(config)
+    assert "POST /api/graphql Releases" in fake_github.labels()
+    row = _row(config, "deployments", "id", f"gh-acme/app-release-{late.database_id}")
+    assert (row["finished_at"], row["revision"]) == (T + DAY, s.merge1)
+    assert result.fetched["releases"] == 1  # only the new one is stored
+    fake_github.reset_log()
+    _sync(config)
+    assert "POST /api/graphql Releases" not in fake_github.labels()  # counted: settled again

@@ -43,7 +43,8 @@ def negative_lead_times(dora: DoraResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=bad.height == 0, severity=dg.AssetCheckSeverity.WARN,
         metadata={"count": bad.height,
-                  "examples": dg.MetadataValue.md(markdown_table(bad.head(10).rows(), bad.columns))},
+                  "examples": dg.MetadataValue.md(
+                      markdown_table(bad.head(10).rows(), bad.columns))},
     )
 
 
@@ -60,5 +61,6 @@ def unmapped_services(dora: DoraResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=bad.height == 0, severity=dg.AssetCheckSeverity.WARN,
         metadata={"services": bad.height,
-                  "examples": dg.MetadataValue.md(markdown_table(bad.head(20).rows(), bad.columns))},
+                  "examples": dg.MetadataValue.md(
+                      markdown_table(bad.head(20).rows(), bad.columns))},
     )

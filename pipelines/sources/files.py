@@ -80,7 +80,8 @@ def land_folder(landing_root: Path, source: str, result: FilesResult) -> int:
     written = 0
     for entity, frame in result.frames.items():
         written += write_batch(landing_root, "files", source, entity, frame) is not None
-    written += write_batch(landing_root, "files", source, "quarantine", result.quarantine) is not None
+    quarantined = write_batch(landing_root, "files", source, "quarantine", result.quarantine)
+    written += quarantined is not None
     return written
 
 

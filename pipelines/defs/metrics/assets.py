@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from metrics.compute import sql_text
 from pipelines.build import (
     build_changes,
     build_outcomes,
@@ -85,11 +86,7 @@ def team_metrics(dora: DoraResource) -> dg.MaterializeResult:
     config = dora.load()
     with dora.warehouse() as conn:
         counts = build_team_metrics(conn, config)
-        preview = conn.sql(
-            "SELECT " + ", ".join(PREVIEW_COLUMNS) + " FROM team_metrics "
-            "WHERE grain = 'month' QUALIFY row_number() OVER (PARTITION BY team "
-            "ORDER BY period_start DESC) = 1 ORDER BY team"
-        ).pl()
+        preview = conn.sql(sql_text("latest_month")).pl().select(PREVIEW_COLUMNS)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["team_metrics"],
         "latest_month": dg.MetadataValue.md(markdown_table(preview.rows(), PREVIEW_COLUMNS)),

@@ -89,15 +89,23 @@ def _complete_pull_request(ctx: SyncContext, node: dict[str, Any]) -> None:
 
 
 def sync_created_desc(ctx: SyncContext, entity: str, operation: str, kind: str,
-                      top: int | None) -> None:
-    """Deployments or releases created since the mark (newest first, by `databaseId`)."""
+                      top: int | None, count: int | None = None) -> None:
+    """Deployments or releases created since the mark (newest first, by `databaseId`).
+
+    Releases pass their `count`: a release's `createdAt` is its commit's date, so a new release
+    of an old commit sorts below known ones. A changed count (with no newer top) means such a
+    release exists somewhere: the listing then reads to the end instead of stopping early.
+    """
     state = ctx.cursors.get(entity)
     mark, sweep = state.get("mark"), state.get("sweep")
     unsettled: dict[str, Any] = dict(state.get("unsettled") or {})
     if sweep is None:
-        if top is None or (mark is not None and top <= mark):
+        newer_top = top is not None and (mark is None or top > mark)
+        recounted = count is not None and count != state.get("count", count)
+        if not newer_top and not recounted:
             return
-        sweep = {"high": top, "stop": mark, "after": None}
+        sweep = {"high": max(top or 0, mark or 0), "stop": mark, "after": None,
+                 "to_end": recounted}
     for nodes, end, has_next, label in pages(ctx, operation, {}, sweep["after"]):
         fresh = [n for n in nodes if _newer(ctx, n, sweep["stop"])]
         ctx.land(entity, kind, label, fresh)
@@ -105,11 +113,13 @@ def sync_created_desc(ctx: SyncContext, entity: str, operation: str, kind: str,
             _track(unsettled, node)
         sweep["high"] = max([sweep["high"], *(n["databaseId"] for n in fresh)])
         ctx.log(f"{ctx.repo}: {entity}, {ctx.fetched[entity]} fetched")
-        if len(fresh) < len(nodes) or not has_next:
-            ctx.cursors.put(entity, {"mark": sweep["high"], "unsettled": unsettled})
+        stopped_early = len(fresh) < len(nodes) and not sweep.get("to_end")
+        if stopped_early or not has_next:
+            done = {"mark": sweep["high"], "unsettled": unsettled}
+            ctx.cursors.put(entity, done if count is None else {**done, "count": count})
             return
         sweep["after"] = end
-        ctx.cursors.put(entity, {"mark": mark, "sweep": sweep, "unsettled": unsettled})
+        ctx.cursors.put(entity, {**state, "sweep": sweep, "unsettled": unsettled})
 
 
 def _newer(ctx: SyncContext, node: dict[str, Any], stop: int | None) -> bool:

@@ -138,7 +138,8 @@ def _run(ctx: SyncContext) -> None:
         revisit.append("deployments")
     if "releases" in source.deployments_from:
         sync_created_desc(ctx, "releases", "Releases", "release",
-                          _top(overview, "releases", "databaseId"))
+                          _top(overview, "releases", "databaseId"),
+                          count=(overview.get("releases") or {}).get("totalCount"))
         revisit.append("releases")
     sync_incidents(ctx, _top(overview, "issues", "updatedAt"))
     if "workflow_runs" in source.deployments_from:
