@@ -4,6 +4,12 @@ Each `build_*` function reads what it needs from the warehouse, calls the pure `
 functions, and replaces its tables in one transaction, so a reader never sees half a table and a
 repeated build leaves the tables byte-identical. The Dagster assets call these one by one;
 `build_all` runs them in order for scripts and tests.
+
+They write the warehouse's working copy (`pipelines.warehouse.connect`). Each table carries, as
+its DuckDB comment, the build of the canonical tables it was computed from; after every commit,
+when every metric table comes from the current canonical build, the working copy is published
+for readers (`pipelines.warehouse.publish`). A reader therefore never sees new deployments
+beside metrics computed from the old ones, whichever asset a run stopped at.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from metrics.codeowners import code_owner_changes
 from metrics.compute import (
     Settings,
     compute_changes,
@@ -21,11 +28,14 @@ from metrics.compute import (
     compute_team_metrics,
 )
 from metrics.delivery import Delivery
-from metrics.ownership import OWNERSHIP_SCHEMA
+from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
+from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
-from pipelines.config import DoraConfig, team_of_service
+from metrics.views import change_view_metrics
+from pipelines.config import DoraConfig, members_of_teams, team_of_service
 from pipelines.landing import read_entity
-from pipelines.warehouse import connect
+from pipelines.sources.codeowners import load_codeowners, rules_table
+from pipelines.warehouse import connect, publish
 
 CANONICAL = ("commits", "pull_requests", "deployments", "incidents", "sli_measurements",
              "quarantine")
@@ -94,14 +104,17 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
     conn.execute("BEGIN TRANSACTION")
     try:
         for entity in CANONICAL:
-            frame = latest_by_key(read_entity(config.landing_path, entity), entity)
+            frame = latest_by_key(read_entity(config.landing_root, entity), entity)
             counts[entity] = write_table(conn, entity, frame, KEYS[entity])
         for name, frame in config_tables(config).items():
             counts[name] = write_table(conn, name, frame, (frame.columns[0], frame.columns[1]))
+        _stamp(conn, counts, max((v for v in _builds(conn).values() if v is not None),
+                                 default=0) + 1)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    publish_if_consistent(conn)
     return counts
 
 
@@ -112,15 +125,86 @@ def _tables(conn: duckdb.DuckDBPyConnection, *names: str) -> list[pl.DataFrame]:
 def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFrame, tuple]]
              ) -> dict[str, int]:
     counts = {}
+    builds = _builds(conn)  # before writing: the builds of the tables the frames came from
     conn.execute("BEGIN TRANSACTION")
     try:
         for name, (frame, order) in tables.items():
             counts[name] = write_table(conn, name, frame, order)
+            _stamp(conn, [name], _derived_build(name, builds))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    publish_if_consistent(conn)
     return counts
+
+
+# ---- lineage and publishing --------------------------------------------------------------------
+
+_SAME_AS_CHANGES = ("commits", "pull_requests", "deployments", "services", "teams")
+_SAME_AS_OUTCOMES = ("deployments", "incidents", "changes", "commit_deliveries",
+                     "implicit_rollbacks", "teams")
+_SAME_AS_METRICS = ("deployment_outcomes", "changes", "incidents", "slo_periods", "teams")
+# The metric tables every published snapshot must have computed from its own canonical tables,
+# and what each is computed from. A table written by `_replace` that is not listed here counts as
+# computed from the current canonical build.
+DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
+    "changes": _SAME_AS_CHANGES,
+    "commit_deliveries": _SAME_AS_CHANGES,
+    "implicit_rollbacks": _SAME_AS_CHANGES,
+    "deployment_outcomes": _SAME_AS_OUTCOMES,
+    "incident_attributions": _SAME_AS_OUTCOMES,
+    "slo_periods": ("sli_measurements", "slos", "teams"),
+    "team_metrics": _SAME_AS_METRICS,
+    "org_metrics": _SAME_AS_METRICS,
+}
+_BUILD_NOTE = "dora: from canonical build "
+
+
+def _builds(conn: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
+    """Every table of the warehouse and the canonical build it comes from (None: unknown)."""
+    rows = conn.execute("SELECT table_name, comment FROM duckdb_tables() "
+                        "WHERE database_name = current_database()").fetchall()
+    out: dict[str, int | None] = {}
+    for name, comment in rows:
+        note = (comment or "").removeprefix(_BUILD_NOTE)
+        out[name] = int(note) if comment and comment != note and note.isdigit() else None
+    return out
+
+
+def _canonical_build(builds: dict[str, int | None]) -> int | None:
+    """The build the canonical tables share, or None when they do not share one."""
+    found = {builds.get(t) for t in CANONICAL}
+    return found.pop() if len(found) == 1 else None
+
+
+def _derived_build(name: str, builds: dict[str, int | None]) -> int | None:
+    """The canonical build a table computed now from the warehouse comes from: the oldest of
+    its inputs' builds (None when one is unknown)."""
+    inputs = DERIVED_INPUTS.get(name)
+    if inputs is None:
+        return _canonical_build(builds)
+    known = [b for t in inputs if (b := builds.get(t)) is not None]
+    return min(known) if len(known) == len(inputs) else None
+
+
+def _stamp(conn: duckdb.DuckDBPyConnection, names: Any, build: int | None) -> None:
+    if build is None:
+        return  # a fresh table has no comment: its build stays unknown
+    for name in names:
+        conn.execute(f"COMMENT ON TABLE \"{name}\" IS '{_BUILD_NOTE}{int(build)}'")
+
+
+def is_consistent(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True when every metric table was computed from the canonical tables beside it."""
+    builds = _builds(conn)
+    canonical = _canonical_build(builds)
+    return canonical is not None and all(builds.get(t) == canonical for t in DERIVED_INPUTS)
+
+
+def publish_if_consistent(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Publish the working copy for readers when it is consistent; True when published."""
+    return is_consistent(conn) and publish(conn) is not None
 
 
 def _services(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -175,6 +259,50 @@ def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
     return _replace(conn, {name: (metrics, order)})
 
 
+def build_reorganisations(conn: duckdb.DuckDBPyConnection, config: DoraConfig
+                          ) -> dict[str, int]:
+    """`reorganisations`: every dated hand-over of a service, for timeline markers."""
+    events = reorganisations(_ownership(conn))
+    return _replace(conn, {"reorganisations": (events, ("date", "service", "kind", "team"))})
+
+
+def build_people_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
+    """The people view: `team_members`, `changes_by_author_team`, `team_metrics_by_people`.
+
+    A different view from `team_metrics` (author's team, not service owner's). Without any
+    `members` in the config the view is off and its tables are empty.
+    """
+    members = pl.DataFrame(members_of_teams(config), schema=MEMBER_SCHEMA)
+    (changes,) = _tables(conn, "changes")
+    if members.height == 0:
+        changes = changes.clear()
+    by_author = author_team_changes(changes, members)
+    metrics = change_view_metrics(by_author, "author_team", config.min_sample)
+    return _replace(conn, {
+        "team_members": (members, ("team", "person", "valid_from")),
+        "changes_by_author_team": (by_author, ("author_team", "delivered_at", "change_id",
+                                               "service")),
+        "team_metrics_by_people": (metrics, ("team", "grain", "period_start")),
+    })
+
+
+def build_code_owner_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig
+                          ) -> dict[str, int]:
+    """The code-owner view: `code_owner_rules`, `changes_by_code_owner`,
+    `team_metrics_by_code_owner` (changes by the CODEOWNERS team of the files they changed)."""
+    files = load_codeowners(config)
+    changes, commits, prs = _tables(conn, "changes", "commits", "pull_requests")
+    owners = {repo: (f.owners, f.aliases) for repo, f in files.items()}
+    view = code_owner_changes(changes, commits, prs, _services(conn), owners)
+    metrics = change_view_metrics(view, "code_owner_team", config.min_sample)
+    return _replace(conn, {
+        "code_owner_rules": (rules_table(files), ("repo", "line")),
+        "changes_by_code_owner": (view, ("code_owner_team", "delivered_at", "change_id",
+                                         "service")),
+        "team_metrics_by_code_owner": (metrics, ("team", "grain", "period_start")),
+    })
+
+
 def build_all(config: DoraConfig) -> dict[str, Any]:
     """Every table, in dependency order, without Dagster (for scripts and tests)."""
     return {**build_warehouse(config), **compute_metrics(config)}
@@ -199,6 +327,9 @@ def compute_metrics(config: DoraConfig) -> dict[str, int]:
         counts.update(build_slo_periods(conn, config))
         counts.update(build_team_metrics(conn, config))
         counts.update(build_team_metrics(conn, config, org=True))
+        counts.update(build_reorganisations(conn, config))
+        counts.update(build_people_view(conn, config))
+        counts.update(build_code_owner_view(conn, config))
     finally:
         conn.close()
     return counts

@@ -42,16 +42,21 @@ class OwnedService(_Strict):
         return self
 
 
+class Member(OwnedService):
+    """A person (their PR author login) in a team, optionally in time (for the people view)."""
+
+
 class Team(_Strict):
-    """A team and the services it owns."""
+    """A team, the services it owns, and (optionally) its people."""
 
     name: str = Field(pattern=TEAM_NAME)
     services: list[OwnedService] = Field(default_factory=list)
+    members: list[Member] = Field(default_factory=list)
 
-    @field_validator("services", mode="before")
+    @field_validator("services", "members", mode="before")
     @classmethod
     def _names_as_entries(cls, value: Any) -> Any:
-        # `services: [payments-api]` is shorthand for `[{name: payments-api}]`.
+        # `services: [payments-api]` is shorthand for `[{name: payments-api}]`; same for members.
         if isinstance(value, list):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
@@ -141,6 +146,27 @@ class OperatorSource(_Strict):
     path: Path
 
 
+class CodeOwnersFile(_Strict):
+    """Where a repo's CODEOWNERS file is, and how its owners map to the config's teams.
+
+    `path` is a CODEOWNERS file, or a folder (a clone) searched as GitHub does:
+    `.github/CODEOWNERS`, `CODEOWNERS`, `docs/CODEOWNERS`, the first found. Without `path`,
+    the file is read from the branch of a `kind: git` source of the repo (`source` names it;
+    by default the first git source whose repo is `repo`).
+    """
+
+    repo: str = Field(min_length=1)
+    path: Path | None = None
+    source: str | None = None
+    aliases: dict[str, Annotated[str, Field(pattern=TEAM_NAME)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CodeOwnersFile:
+        if self.path is not None and self.source is not None:
+            raise ValueError("give `path` or `source`, not both")
+        return self
+
+
 SourceConfig = Annotated[
     FilesSource | GithubSource | GitSource | GitopsSource | OperatorSource,
     Field(discriminator="kind"),
@@ -152,7 +178,8 @@ class DoraConfig(_Strict):
 
     warehouse: Path = Path("data/dora.duckdb")
     reports_dir: Path = Path("reports")
-    landing_dir: Path | None = None
+    # A local folder, or an object-store URL (`s3://bucket/prefix`, `gs://…`) read through fsspec.
+    landing_dir: Path | str | None = None
     production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
     incident_attribution_window_hours: float = Field(default=168, gt=0)
     min_sample: int = Field(default=5, ge=1)
@@ -162,7 +189,19 @@ class DoraConfig(_Strict):
     services: list[Service] = Field(default_factory=list)
     slos: list[Slo] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
+    codeowners: list[CodeOwnersFile] = Field(default_factory=list)
     config_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("landing_dir", mode="before")
+    @classmethod
+    def _landing_url_or_path(cls, value: Any) -> Any:
+        # A URL stays a string (and its storage library must be installed); anything else is a
+        # local folder, resolved against the config file's folder like every other path.
+        if isinstance(value, str) and value.startswith(("file://", "local://")):
+            return Path(value.split("://", 1)[1])
+        if isinstance(value, str) and "://" in value:
+            return _storage_url(value)
+        return Path(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _references(self) -> DoraConfig:
@@ -180,7 +219,44 @@ class DoraConfig(_Strict):
         _unique("teams", [t.name for t in self.teams])
         _unique("services", [s.name for s in self.services])
         _unique("slos", [s.name for s in self.slos])
+        self._check_codeowners()
         return self
+
+    def _check_codeowners(self) -> None:
+        """Each `codeowners` entry names a repo of a service and a place to read the file."""
+        repos = {s.repo for s in self.services}
+        _unique("codeowners", [c.repo for c in self.codeowners])
+        for entry in self.codeowners:
+            if entry.repo not in repos:
+                raise ValueError(f"`codeowners` names repo `{entry.repo}`, which no service "
+                                 "under `services` is built from")
+            if entry.path is None and self.git_source_of(entry) is None:
+                raise ValueError(
+                    f"`codeowners` for `{entry.repo}`: give `path` (the CODEOWNERS file or a "
+                    "clone), or name a `kind: git` source of the repo in `source`"
+                    if entry.source is None else
+                    f"`codeowners` for `{entry.repo}`: `source` `{entry.source}` is not the "
+                    "name of a `kind: git` source")
+
+    def git_source_of(self, entry: CodeOwnersFile) -> tuple[GitSource, str] | None:
+        """The git source (and its name) a `codeowners` entry without `path` reads from."""
+        for index, source in enumerate(self.sources):
+            if source.kind != "git":
+                continue
+            name = source.name or f"git-{index}"
+            if entry.source is not None:
+                if name == entry.source:
+                    return source, name
+            elif self.git_repo_name(source) == entry.repo:
+                return source, name
+        return None
+
+    def git_repo_name(self, source: GitSource) -> str:
+        """The repo a git source's rows carry: its `repo`, its service's, else the folder."""
+        if source.repo:
+            return source.repo
+        service = next((s for s in self.services if s.name == source.service), None)
+        return service.repo if service else self.resolve(source.path).name.removesuffix(".git")
 
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -195,14 +271,43 @@ class DoraConfig(_Strict):
         return self.resolve(self.reports_dir)
 
     @property
-    def landing_path(self) -> Path:
-        """Where ingest steps land their immutable batches (default: beside the warehouse)."""
+    def landing_root(self) -> Path | str:
+        """Where ingest steps land their immutable batches: a local folder (default: beside the
+        warehouse) or an object-store URL (see `pipelines.landing`)."""
+        if isinstance(self.landing_dir, str):
+            return self.landing_dir
         if self.landing_dir is not None:
             return self.resolve(self.landing_dir)
         return self.warehouse_path.parent / "landing"
 
+    @property
+    def landing_path(self) -> Path:
+        """The landing as a local folder; code that works with object stores too uses
+        `landing_root` (or `pipelines.landing.staged_landing`)."""
+        root = self.landing_root
+        if isinstance(root, str):
+            raise ValueError(f"landing_dir is the object-store URL {root}; this step needs a "
+                             "local folder (land through pipelines.landing.staged_landing)")
+        return root
+
     def sources_of(self, kind: str) -> list[Any]:
         return [s for s in self.sources if s.kind == kind]
+
+
+def _storage_url(value: str) -> str:
+    """An fsspec URL whose protocol is known and whose library is installed, else ValueError."""
+    from fsspec import get_filesystem_class
+    from fsspec.registry import known_implementations
+
+    protocol = value.split("://", 1)[0]
+    if protocol not in known_implementations:
+        raise ValueError(f"`{protocol}://` is not a storage fsspec knows (use a local folder, "
+                         "s3://, gs://, az:// …)")
+    try:
+        get_filesystem_class(protocol)
+    except ImportError as exc:
+        raise ValueError(f"{value}: {exc} (e.g. pip install 'dora-pipeline[s3]')") from None
+    return value.rstrip("/")
 
 
 def _unique(what: str, names: list[str]) -> None:
@@ -290,3 +395,12 @@ def team_of_service(config: DoraConfig) -> list[dict[str, Any]]:
                  "valid_until": owned.until}
             )
     return rows
+
+
+def members_of_teams(config: DoraConfig) -> list[dict[str, Any]]:
+    """Membership rows (team, person, valid_from, valid_until) for the people view."""
+    return [
+        {"team": team.name, "person": member.name, "valid_from": member.from_,
+         "valid_until": member.until}
+        for team in config.teams for member in team.members
+    ]

@@ -1,12 +1,20 @@
 """Raw landing: immutable Parquet batches, one folder per source partition and entity.
 
-Ingest steps only ever add files here, so any number of them can run at once with no shared
-writer; the warehouse build is the one reader that turns them into tables. A batch's file name
-starts with a sortable sequence (UTC nanoseconds), so "last record wins" means "latest batch wins".
+Ingest steps only ever add files here, so any number of them can run at once, in any number of
+processes or machines, with no shared writer; the warehouse build is the one reader that turns
+them into tables. A batch's file name starts with a sortable sequence (UTC nanoseconds), so "last
+record wins" means "latest batch wins", and ends with the Dagster run that wrote it (when known).
 A batch whose content hash is already present is not written again: ingesting the same input
 twice leaves the landing (and therefore the warehouse) unchanged.
 
-Layout: ``<root>/<source>/<partition>/<entity>/<sequence>-<hash>.parquet``.
+Layout: ``<root>/<source>/<partition>/<entity>/<sequence>-<hash>[-<run id>].parquet``.
+
+The root is a local folder (a `Path`) or an object-store URL handled by fsspec
+(``s3://bucket/prefix`` with `s3fs`, ``gs://…`` with `gcsfs`, ``az://…`` with `adlfs`,
+``memory://…`` in tests). Locally a batch is written to a temporary name and renamed; on an object
+store a single PUT is already atomic (the object appears whole or not at all), so it is written
+under its final name. Code that needs a real folder (the GitHub source keeps its raw pages and
+cursors with plain file operations) lands into `staged_landing`, which publishes to the store.
 """
 
 from __future__ import annotations
@@ -14,14 +22,28 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from metrics.schema import conform, empty
 
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+LandingRoot = Path | str
+"""A local folder (`Path`) or an fsspec URL (`str`, e.g. ``s3://bucket/prefix``)."""
+
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+# `<20-digit sequence>-<20-hex hash>[-<run>].<suffix>`: a batch or a raw page, never rewritten.
+_IMMUTABLE = re.compile(r"^\d{20}-(?P<digest>[0-9a-f]{20})(?:-[A-Za-z0-9._=-]+)?\.(?:parquet|jsonl\.gz)$")
+_RUN: ContextVar[str | None] = ContextVar("dora_landing_run", default=None)
 
 
 def safe_segment(value: str) -> str:
@@ -31,17 +53,58 @@ def safe_segment(value: str) -> str:
     return cleaned if cleaned == value else f"{cleaned[:80]}-{digest}"
 
 
+def landing_root(value: str | Path) -> LandingRoot:
+    """`value` as a landing root: a `Path` for local folders (and ``file://`` URLs), else the URL
+    without a trailing slash."""
+    if isinstance(value, Path):
+        return value
+    if "://" not in value:
+        return Path(value)
+    protocol, _, rest = value.partition("://")
+    if protocol in ("file", "local"):
+        return Path(rest)
+    return f"{protocol}://{rest.rstrip('/')}"
+
+
+def is_remote(root: str | Path) -> bool:
+    """True when `root` is an object-store URL rather than a local folder."""
+    return isinstance(landing_root(root), str)
+
+
+def _filesystem(url: str) -> tuple[AbstractFileSystem, str]:
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(url)
+    return fs, path.rstrip("/")
+
+
+@contextmanager
+def landing_run(run_id: str | None) -> Iterator[None]:
+    """Name every batch written inside this block after the Dagster run `run_id`."""
+    token = _RUN.set(safe_segment(run_id) if run_id else None)
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
+def _batch_name(digest: str) -> str:
+    run = _RUN.get()
+    return f"{time.time_ns():020d}-{digest}{f'-{run}' if run else ''}.parquet"
+
+
 def batch_dir(root: Path, source: str, partition: str, entity: str) -> Path:
-    """The folder that holds one partition's batches of one entity."""
+    """The folder that holds one partition's batches of one entity (a local root)."""
     return root / safe_segment(source) / safe_segment(partition) / safe_segment(entity)
 
 
 def write_batch(
-    root: Path, source: str, partition: str, entity: str, frame: pl.DataFrame
-) -> Path | None:
+    root: LandingRoot, source: str, partition: str, entity: str, frame: pl.DataFrame
+) -> Path | str | None:
     """Land `frame` (conformed to the entity's schema) as a new batch.
 
-    Returns the new file, or None when the frame is empty or an identical batch already exists.
+    Returns the new file (a `Path`, or a URL on an object store), or None when the frame is empty
+    or an identical batch already exists.
     """
     frame = conform(entity, frame)
     if frame.height == 0:
@@ -50,11 +113,21 @@ def write_batch(
     frame.write_parquet(buffer, compression="zstd", statistics=False)
     content = buffer.getvalue()
     digest = hashlib.sha256(frame.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:20]
+    root = landing_root(root)
+    if isinstance(root, str):
+        fs, base = _filesystem(root)
+        folder = "/".join([base, safe_segment(source), safe_segment(partition),
+                           safe_segment(entity)])
+        if fs.glob(f"{folder}/*-{digest}*.parquet"):
+            return None
+        target = f"{folder}/{_batch_name(digest)}"
+        fs.pipe_file(target, content)  # one PUT: atomic on an object store
+        return fs.unstrip_protocol(target)
     folder = batch_dir(root, source, partition, entity)
     folder.mkdir(parents=True, exist_ok=True)
-    if any(folder.glob(f"*-{digest}.parquet")):
+    if any(folder.glob(f"*-{digest}*.parquet")):
         return None
-    final = folder / f"{time.time_ns():020d}-{digest}.parquet"
+    final = folder / _batch_name(digest)
     # Write to a temporary name first: a killed step never leaves a half-written batch behind.
     partial = final.with_suffix(".partial")
     partial.write_bytes(content)
@@ -62,21 +135,114 @@ def write_batch(
     return final
 
 
-def batch_files(root: Path, entity: str) -> list[Path]:
+def _name(file: Path | str) -> str:
+    return file.name if isinstance(file, Path) else file.rsplit("/", 1)[-1]
+
+
+def batch_files(root: LandingRoot, entity: str) -> list[Path | str]:
     """Every landed batch of `entity`, oldest first."""
-    if not root.exists():
+    root = landing_root(root)
+    pattern = f"*/*/{safe_segment(entity)}/*.parquet"
+    if isinstance(root, str):
+        fs, base = _filesystem(root)
+        files: Iterable[Path | str] = [fs.unstrip_protocol(p) for p in fs.glob(f"{base}/{pattern}")]
+    elif not root.exists():
         return []
-    files = root.glob(f"*/*/{safe_segment(entity)}/*.parquet")
-    return sorted(files, key=lambda p: (p.name, str(p)))
+    else:
+        files = root.glob(pattern)
+    return sorted(files, key=lambda p: (_name(p), str(p)))
 
 
-def read_entity(root: Path, entity: str) -> pl.DataFrame:
+def _read_all(files: list[Path | str]) -> list[pl.DataFrame]:
+    """Every file as a frame, in order; object-store files are fetched concurrently."""
+    remote = [f for f in files if isinstance(f, str)]
+    fetched: dict[str, bytes] = {}
+    if remote:
+        fs, _ = _filesystem(remote[0])
+        blobs = fs.cat([_filesystem(f)[1] for f in remote])
+        fetched = {fs.unstrip_protocol(path): blob for path, blob in blobs.items()}
+    return [pl.read_parquet(f) if isinstance(f, Path) else pl.read_parquet(io.BytesIO(fetched[f]))
+            for f in files]
+
+
+def read_entity(root: LandingRoot, entity: str) -> pl.DataFrame:
     """All landed records of `entity`, oldest batch first, with `_batch` (its order) attached."""
     files = batch_files(root, entity)
     if not files:
         return empty(entity).with_columns(pl.lit(0, pl.Int64).alias("_batch"))
     frames = [
-        conform(entity, pl.read_parquet(f)).with_columns(pl.lit(i, pl.Int64).alias("_batch"))
-        for i, f in enumerate(files)
+        conform(entity, frame).with_columns(pl.lit(i, pl.Int64).alias("_batch"))
+        for i, frame in enumerate(_read_all(files))
     ]
     return pl.concat(frames, how="vertical")
+
+
+@contextmanager
+def staged_landing(root: LandingRoot, prefetch: Iterable[str] = ()) -> Iterator[Path]:
+    """A local folder to land into, for code that needs real files.
+
+    A local `root` is yielded as it is. For an object-store root, a scratch folder is yielded:
+    first filled with the `prefetch` paths (files or folders, relative to the root; e.g. a
+    repository's sync cursor), then, when the block ends (normally or by an exception, so partial
+    progress is kept), published: every new immutable file first (skipped when the store already
+    holds one with the same content hash in that folder), then the changed mutable files (such as
+    cursors), so a cursor never reaches the store before the data it covers.
+    """
+    root = landing_root(root)
+    if isinstance(root, Path):
+        yield root
+        return
+    fs, base = _filesystem(root)
+    with tempfile.TemporaryDirectory(prefix="dora-landing-") as scratch:
+        local = Path(scratch)
+        fetched: dict[str, bytes] = {}
+        for relative in prefetch:
+            remote = f"{base}/{relative.strip('/')}"
+            paths = fs.find(remote) if fs.isdir(remote) else [remote] if fs.isfile(remote) else []
+            for path in paths:
+                rel = path[len(base):].lstrip("/")
+                fetched[rel] = fs.cat_file(path)
+                (local / rel).parent.mkdir(parents=True, exist_ok=True)
+                (local / rel).write_bytes(fetched[rel])
+        try:
+            yield local
+        finally:
+            publish(local, root, unchanged=fetched)
+
+
+def publish(local: Path, root: str, unchanged: dict[str, bytes] | None = None) -> int:
+    """Copy the files under `local` to the object-store `root` (see `staged_landing`).
+
+    `unchanged` maps relative paths to the bytes they were fetched with; files still holding those
+    bytes are not uploaded again. Returns how many files were uploaded.
+    """
+    fs, base = _filesystem(root)
+    unchanged = unchanged or {}
+    immutable: list[tuple[str, Path]] = []
+    mutable: list[tuple[str, Path]] = []
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        rel = path.relative_to(local).as_posix()
+        if path.suffix == ".partial" or unchanged.get(rel) == path.read_bytes():
+            continue
+        (immutable if _IMMUTABLE.match(path.name) else mutable).append((rel, path))
+    present: dict[str, set[str]] = {}
+    uploaded = 0
+    for rel, path in immutable:
+        folder = f"{base}/{rel.rsplit('/', 1)[0]}" if "/" in rel else base
+        if folder not in present:
+            present[folder] = {_digest(p) for p in fs.glob(f"{folder}/*")}
+        digest = _digest(path.name)
+        if digest in present[folder]:
+            continue
+        fs.pipe_file(f"{base}/{rel}", path.read_bytes())
+        present[folder].add(digest)
+        uploaded += 1
+    for rel, path in mutable:
+        fs.pipe_file(f"{base}/{rel}", path.read_bytes())
+        uploaded += 1
+    return uploaded
+
+
+def _digest(name: str) -> str:
+    found = _IMMUTABLE.match(name.rsplit("/", 1)[-1])
+    return found.group("digest") if found else ""

@@ -23,7 +23,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("ingest", ["files_landing", "git_landing", "gitops_landing", "operator_landing"]),
     ("warehouse", ["warehouse_tables"]),
     ("metrics", ["changes", "deployment_outcomes", "slo_periods", "team_metrics",
-                 "org_metrics"]),
+                 "org_metrics", "reorganisations", "people_view", "code_owner_view"]),
 ]
 
 

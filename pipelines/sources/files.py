@@ -18,11 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from metrics.schema import FILE_NAMES, KEYS, SCHEMAS
-from pipelines.landing import write_batch
+from pipelines.landing import LandingRoot, write_batch
 from pipelines.sources.base import Tally, quarantine_frame
-from pipelines.sources.records import BadRecord, convert
+from pipelines.sources.records import BadRecord, convert, display
 
 RAW_LIMIT = 10_000  # characters of a bad record's raw text kept in quarantine
+KEY_LIMIT = 200  # characters of a bad record's key kept in quarantine
+# A CSV cell may hold a long text (a commit message); the csv module's default limit (128 KiB)
+# would turn a 1 MB message into an unreadable row. Raise it (never lower it) for the process.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 
 
 @dataclass
@@ -75,7 +80,7 @@ def read_folder(folder: Path, source: str, timezone: str | None = None,
     return result
 
 
-def land_folder(landing_root: Path, source: str, result: FilesResult) -> int:
+def land_folder(landing_root: LandingRoot, source: str, result: FilesResult) -> int:
     """Write the folder's records as landing batches; returns how many batches were new."""
     written = 0
     for entity, frame in result.frames.items():
@@ -125,8 +130,13 @@ def _parse_json_object(text: str) -> dict[str, Any] | BadRecord:
         value = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except BadRecord as exc:
         return exc
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return BadRecord(None, f"line is not valid JSON ({getattr(exc, 'msg', 'too deep')})")
+    except json.JSONDecodeError as exc:
+        return BadRecord(None, f"line is not valid JSON ({exc.msg} at character {exc.pos + 1})")
+    except RecursionError:
+        return BadRecord(None, "line is not valid JSON (nested too deeply)")
+    except ValueError:
+        # Python refuses to read integers of more than 4300 digits (int_max_str_digits).
+        return BadRecord(None, "line is not valid JSON (a number is too long to read)")
     if not isinstance(value, dict):
         return BadRecord(None, "line is not a JSON object")
     return value
@@ -136,7 +146,8 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise BadRecord(key, f"field `{key}` is given twice")
+            name = display(key)
+            raise BadRecord(name, f"field `{name}` is given twice")
         seen[key] = value
     return seen
 
@@ -148,12 +159,18 @@ def _csv_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRec
     except UnicodeDecodeError:
         yield 1, data[:RAW_LIMIT].decode("utf-8", "replace"), BadRecord(None, "file is not UTF-8")
         return
-    reader = csv.reader(io.StringIO(text.replace("\x00", "\ufffd"), newline=""))
+    # NUL characters are kept: a cell holding one is quarantined by the field's check, as in
+    # JSON Lines, rather than silently loaded with a replacement character.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
-    except (StopIteration, csv.Error):
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        yield reader.line_num, "", BadRecord(None, f"CSV header cannot be read ({exc})")
         return
     header = [h.strip() for h in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
     while True:
         try:
             cells = next(reader)
@@ -165,6 +182,12 @@ def _csv_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRec
         if not any(c.strip() for c in cells):
             continue
         raw = _csv_line(cells)
+        if twice:
+            # Which of the two columns holds the value is anyone's guess: never pick one.
+            name = display(twice[0])
+            yield reader.line_num, raw, BadRecord(
+                name, f"column `{name}` appears twice in the header")
+            continue
         if len(cells) != len(header):
             yield reader.line_num, raw, BadRecord(
                 None, f"row has {len(cells)} cells but the header has {len(header)}"
@@ -185,7 +208,8 @@ def _quarantine_row(source: str, file: str, line: int, entity: str, record: Any,
     key = None
     if isinstance(record, dict):
         parts = [str(record.get(k)) for k in KEYS[entity] if record.get(k) is not None]
-        key = "/".join(parts)[:200] or None
+        # The key came from bad input: cut it, and escape what UTF-8 cannot store.
+        key = "/".join(parts)[:KEY_LIMIT].encode("utf-8", "backslashreplace").decode() or None
     return {
         "source": source, "file": file, "line": line, "entity": entity, "record_key": key,
         "field": exc.field, "reason": exc.reason, "raw": raw_text[:RAW_LIMIT],

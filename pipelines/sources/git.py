@@ -326,7 +326,10 @@ def read_git(source: GitSource, config: DoraConfig, name: str) -> FilesResult:
                 "fix_for": None, "labels": None, "source": name,
             })
             result.tally.loaded["deployments"] += 1
-    with_files = any(s.repo == repo_name and s.paths for s in config.services)
+    # Changed files cost a diff per commit: read them only when something uses them (a
+    # service made of paths, or a CODEOWNERS file of the repo).
+    with_files = (any(s.repo == repo_name and s.paths for s in config.services)
+                  or any(c.repo == repo_name for c in config.codeowners))
     commits = (read_commits(repo, repo_name, list(dict.fromkeys(tips)), name, with_files)
                if tips else pl.DataFrame(schema=SCHEMAS["commits"]))
     result.tally.read["commits"] += commits.height

@@ -15,6 +15,23 @@ from zoneinfo import ZoneInfo
 from metrics.schema import DEPLOYMENT_STATUSES, INCIDENT_CAUSES
 
 INT64_MAX = 2**63 - 1
+# The instants a record may carry. Outside them a timestamp is a typo or a placeholder (year 1,
+# 9999): accepted, one such record would stretch every team's weekly series over millennia.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def display(value: str, limit: int = 60) -> str:
+    """`value` as a person can read it in a reason: control characters, invalid surrogates and
+    other unprintable characters escaped (as Python writes them), cut to `limit` characters.
+
+    Field names and keys come from the input, so they may hold anything (a 1 MB name, a NUL, a
+    lone UTF-16 surrogate from a JSON escape); a reason must stay short, printable, and storable
+    as UTF-8.
+    """
+    text = repr(value)[1:-1] if not value.isprintable() else value
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class BadRecord(ValueError):
@@ -69,7 +86,10 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
 
 
 def parse_timestamp(value: Any, field: str, tz: ZoneInfo | None = None) -> dt.datetime:
-    """ISO 8601 with an offset → aware UTC datetime; offset-less only with a source timezone."""
+    """ISO 8601 with an offset → aware UTC datetime; offset-less only with a source timezone.
+
+    The instant must lie in [EARLIEST, LATEST): years 1970 to 2099.
+    """
     if not isinstance(value, str):
         raise BadRecord(field, f"`{field}` must be an ISO 8601 timestamp, got {_kind(value)}")
     text = value.strip()
@@ -88,9 +108,15 @@ def parse_timestamp(value: Any, field: str, tz: ZoneInfo | None = None) -> dt.da
             )
         parsed = parsed.replace(tzinfo=tz)
     try:
-        return parsed.astimezone(dt.UTC)
+        instant = parsed.astimezone(dt.UTC)
     except OverflowError:
-        raise BadRecord(field, f"`{field}` is out of range: {_show(value)}") from None
+        instant = None
+    if instant is None or not EARLIEST <= instant < LATEST:
+        raise BadRecord(
+            field, f"`{field}` is outside the supported range (years {EARLIEST.year} to "
+            f"{LATEST.year - 1}, UTC): {_show(value)}",
+        )
+    return instant
 
 
 def _text(value: Any, field: str) -> str:
@@ -99,7 +125,18 @@ def _text(value: Any, field: str) -> str:
     text = str(value)
     if "\x00" in text:
         raise BadRecord(field, f"`{field}` contains a NUL character")
+    if not _encodable(text):
+        # A JSON escape such as "\ud800" gives a lone surrogate: not text any storage can hold.
+        raise BadRecord(field, f"`{field}` contains an invalid unicode escape (a lone surrogate)")
     return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _int(value: Any, field: str) -> int:
@@ -158,7 +195,8 @@ def convert(entity: str, raw: dict[str, Any], tz: ZoneInfo | None = None) -> dic
     specs = FIELDS[entity]
     unknown = sorted(set(raw) - set(specs))
     if unknown:
-        raise BadRecord(unknown[0], f"unknown field `{unknown[0]}` (not in SOURCES.md)")
+        name = display(unknown[0])
+        raise BadRecord(name, f"unknown field `{name}` (not in SOURCES.md)")
     row: dict[str, Any] = {}
     for name, spec in specs.items():
         value = raw.get(name)

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines.defs.resources import DoraResource
+from pipelines.landing import landing_run
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.files import land_folder, read_folder
 
@@ -24,7 +25,8 @@ def files_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.M
         result = read_folder(
             config.resolve(source.path), name, source.timezone, {s.name for s in config.slos}
         )
-        batches += land_folder(config.landing_path, name, result)
+        with landing_run(context.run_id):
+            batches += land_folder(config.landing_root, name, result)
         tally.add(result.tally)
     return dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches,

@@ -2,7 +2,6 @@
 
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,7 +9,7 @@ import polars as pl
 
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
-from pipelines.landing import read_entity, write_batch
+from pipelines.landing import LandingRoot, landing_run, read_entity, write_batch
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.files import FilesResult
 from pipelines.sources.git import read_git
@@ -20,7 +19,7 @@ from pipelines.sources.operators import read_operator
 OPERATOR_KINDS = ("argocd", "flux", "rollouts")
 
 
-def land(root: Path, kind: str, name: str, result: FilesResult) -> int:
+def land(root: LandingRoot, kind: str, name: str, result: FilesResult) -> int:
     """Write a source's frames and quarantine rows as landing batches; returns how many were new."""
     frames = {**result.frames, "quarantine": result.quarantine}
     return sum(write_batch(root, kind, name, entity, frame) is not None
@@ -37,7 +36,8 @@ def ingest(context: dg.AssetExecutionContext, config: DoraConfig, kinds: tuple[s
         name = source_name(source, index)
         context.log.info(f"reading {name}: {config.resolve(source.path)}")
         result = read(source, config, name)
-        batches += land(config.landing_path, source.kind, name, result)
+        with landing_run(context.run_id):
+            batches += land(config.landing_root, source.kind, name, result)
         tally.add(result.tally)
     return dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches, "reconciles": tally.reconciles}
@@ -72,7 +72,7 @@ def operator_landing(context: dg.AssetExecutionContext,
     def read(source: Any, config: DoraConfig, name: str) -> FilesResult:
         known = None
         if source.kind == "rollouts":
-            landed = read_entity(config.landing_path, "deployments").sort("_batch")
+            landed = read_entity(config.landing_root, "deployments").sort("_batch")
             known = pl.concat([landed.drop("_batch"), *produced]).unique(
                 "id", keep="last", maintain_order=True)
         result = read_operator(source, config, name, known)

@@ -8,14 +8,18 @@
 """
 
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.landing import landing_run, staged_landing
 from pipelines.sources.base import source_name
 from pipelines.sources.github import GithubSyncError, RepoSyncResult, settings_for, sync_repo
+from pipelines.sources.github.cursors import cursor_path
 
 github_repos = dg.DynamicPartitionsDefinition(name="github_repos")
 
@@ -49,25 +53,39 @@ def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.
 
     Metadata: requests used, rate limit left (core and GraphQL), records per entity.
     """
-    config = dora.load()
-    repo = context.partition_key
+    return dg.MaterializeResult(
+        metadata=sync_partition(dora.load(), context.partition_key, context.log.info,
+                                context.run_id))
+
+
+def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],
+                   run_id: str | None = None) -> dict[str, Any]:
+    """Sync `repo` for every `kind: github` source that lists it; returns the run metadata.
+
+    With an object-store landing, the sync lands into a local scratch folder (holding the
+    repository's cursor) that is published to the store afterwards, even after a failure, so the
+    next run resumes where this one stopped. Raises `dg.Failure` with one clear message.
+    """
     sources = [(i, s) for i, s in enumerate(config.sources)
                if s.kind == "github" and repo in s.repos]
     if not sources:
         raise dg.Failure(description=f"{repo}: no `kind: github` source of the config lists this "
                                      "repository (remove the partition, or add it to `repos`)")
     metadata: dict[str, Any] = {}
-    for index, source in sources:
-        name = source_name(source, index)
-        try:
-            result = sync_repo(config, source, name, repo, settings=settings_for(source),
-                               log=context.log.info)
-        except GithubSyncError as exc:
-            partial = exc.partial if isinstance(exc.partial, RepoSyncResult) else None
-            raise dg.Failure(description=str(exc),
-                             metadata=_metadata(partial) if partial else None) from None
-        _merge(metadata, _metadata(result))
-    return dg.MaterializeResult(metadata=metadata)
+    cursor = cursor_path(Path(), repo).as_posix()
+    with landing_run(run_id), staged_landing(config.landing_root, [cursor]) as local:
+        local_config = config.model_copy(update={"landing_dir": local})
+        for index, source in sources:
+            name = source_name(source, index)
+            try:
+                result = sync_repo(local_config, source, name, repo,
+                                   settings=settings_for(source), log=log)
+            except GithubSyncError as exc:
+                partial = exc.partial if isinstance(exc.partial, RepoSyncResult) else None
+                raise dg.Failure(description=str(exc),
+                                 metadata=_metadata(partial) if partial else None) from None
+            _merge(metadata, _metadata(result))
+    return metadata
 
 
 def _metadata(result: RepoSyncResult) -> dict[str, Any]:

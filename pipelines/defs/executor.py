@@ -1,0 +1,41 @@
+"""Where the steps of a run execute, chosen by the environment (`DORA_EXECUTOR`).
+
+- `multiprocess` (default): each step in its own process on the machine running the run; run
+  config `execution: {config: {max_concurrent: 4}}` caps the processes of one run.
+- `in_process`: every step in the run's own process (debugging).
+- `k8s`: each step in its own Kubernetes pod (`dagster_k8s.k8s_job_executor`), for a deployment
+  with the Helm chart (deploy/helm/values.yaml); it needs the `k8s` extra (`dagster-k8s`).
+
+`dg.materialize` (the CLI, tests) always runs in process and ignores this.
+"""
+
+import os
+
+import dagster as dg
+
+EXECUTORS = ("multiprocess", "in_process", "k8s")
+
+
+def executor_from_env(name: str | None = None) -> dg.ExecutorDefinition:
+    """The executor called `name` (default: `$DORA_EXECUTOR`, else `multiprocess`)."""
+    name = (name or os.environ.get("DORA_EXECUTOR") or "multiprocess").strip().lower()
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    if name == "in_process":
+        return dg.in_process_executor
+    if name == "k8s":
+        try:
+            from dagster_k8s import k8s_job_executor
+        except ImportError as exc:
+            raise dg.DagsterInvariantViolationError(
+                "DORA_EXECUTOR=k8s needs dagster-k8s: pip install 'dora-pipeline[k8s]'"
+            ) from exc
+        return k8s_job_executor
+    raise dg.DagsterInvariantViolationError(
+        f"DORA_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
+
+
+@dg.definitions
+def executor() -> dg.Definitions:
+    """The code location's default executor for every job (asset jobs included)."""
+    return dg.Definitions(executor=executor_from_env())

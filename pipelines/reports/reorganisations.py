@@ -1,0 +1,60 @@
+"""Reorganisation markers for a team's timeline figures (the `reorganisations` table).
+
+A service that changed hands changes what a team's line measures from that day on, so every
+time-series figure of the team should show the day. `reorganisation_shapes` gives Plotly shape
+dicts (a dashed vertical line per day, labelled) to add to a figure's `layout.shapes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from itertools import groupby
+
+import duckdb
+import polars as pl
+
+from metrics.compute import sql_text
+
+LINE = {"color": "rgba(106, 61, 154, 0.7)", "width": 1.5, "dash": "dash"}
+NAME = "reorganisation"
+
+
+def load_reorganisations(conn: duckdb.DuckDBPyConnection, team: str) -> pl.DataFrame:
+    """The team's reorganisations (date, service, kind, counterpart), oldest first; empty for
+    a warehouse built before the table existed."""
+    exists = conn.execute("SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'reorganisations'").fetchall()[0]
+    if not exists or not exists[0]:
+        return pl.DataFrame(schema={"date": pl.Date, "service": pl.String, "kind": pl.String,
+                                    "counterpart": pl.String})
+    return conn.sql(sql_text("report_reorganisations"), params={"team": team}).pl()
+
+
+def describe(row: dict) -> str:
+    """One event in words: "took over billing from payments", "handed ledger to core"."""
+    service = row["service"]
+    other = row.get("counterpart")
+    if row["kind"] == "joined":
+        return f"took over {service}" + (f" from {other}" if other else "")
+    return f"handed {service} to {other}" if other else f"gave up {service}"
+
+
+def reorganisation_shapes(events: pl.DataFrame) -> list[dict]:
+    """A dashed vertical line per reorganisation day, labelled with what changed that day."""
+    shapes = []
+    rows = sorted(events.to_dicts(), key=lambda r: (r["date"], r["service"], r["kind"]))
+    for day, group in groupby(rows, key=lambda r: r["date"]):
+        text = f"{_day(day)}: " + "; ".join(describe(r) for r in group)
+        shapes.append({
+            "type": "line", "xref": "x", "x0": _day(day), "x1": _day(day),
+            "yref": "paper", "y0": 0, "y1": 1, "layer": "above", "name": NAME, "line": LINE,
+            "label": {"text": html.escape(text, quote=False), "textposition": "end",
+                      "textangle": 0, "xanchor": "left",
+                      "font": {"size": 10, "color": LINE["color"]}},
+        })
+    return shapes
+
+
+def _day(value: dt.date) -> str:
+    return value.isoformat()

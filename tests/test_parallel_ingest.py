@@ -1,0 +1,105 @@
+"""Parallel ingestion on Dagster's multiprocess executor: `dg launch --job github_sync` over a
+partition range syncs each repository in its own process, at most `github_api`-pool-limit at a
+time, and records every `github_landing` partition."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from fake_github.helpers import TOKEN_ENV, write_config
+from slow_github import SlowGithub, many_repos
+
+from pipelines.build import build_warehouse
+from pipelines.defs.ingest.github import add_repo_partitions
+from pipelines.landing import batch_files
+
+ROOT = Path(__file__).resolve().parents[1]
+DG = Path(sys.executable).parent / "dg"
+REPOS = 4
+POOL_LIMIT = 2
+# Step processes fork from a server that has imported these once (not each a fresh interpreter).
+PRELOAD = ["dagster", "pipelines.definitions", "pipelines.defs.ingest.github_fanout"]
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals open at one instant."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
+                   key=lambda e: (e[0], e[1]))
+    open_now = peak = 0
+    for _, change in edges:
+        open_now += change
+        peak = max(peak, open_now)
+    return peak
+
+
+def step_intervals(instance: dg.DagsterInstance, run_id: str, prefix: str
+                   ) -> dict[str, tuple[float, float]]:
+    """(start, end) timestamps of every step of `run_id` whose key starts with `prefix`."""
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    for event in instance.all_logs(run_id):
+        key = event.step_key or ""
+        if not key.startswith(prefix):
+            continue
+        if event.dagster_event_type == dg.DagsterEventType.STEP_START:
+            starts[key] = event.timestamp
+        elif event.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS,
+                                          dg.DagsterEventType.STEP_FAILURE):
+            ends[key] = event.timestamp
+    return {key: (starts[key], ends[key]) for key in starts}
+
+
+def dagster_home(tmp_path: Path) -> Path:
+    """A persistent instance folder with the project's dagster.yaml."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def test_dg_launch_syncs_a_partition_range_in_parallel_within_the_pool(tmp_path: Path) -> None:
+    repos = many_repos(REPOS)
+    names = [r.full_name for r in repos]
+    with SlowGithub(latency=0.25) as server:
+        for repo in repos:
+            server.add_repo(repo)
+        config = write_config(tmp_path, server.base_url, names)
+        home = dagster_home(tmp_path)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert add_repo_partitions(instance, config) == names
+            instance.event_log_storage.set_concurrency_slots("github_api", POOL_LIMIT)
+        env = {**os.environ, "DAGSTER_HOME": str(home), TOKEN_ENV: server.token,
+               "DORA_CONFIG": str(tmp_path / "dora.yaml"), "DAGSTER_DISABLE_TELEMETRY": "1"}
+        launched = subprocess.run(
+            [str(DG), "launch", "--job", "github_sync",
+             "--partition-range", f"{names[0]}...{names[-1]}",
+             "--config-json", json.dumps({"execution": {"config": {
+                "max_concurrent": 4, "start_method": {"forkserver": {"preload_modules": PRELOAD}}}}})],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert launched.returncode == 0, launched.stderr[-3000:]
+        requests = server.request_count
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        intervals = step_intervals(instance, run.run_id, "github_sync_repo")
+        assert len(intervals) == REPOS
+        # Several repositories were being synced at the same moment, never more than the pool.
+        assert max_overlap(list(intervals.values())) == POOL_LIMIT
+        materialized = instance.get_materialized_partitions(dg.AssetKey("github_landing"))
+        assert materialized == set(names)
+
+    # One batch per entity and repository, each named after the run that wrote it.
+    prs = batch_files(config.landing_root, "pull_requests")
+    assert len(prs) == REPOS
+    assert all(run.run_id in Path(p).name for p in prs)
+    counts = build_warehouse(config)
+    assert counts["pull_requests"] == REPOS * 4
+    assert requests >= REPOS * 5
