@@ -135,7 +135,8 @@ def wilson_intervals(
     # At k = 0 (k = n) the bound is exactly 0 (1); say so rather than leave rounding noise.
     low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
     high = np.where(k == m, 1.0, np.clip(centre + half, 0.0, 1.0))
-    return low, high
+    # No trials, no interval: NaN here, NULL in the tables.
+    return np.where(m == 0, np.nan, low), np.where(m == 0, np.nan, high)
 
 
 # --------------------------------------------------------------------------------------------

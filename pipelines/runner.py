@@ -121,3 +121,30 @@ def _run_partitioned(defs: dg.Definitions, assets: list, resources: dict,
                                 partition_key=repo, tags={"dora/stage": "ingest"},
                                 run_config=summary.run_config)
         summary.run_ids.append(result.run_id)
+
+
+def code_location_job(name: str) -> dg.JobDefinition:
+    """The job `name` of the code location (what `dg.build_reconstructable_job` rebuilds in
+    every step process)."""
+    return _definitions().resolve_job_def(name)
+
+
+def github_sync_parallel(config_path: Path, instance: dg.DagsterInstance, workers: int = 4,
+                         repos: list[str] | None = None, repos_per_step: int = 1,
+                         log_level: str = "WARNING") -> dg.ExecutionResult:
+    """Run the `github_sync` job: every repository of the config (or `repos`) synced by steps
+    in up to `workers` processes of Dagster's multiprocess executor, within the instance's
+    `github_api` pool limit. `instance` must be persistent (step processes share it)."""
+    job = dg.build_reconstructable_job("pipelines.runner", "code_location_job",
+                                       reconstructable_args=("github_sync",))
+    run_config = {
+        **_quiet(log_level),
+        "execution": {"config": {"max_concurrent": workers, "start_method": {
+            "forkserver": {"preload_modules": ["pipelines.preload"]}}}},
+        "resources": {"dora": {"config": {"config_path": str(Path(config_path).resolve())}}},
+        "ops": {"github_plan": {"config": {"repos": list(repos or []),
+                                           "repos_per_step": repos_per_step}}},
+    }
+    return dg.execute_job(job, instance=instance, run_config=run_config,
+                          tags={"dora/stage": "ingest"})
+

@@ -3,7 +3,8 @@
 Team `payments` is tests/known_answers.py unchanged (its numbers are worked out there). Team
 `<script>alert(1)</script>` owns a service named `<img src=x onerror=alert(2)>` with three
 deployments and one incident whose id and title are markup too: every one of those strings must
-reach the pages as text. The warehouse is built once per test session (`small_org`).
+reach the pages as text. Team `quiet` owns a service with no records at all. The warehouse is
+built once per test session (`small_org`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ XSS_TEAM = "<script>alert(1)</script>"
 XSS_SERVICE = "<img src=x onerror=alert(2)>"
 XSS_INCIDENT_ID = "<b>I9</b>"
 XSS_TITLE = "</script><script>alert(3)</script>"
+QUIET = "quiet"
+TEAMS = sorted(["payments", XSS_TEAM, QUIET], key=lambda t: (t.casefold(), t))
 
 WEB_DEPLOYMENTS = [
     {"id": f"W{i}", "service": XSS_SERVICE, "environment": "production", "revision": f"w{i}",
@@ -45,8 +48,10 @@ def small_org(tmp_path_factory: pytest.TempPathFactory) -> DoraConfig:
         config_path = write_config(
             root, slos=ka.SLOS,
             teams=[{"name": "payments", "services": ["api"]},
-                   {"name": XSS_TEAM, "services": [XSS_SERVICE]}],
+                   {"name": XSS_TEAM, "services": [XSS_SERVICE]},
+                   {"name": QUIET, "services": ["idle"]}],
             services=[{"name": "api", "repo": "acme/api"},
-                      {"name": XSS_SERVICE, "repo": "acme/web"}])
+                      {"name": XSS_SERVICE, "repo": "acme/web"},
+                      {"name": "idle", "repo": "acme/idle"}])
         _BUILT["config"] = load_and_build(config_path)
     return _BUILT["config"]

@@ -105,6 +105,8 @@ def test_first_week(warehouse: duckdb.DuckDBPyConnection) -> None:
 def test_empty_and_later_weeks(warehouse: duckdb.DuckDBPyConnection) -> None:
     w2 = week(warehouse, dt.date(2026, 1, 12))
     assert (w2["deployments"], w2["changes"], w2["change_failure_rate"]) == (0, 0, None)
+    # No deployments: no rate and no interval for it.
+    assert (w2["change_failure_rate_ci_low"], w2["change_failure_rate_ci_high"]) == (None, None)
     assert (w2["slos_total"], w2["slos_met"]) == (1, 0)
     w3 = week(warehouse, dt.date(2026, 1, 19))
     assert (w3["deployments"], w3["changes"], w3["incidents_opened"], w3["slos_total"]) == (

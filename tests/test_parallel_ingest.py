@@ -4,7 +4,6 @@ time, and records every `github_landing` partition."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,8 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DG = Path(sys.executable).parent / "dg"
 REPOS = 4
 POOL_LIMIT = 2
-# Step processes fork from a server that has imported these once (not each a fresh interpreter).
-PRELOAD = ["dagster", "pipelines.definitions", "pipelines.defs.ingest.github_fanout"]
+RUN_CONFIG = ROOT / "deploy" / "github_sync.run_config.yaml"  # the documented one: 4 processes
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -80,8 +78,7 @@ def test_dg_launch_syncs_a_partition_range_in_parallel_within_the_pool(tmp_path:
         launched = subprocess.run(
             [str(DG), "launch", "--job", "github_sync",
              "--partition-range", f"{names[0]}...{names[-1]}",
-             "--config-json", json.dumps({"execution": {"config": {
-                "max_concurrent": 4, "start_method": {"forkserver": {"preload_modules": PRELOAD}}}}})],
+             "--config", str(RUN_CONFIG)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert launched.returncode == 0, launched.stderr[-3000:]
         requests = server.request_count
@@ -89,7 +86,7 @@ def test_dg_launch_syncs_a_partition_range_in_parallel_within_the_pool(tmp_path:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (run,) = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.SUCCESS
-        intervals = step_intervals(instance, run.run_id, "github_sync_repo")
+        intervals = step_intervals(instance, run.run_id, "github_sync_repos")
         assert len(intervals) == REPOS
         # Several repositories were being synced at the same moment, never more than the pool.
         assert max_overlap(list(intervals.values())) == POOL_LIMIT

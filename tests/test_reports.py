@@ -15,7 +15,15 @@ import dagster as dg
 import plotly.graph_objects as go
 import pytest
 from plotly.offline import get_plotlyjs
-from reportkit import XSS_INCIDENT_ID, XSS_SERVICE, XSS_TEAM, XSS_TITLE, small_org
+from reportkit import (
+    QUIET,
+    TEAMS,
+    XSS_INCIDENT_ID,
+    XSS_SERVICE,
+    XSS_TEAM,
+    XSS_TITLE,
+    small_org,
+)
 
 from pipelines.config import DoraConfig, load_config
 from pipelines.reports import run as report_run
@@ -61,10 +69,10 @@ def team_page(config: DoraConfig, team: str) -> Path:
 
 def test_every_figure_is_valid_plotly(org: DoraConfig) -> None:
     pages = sorted(org.reports_path.glob("*.html"))
-    assert len(pages) == 4  # two teams, unassigned, index
+    assert len(pages) == 5  # three teams, unassigned, index
     for page in pages:
         figs = figures_of(page)
-        assert figs, page
+        assert bool(figs) == (page.name != page_name(QUIET)), page
         for fid, fig in figs.items():
             go.Figure(data=fig["data"], layout=fig["layout"])  # raises on any invalid property
             assert fig["config"]["displaylogo"] is False, fid
@@ -214,7 +222,7 @@ def test_index_lists_teams_alphabetically_with_their_own_direction(org: DoraConf
     teams = re.search(r'<ul class="teams">(.*?)</ul>\s*</li>\s*</ul>', text, re.S).group(0)
     links = re.findall(r'<li><a href="([^"]+)">([^<]*)</a>', teams)
     names = [html.unescape(name) for _, name in links]
-    assert names == sorted([XSS_TEAM, "payments"], key=lambda t: (t.casefold(), t))
+    assert names == TEAMS
     assert [href for href, _ in links] == [page_name(n) for n in names]
     assert "lead time: not enough data for a trend" in teams
     assert f'href="{page_name("unassigned")}"' in text  # records no team owns, apart
@@ -234,6 +242,14 @@ def test_index_never_ranks_teams(org: DoraConfig) -> None:
         for name in ("payments", "alert(1)", "unassigned"):
             assert name not in blob, (fid, name)
         assert fig["data"][0]["type"] == "box" and fig["data"][0]["hoverinfo"] == "y"
+
+
+def test_a_team_without_records_gets_a_plain_page(org: DoraConfig) -> None:
+    text = team_page(org, QUIET).read_text("utf-8")
+    assert "No records for this team yet." in text and not FIGURE.findall(text)
+    index = (org.reports_path / "index.html").read_text("utf-8")
+    assert f'href="{page_name(QUIET)}"' in index
+    assert "lead time: not enough data for a trend (0 of 12 weeks)" in index
 
 
 def test_team_pages_carry_the_footer(org: DoraConfig) -> None:
@@ -301,7 +317,7 @@ def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> No
     report_run.report_stage(defs=defs, assets=list(defs.assets), resources=resources,
                             instance=instance, config=org, progress=messages.append,
                             summary=summary)
-    teams = sorted([XSS_TEAM, "payments"], key=lambda t: (t.casefold(), t)) + ["unassigned"]
+    teams = [*TEAMS, "unassigned"]
     assert instance.get_dynamic_partitions("teams") == [partition_key(t) for t in teams]
     assert len(summary.run_ids) == len(teams) + 1
     key = dg.AssetKey("team_report")
@@ -314,12 +330,13 @@ def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> No
         metadata = records[0].asset_materialization.metadata
         assert metadata["path"].value == str(team_page(org, team))
         assert metadata["team"].value == team
-        assert "| Lead time for changes |" in metadata["latest"].value
-        assert "lead time" in metadata["trends"].value
+        if team != QUIET:
+            assert "| Lead time for changes |" in metadata["latest"].value
+            assert "lead time" in metadata["trends"].value
     index = instance.get_latest_materialization_event(dg.AssetKey("report_index"))
     meta = index.asset_materialization.metadata
     assert meta["path"].value == str(org.reports_path / "index.html")
-    assert meta["team_count"].value == 2
+    assert meta["team_count"].value == 3
     table = meta["teams"].value
     assert html.escape(XSS_TEAM) in table and XSS_TEAM not in table
     assert table.index(html.escape(XSS_TEAM)) < table.index("payments")  # alphabetical
@@ -358,7 +375,7 @@ def test_sensor_adds_missing_team_partitions(org: DoraConfig) -> None:
     result = team_partitions(context)
     (request,) = result.dynamic_partitions_requests
     assert request.partitions_def_name == "teams"
-    assert list(request.partition_keys) == [XSS_TEAM, "unassigned"]
+    assert list(request.partition_keys) == [XSS_TEAM, QUIET, "unassigned"]
 
 
 def test_cli_report_rewrites_the_pages(org: DoraConfig) -> None:
@@ -392,3 +409,31 @@ def test_demo_run_writes_every_team_report(demo_run) -> None:
                              r"over 12 weeks", text), (team, direction)
         assert f'href="{page_name(team)}"' in index
     assert (config.reports_path / PLOTLY_JS).exists()
+
+
+def test_reorganisations_are_marked_on_the_charts(tmp_path: Path) -> None:
+    """`ledger` moves from payments to core on 2026-01-08: both pages say so, and every
+    time-series chart of both teams marks the day (the coverage bars do not)."""
+    from eventkit import load_and_build, write_config, write_events
+
+    write_events(tmp_path / "events", deployments=[
+        {"id": f"D-{x}", "service": "ledger", "environment": "production", "revision": x,
+         "finished_at": f"2026-01-0{d}T12:00:00Z", "status": "success"}
+        for x, d in (("a", 7), ("b", 8), ("c", 9))])
+    config = load_and_build(write_config(
+        tmp_path,
+        teams=[{"name": "payments", "services": [{"name": "ledger", "until": "2026-01-08"}]},
+               {"name": "core", "services": [{"name": "ledger", "from": "2026-01-08"}]}],
+        services=[{"name": "ledger", "repo": "acme/mono"}]))
+    write_reports(config, progress=_quiet)
+    for team, words in (("payments", "handed ledger to core"),
+                        ("core", "took over ledger from payments")):
+        page = team_page(config, team)
+        assert f"2026-01-08: {words}" in page.read_text("utf-8")
+        for fid, fig in figures_of(page).items():
+            marks = [s for s in fig["layout"].get("shapes", [])
+                     if s.get("name") == "reorganisation"]
+            if fid == "fig-coverage":
+                assert marks == []
+            else:
+                assert [m["x0"] for m in marks] == ["2026-01-08"], fid

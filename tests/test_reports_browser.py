@@ -11,7 +11,7 @@ import json
 
 import browser
 import pytest
-from reportkit import XSS_SERVICE, XSS_TEAM, XSS_TITLE, small_org
+from reportkit import QUIET, TEAMS, XSS_SERVICE, XSS_TEAM, XSS_TITLE, small_org
 
 from pipelines.config import DoraConfig
 from pipelines.reports.page import page_name
@@ -90,9 +90,12 @@ def test_index_links_teams_alphabetically(chromium: browser.Chromium, small: Dor
     tab = open_clean(chromium, small, "index.html")
     names = tab.evaluate("Array.from(document.querySelectorAll('ul.teams > li > a'))"
                          ".map(a => a.textContent)")
-    assert names == sorted([XSS_TEAM, "payments"], key=lambda t: (t.casefold(), t))
+    assert names == TEAMS
     footer = tab.evaluate("document.getElementById('footer').textContent")
     assert "Teams are never ranked." in footer
+    quiet = chromium.open((small.reports_path / page_name(QUIET)).as_uri(), ready=READY)
+    assert quiet.visit.errors == [] and quiet.evaluate(READY) == "0"
+    assert "No records for this team yet." in quiet.evaluate("document.body.textContent")
 
 
 @pytest.mark.slow

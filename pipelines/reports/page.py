@@ -147,6 +147,10 @@ _TEAM = """{% extends "base.html" %}
 <h1>{{ team }}</h1>
 <p class="sub">DORA metrics {% if first %}for the weeks {{ first }} to {{ last }}{% endif %}.
  Every chart shows this team against its own past.</p>
+{% if reorganisations %}
+<p class="sub" id="reorganisations">Services changed hands (dashed lines on the charts):
+{% for r in reorganisations %}{{ r }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>
+{% endif %}
 {% endblock %}
 {% block content %}
 {% if not has_data %}

@@ -36,12 +36,18 @@ from pipelines.reports.page import (
     render,
     write_text,
 )
+from pipelines.reports.reorganisations import (
+    describe,
+    load_reorganisations,
+    reorganisation_shapes,
+)
 from pipelines.reports.specs import (
     METRIC_SPECS,
     ROLLING_WEEKS,
     MetricSpec,
     format_value,
     points,
+    trend_of,
     trend_sentence,
 )
 
@@ -131,12 +137,17 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def _team_context(config: DoraConfig, overview: Overview, data: TeamData
-                  ) -> tuple[dict[str, Any], list[dict]]:
+def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
+                  reorganisations: pl.DataFrame) -> tuple[dict[str, Any], list[dict]]:
     periods = config.trend_periods
     figures: list[dict] = []
+    markers = reorganisation_shapes(reorganisations)
 
-    def add(fig: Any, name: str) -> str:
+    def add(fig: Any, name: str, dated: bool = True) -> str:
+        """Add a figure; time-series figures also mark the days the team's services changed
+        hands (from then on its line measures a different set of services)."""
+        if dated and markers:
+            fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *markers]
         fid = f"fig-{name}"
         figures.append({"id": fid, "json": figure_json(fig)})
         return fid
@@ -156,7 +167,7 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData
     timeline = add(figs.timeline_figure(data.deployments, data.incidents), "timeline")
     slo_fig = add(figs.slo_figure(data.slos), "slos") if data.slos.height else ""
     items = figs.coverage_items(data.coverage, overview.quarantined, overview.loaded)
-    coverage = add(figs.coverage_figure(items), "coverage")
+    coverage = add(figs.coverage_figure(items), "coverage", dated=False)
     latest = data.monthly["period_start"].max() if data.monthly.height else None
     context = {
         "title": f"{data.team} · DORA metrics",
@@ -178,6 +189,8 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData
         "slo_figure": slo_fig,
         "slo_rows": _slo_rows(data.slos, latest),
         "coverage_figure": coverage,
+        "reorganisations": [f"{row['date'].isoformat()}: {describe(row)}"
+                            for row in reorganisations.sort("date", "service").to_dicts()],
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
     }
@@ -229,7 +242,13 @@ def build_team_report(config: DoraConfig, team: str,
     with warehouse(config) as conn:
         overview = overview or load_overview(conn)
         data = load_team(conn, overview, team)
-    context, figures = _team_context(config, overview, data)
+        reorganisations = load_reorganisations(conn, team)
+    if data.weekly.height:
+        context, figures = _team_context(config, overview, data, reorganisations)
+    else:  # a team in the config with no records yet: a page that says so, no charts
+        context, figures = {"title": f"{team} · DORA metrics", "team": team,
+                            "has_data": False, "first": None, "last": None,
+                            "reorganisations": [], "glance": [], "metrics": []}, []
     text = render("team.html", figures=figures, year=config.report_year, band_toggle=True,
                   band_source=_band_source(config), trend_periods=config.trend_periods,
                   min_sample=config.min_sample, **context)
@@ -252,21 +271,19 @@ class IndexReport:
     org_trends: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
-        rows = [(html.escape(t["name"]), t["href"], "; ".join(t["directions"]))
-                for t in self.teams]
-        return markdown_table(rows, ["team (alphabetical)", "page", "own direction of change"])
+        """Teams in alphabetical order, one column per metric with the team's own direction."""
+        rows = [(html.escape(t["name"]), t["href"], *t["directions"]) for t in self.teams]
+        return markdown_table(rows, ["team (alphabetical)", "page",
+                                     *(s.label for s in METRIC_SPECS)])
 
 
 def _directions(frame: pl.DataFrame, periods: int) -> tuple[list[str], list[str]]:
-    """Trend sentences and one-word directions ("lead time: improving") of every metric."""
-    from pipelines.reports.specs import trend_of
-
+    """Each metric's trend sentence and its direction alone ("improving", "too few data")."""
     sentences, words = [], []
     for spec in METRIC_SPECS:
-        series = points(frame, spec, "week")
-        sentences.append(trend_sentence(series, spec, periods))
-        found = trend_of(series, spec, periods)
-        words.append(f"{spec.label}: {found.direction if found.enough_data else 'too few data'}")
+        found = trend_of(points(frame, spec, "week"), spec, periods)
+        sentences.append(found.sentence(spec.label, spec.unit, "week"))
+        words.append(found.direction if found.enough_data else "too few data")
     return sentences, words
 
 
