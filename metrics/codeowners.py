@@ -234,9 +234,9 @@ def _within_service(files: pl.DataFrame, services: pl.DataFrame) -> pl.DataFrame
             pattern = "|".join(f"(?:{glob_to_regex(g)})" for g in svc["paths"])
             mine = mine.filter(pl.col("file").str.contains(pattern))
         parts.append(mine)
-    known = set(services.get_column("service").to_list())
-    parts.append(files.filter(~pl.col("service").is_in(list(known))))
-    return pl.concat(parts) if parts else files
+    configured = services.get_column("service").to_list()
+    parts.append(files.filter(~pl.col("service").is_in(configured)))  # no paths known: keep all
+    return pl.concat(parts)
 
 
 def code_owner_changes(changes: pl.DataFrame, commits: pl.DataFrame,

@@ -15,9 +15,11 @@ from faultkit import copy_inputs, make_inputs, run_to_end, table_checksums, ware
 @dataclass
 class Reference:
     """An input folder (never run in place), what an uninterrupted run of a copy gives, and
-    what a second run of that copy gave (tables, and the landed batches before and after)."""
+    what a second run of that copy gave (tables, and the landed batches before and after).
+    `run` is that copy, warehouse included: copy it to start from a published warehouse."""
 
     template: Path
+    run: Path
     checksums: dict[str, str]
     repeated: dict[str, str]
     batches: list[str]
@@ -35,8 +37,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     run_to_end(config)
     first, batches = table_checksums(warehouse_file(config)), _batches(landing)
     run_to_end(config)
-    return Reference(template, first, table_checksums(warehouse_file(config)), batches,
-                     _batches(landing))
+    return Reference(template, config.parent, first, table_checksums(warehouse_file(config)),
+                     batches, _batches(landing))
 
 
 def _batches(landing: Path) -> list[str]:

@@ -377,9 +377,10 @@ def report_stage(defs: Any, assets: list, resources: dict, instance: Any,
         progress(f"reports: {team} ({i}/{len(teams)}) …")
         result = dg.materialize(assets, selection=team_keys, partition_key=key,
                                 resources=resources, instance=instance,
-                                tags={"dora/stage": "reports"})
+                                tags={"dora/stage": "reports"}, run_config=summary.run_config)
         summary.run_ids.append(result.run_id)
     result = dg.materialize(assets, selection=index_keys, resources=resources,
-                            instance=instance, tags={"dora/stage": "reports"})
+                            instance=instance, tags={"dora/stage": "reports"},
+                            run_config=summary.run_config)
     summary.run_ids.append(result.run_id)
     progress(f"reports: {config.reports_path / INDEX}")
