@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from metrics.paths import commits_in_paths
+from metrics.paths import commits_in_paths, prs_in_paths
 from metrics.schema import UTC_TS
 
 HOUR_US = 3_600_000_000
@@ -186,7 +186,7 @@ def _changes_of_service(svc: dict, deps: pl.DataFrame, sha_dep: pl.DataFrame,
         (pl.col("deployment_index") == 0).alias("baseline"),
     )
     graph = bool(repo_commits.filter(pl.col("parents").list.len() > 0).height)
-    prs = _pr_changes(repo_prs, repo_commits, sha_dep, deps, graph, members)
+    prs = _pr_changes(repo_prs, repo_commits, sha_dep, deps, graph, members, svc["paths"])
     bare = _bare_changes(repo_commits, repo_prs, sha_dep, members)
     changes = (
         pl.concat([prs, bare], how="diagonal_relaxed")
@@ -198,7 +198,8 @@ def _changes_of_service(svc: dict, deps: pl.DataFrame, sha_dep: pl.DataFrame,
 
 
 def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
-                deps: pl.DataFrame, graph: bool, members: pl.Series | None) -> pl.DataFrame:
+                deps: pl.DataFrame, graph: bool, members: pl.Series | None,
+                globs: list[str] | None) -> pl.DataFrame:
     """Merged PRs with their start, first review and delivering deployment index."""
     if prs.height == 0:
         return pl.DataFrame()
@@ -211,11 +212,7 @@ def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
     prs = prs.join(own, on="number", how="left").join(
         _first_reviews(prs), on="number", how="left")
     if members is not None:
-        touched = prs.select(
-            "number", pl.concat_list(pl.col("commit_shas").fill_null([]),
-                                     pl.col("merge_commit_sha")).alias("sha")
-        ).explode("sha").filter(pl.col("sha").is_in(members.implode()))
-        prs = prs.filter(pl.col("number").is_in(touched.get_column("number").implode()))
+        prs = prs.filter(pl.col("number").is_in(prs_in_paths(prs, globs, members).implode()))
     if graph:
         via_merge = prs.select("number", pl.col("merge_commit_sha").alias("sha")).join(
             sha_dep, on="sha", how="inner").select("number", "deployment_index")

@@ -32,13 +32,41 @@ def glob_to_regex(glob: str) -> str:
     return "^" + "".join(out) + "$"
 
 
+def paths_pattern(globs: list[str]) -> str:
+    """One regex matching a path that any of `globs` matches."""
+    return "|".join(f"(?:{glob_to_regex(g)})" for g in globs)
+
+
+def prs_in_paths(prs: pl.DataFrame, globs: list[str], member_commits: pl.Series) -> pl.Series:
+    """The PR numbers (of one repo) that belong to a service made of `globs`.
+
+    A PR with its own changed-file list belongs when one of those files matches; otherwise it
+    belongs when one of its commits (or its merge commit) does.
+    """
+    with_files = prs.filter(pl.col("files").list.len() > 0)
+    by_files = (
+        with_files.select("number", "files").explode("files")
+        .filter(pl.col("files").str.contains(paths_pattern(globs)))
+        .get_column("number")
+    )
+    by_commits = (
+        prs.filter(~pl.col("number").is_in(with_files.get_column("number").implode()))
+        .select("number", pl.concat_list(pl.col("commit_shas").fill_null([]),
+                                         pl.col("merge_commit_sha")).alias("sha"))
+        .explode("sha")
+        .filter(pl.col("sha").is_in(member_commits.implode()))
+        .get_column("number")
+    )
+    return pl.concat([by_files, by_commits]).unique()
+
+
 def commits_in_paths(commits: pl.DataFrame, globs: list[str]) -> pl.Series:
     """The SHAs (of `commits`, one repo) that belong to a service made of `globs`.
 
     A commit with no file list (`files` null) belongs: without file data the only honest
     choice is the repo-level default, and the coverage figures show how much data lacks files.
     """
-    pattern = "|".join(f"(?:{glob_to_regex(g)})" for g in globs)
+    pattern = paths_pattern(globs)
     unknown = commits.filter(pl.col("files").is_null()).get_column("sha")
     touched = (
         commits.filter(pl.col("files").is_not_null())

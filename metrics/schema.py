@@ -39,6 +39,9 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "commit_shas": STR_LIST,
         "reviews": pl.List(REVIEW),
         "labels": STR_LIST,
+        # Changed paths of the whole PR (optional; GitHub gives them in the same query), so a
+        # PR can belong to the services of a monorepo whose paths it touches.
+        "files": STR_LIST,
         "source": pl.String,
     },
     "deployments": {

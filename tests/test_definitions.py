@@ -209,3 +209,46 @@ def test_ownership_moves_on_a_date(tmp_path: Path) -> None:
         rows = conn.execute("SELECT team, deployments FROM team_metrics WHERE grain = 'week' "
                             "ORDER BY team").fetchall()
     assert rows == [("core", 2), ("payments", 1)]
+
+
+def test_pr_files_place_a_pr_in_monorepo_services(tmp_path: Path) -> None:
+    """acme/mono in time mode, with changed files on the PRs only (as GitHub gives them).
+
+    PR #1 touches ledger and billing files, merged Jan 6 10:00, its commit x1 authored 08:00;
+    PR #2 touches billing only, merged 11:00, commit x2 authored 09:00. Deployments: L1/B1 on
+    Jan 5 (baselines), ledger L2 Jan 6 12:00, billing B2 Jan 6 13:00.
+    ledger: PR #1 → L2, 12:00 − 08:00 = 4 h. billing: PR #1 → B2, 5 h; PR #2 → B2, 4 h.
+    """
+    def commit(sha: str, authored: str) -> dict:
+        return {"repo": "acme/mono", "sha": sha, "authored_at": authored,
+                "committed_at": authored}
+
+    def deploy(id_: str, service: str, at: str) -> dict:
+        return {"id": id_, "service": service, "environment": "production", "revision": "x",
+                "finished_at": at, "status": "success"}
+
+    write_events(
+        tmp_path / "events",
+        commits=[commit("x1", "2026-01-06T08:00:00Z"), commit("x2", "2026-01-06T09:00:00Z")],
+        pull_requests=[
+            {"repo": "acme/mono", "number": 1, "created_at": "2026-01-06T08:30:00Z",
+             "merged_at": "2026-01-06T10:00:00Z", "commit_shas": ["x1"],
+             "files": ["services/ledger/a.py", "services/billing/b.py"]},
+            {"repo": "acme/mono", "number": 2, "created_at": "2026-01-06T09:30:00Z",
+             "merged_at": "2026-01-06T11:00:00Z", "commit_shas": ["x2"],
+             "files": ["services/billing/c.py"]}],
+        deployments=[deploy("L1", "ledger", "2026-01-05T10:00:00Z"),
+                     deploy("B1", "billing", "2026-01-05T10:00:00Z"),
+                     deploy("L2", "ledger", "2026-01-06T12:00:00Z"),
+                     deploy("B2", "billing", "2026-01-06T13:00:00Z")])
+    config = load_and_build(write_config(
+        tmp_path, teams=[{"name": "core", "services": ["ledger"]},
+                         {"name": "money", "services": ["billing"]}],
+        services=[{"name": "ledger", "repo": "acme/mono", "paths": ["services/ledger/**"]},
+                  {"name": "billing", "repo": "acme/mono", "paths": ["services/billing/**"]}]))
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+        rows = conn.execute("SELECT service, team, change_id, deployment_id, lead_time_hours "
+                            "FROM changes ORDER BY service, change_id").fetchall()
+    assert rows == [("billing", "money", "acme/mono#1", "B2", 5.0),
+                    ("billing", "money", "acme/mono#2", "B2", 4.0),
+                    ("ledger", "core", "acme/mono#1", "L2", 4.0)]

@@ -77,3 +77,14 @@ def test_a_malformed_item_is_quarantined_and_the_rest_of_the_page_loads() -> Non
     assert reasons[1][0] is None and reasons[1][1].startswith("unexpected payload shape")
     assert reasons[2] == ("opened_at", "required field `opened_at` is missing")
     assert result.tally.reconciles and result.tally.read["incidents"] == 3
+
+
+def test_pull_request_changed_files_are_kept() -> None:
+    pr = {"__typename": "PullRequest", "number": 4, "title": "t", "createdAt":
+          "2025-01-01T10:00:00Z", "mergedAt": None, "closedAt": None, "baseRefName": "main",
+          "author": {"__typename": "User", "login": "alice"}, "mergeCommit": None,
+          "labels": {"nodes": []}, "commits": {"nodes": []}, "reviews": {"nodes": []},
+          "files": {"totalCount": 2, "nodes": [{"path": "services/a/x.py"},
+                                               {"path": "libs/y.py"}]}}
+    out = normalise_page("pull_request", [pr], "graphql", INFO)
+    assert out.rows["pull_requests"][0]["files"] == ["services/a/x.py", "libs/y.py"]

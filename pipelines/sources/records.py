@@ -64,7 +64,7 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
         "author": _f("text"), "author_is_bot": _f("bool"), "created_at": _f("timestamp", True),
         "merged_at": _f("timestamp"), "closed_at": _f("timestamp"), "base_branch": _f("text"),
         "merge_commit_sha": _f("text"), "commit_shas": _f("list"), "reviews": _f("reviews"),
-        "labels": _f("list"),
+        "labels": _f("list"), "files": _f("list"),
     },
     "deployments": {
         "id": _f("text", True), "service": _f("text", True), "environment": _f("text", True),

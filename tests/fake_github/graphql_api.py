@@ -214,6 +214,8 @@ def pull_request_view(repo: FakeRepo, pr: FakePullRequest) -> dict[str, Any]:
         "author": actor(pr.author, pr.author_is_bot),
         "mergeCommit": commit_view(repo, pr.merge_commit_sha) if pr.merge_commit_sha else None,
         "labels": _positional(pr.labels, lambda n: {"name": n}, "labels"),
+        "files": _positional(pr.files, lambda p: {"__typename": "PullRequestChangedFile",
+                                                  "path": p}, "files"),
         "commits": _positional(
             pr.commit_shas,
             lambda s: {"__typename": "PullRequestCommit", "commit": commit_view(repo, s)},

@@ -50,6 +50,7 @@ class FakePullRequest:
     closed_at: dt.datetime | None = None
     merge_commit_sha: str | None = None
     repo_id: int = 0
+    files: list[str] = field(default_factory=list)
 
     @property
     def node_id(self) -> str:

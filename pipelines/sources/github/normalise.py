@@ -135,6 +135,7 @@ def _pull_request(item: dict[str, Any], info: RepoInfo, out: Normalised, path: s
         "commit_shas": [c["oid"] for c in commits],
         "reviews": reviews,
         "labels": [label["name"] for label in item["labels"]["nodes"]],
+        "files": [f["path"] for f in ((item.get("files") or {}).get("nodes") or [])] or None,
     }, info, path, index, item)
     where = f"{path} [{index}].commits"
     for position, commit in enumerate(commits):
