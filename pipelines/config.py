@@ -323,7 +323,10 @@ def load_config(path: str | Path) -> DoraConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (it is not UTF-8)") from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -332,6 +335,11 @@ def load_config(path: str | Path) -> DoraConfig:
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{path}: not valid YAML: {str(exc)[:100]}") from None
+    _check_nodes(path, root)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -343,17 +351,58 @@ def load_config(path: str | Path) -> DoraConfig:
         raise ConfigError(_describe(path, root, exc)) from None
 
 
+MAX_PROBLEMS = 50  # problems listed in one error message
+
+
+def _check_nodes(path: Path, root: yaml.Node | None) -> None:
+    """What YAML allows but a config never means: a key given twice in one mapping (YAML keeps
+    the last one silently) and a NUL character in a value (it would end a path or a name)."""
+    stack: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    seen_nodes: set[int] = set()  # aliases may make the tree a graph
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                name = f"{where}.{key}" if where else key
+                if isinstance(key_node, yaml.ScalarNode) and key in first:
+                    raise ConfigError(f"{path}: line {key_node.start_mark.line + 1}: "
+                                      f"`{_printable(name)}` is given twice (first on line "
+                                      f"{first[key]})")
+                first[key] = key_node.start_mark.line + 1
+                stack += [(key_node, where), (value_node, name)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, f"{where}.{i}") for i, item in enumerate(node.value)]
+        elif "\x00" in str(node.value):
+            raise ConfigError(f"{path}: line {line}: `{_printable(where) or '(top level)'}` "
+                              "contains a NUL character")
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
 def _describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
     lines = [f"{path}: {exc.error_count()} problem(s) in the config:"]
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_PROBLEMS]:
         loc = [p for p in err["loc"] if not _is_union_tag(p)]
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        # Keys and names come from the file: keep them short and printable.
+        key = _printable(".".join(str(p) for p in loc) or "(top level)", 120)
         line = _line_of(root, loc)
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = _printable(err["msg"].removeprefix("Value error, "), 300)
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not in SOURCES.md)"
         where = f"line {line}: " if line else ""
         lines.append(f"  {where}`{key}`: {msg}")
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"  … and {len(errors) - MAX_PROBLEMS} more")
     return "\n".join(lines)
 
 

@@ -42,7 +42,8 @@ LandingRoot = Path | str
 
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 # `<20-digit sequence>-<20-hex hash>[-<run>].<suffix>`: a batch or a raw page, never rewritten.
-_IMMUTABLE = re.compile(r"^\d{20}-(?P<digest>[0-9a-f]{20})(?:-[A-Za-z0-9._=-]+)?\.(?:parquet|jsonl\.gz)$")
+_IMMUTABLE = re.compile(
+    r"^\d{20}-(?P<digest>[0-9a-f]{20})(?:-[A-Za-z0-9._=-]+)?\.(?:parquet|jsonl\.gz)$")
 _RUN: ContextVar[str | None] = ContextVar("dora_landing_run", default=None)
 
 
@@ -122,7 +123,7 @@ def write_batch(
             return None
         target = f"{folder}/{_batch_name(digest)}"
         fs.pipe_file(target, content)  # one PUT: atomic on an object store
-        return fs.unstrip_protocol(target)
+        return root + target[len(base):]
     folder = batch_dir(root, source, partition, entity)
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.glob(f"*-{digest}*.parquet")):
@@ -145,7 +146,7 @@ def batch_files(root: LandingRoot, entity: str) -> list[Path | str]:
     pattern = f"*/*/{safe_segment(entity)}/*.parquet"
     if isinstance(root, str):
         fs, base = _filesystem(root)
-        files: Iterable[Path | str] = [fs.unstrip_protocol(p) for p in fs.glob(f"{base}/{pattern}")]
+        files: Iterable[Path | str] = [root + p[len(base):] for p in fs.glob(f"{base}/{pattern}")]
     elif not root.exists():
         return []
     else:
@@ -155,13 +156,12 @@ def batch_files(root: LandingRoot, entity: str) -> list[Path | str]:
 
 def _read_all(files: list[Path | str]) -> list[pl.DataFrame]:
     """Every file as a frame, in order; object-store files are fetched concurrently."""
-    remote = [f for f in files if isinstance(f, str)]
-    fetched: dict[str, bytes] = {}
-    if remote:
-        fs, _ = _filesystem(remote[0])
-        blobs = fs.cat([_filesystem(f)[1] for f in remote])
-        fetched = {fs.unstrip_protocol(path): blob for path, blob in blobs.items()}
-    return [pl.read_parquet(f) if isinstance(f, Path) else pl.read_parquet(io.BytesIO(fetched[f]))
+    paths = {f: _filesystem(f)[1] for f in files if isinstance(f, str)}
+    blobs: dict[str, bytes] = {}
+    if paths:
+        fs, _ = _filesystem(next(iter(paths)))
+        blobs = fs.cat(list(paths.values()))
+    return [pl.read_parquet(f if isinstance(f, Path) else io.BytesIO(blobs[paths[f]]))
             for f in files]
 
 

@@ -42,7 +42,7 @@ MARKER_TIMEOUT = 180.0
 _CONTEXT = multiprocessing.get_context("forkserver")
 # Everything a run imports, imported once in the fork server (not in a thread-running process:
 # forking one that has started polars' or DuckDB's thread pools may deadlock the child).
-_CONTEXT.set_forkserver_preload(["faultkit", "pipelines.runner", "pipelines.definitions"])
+_CONTEXT.set_forkserver_preload(["pipelines.preload", "pipelines.runner", "faultkit"])
 
 
 # ---- the input -----------------------------------------------------------------------------------

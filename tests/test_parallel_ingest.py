@@ -1,6 +1,6 @@
 """Parallel ingestion on Dagster's multiprocess executor: `dg launch --job github_sync` over a
 partition range syncs each repository in its own process, at most `github_api`-pool-limit at a
-time, and records every `github_landing` partition."""
+time, and records every `github_landing` partition; grouped repositories and failures."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from fake_github.helpers import TOKEN_ENV, write_config
+from fake_github.scenarios import small_repo
 from slow_github import SlowGithub, many_repos
 
 from pipelines.build import build_warehouse
 from pipelines.defs.ingest.github import add_repo_partitions
+from pipelines.defs.ingest.github_fanout import github_sync, mapping_key
+from pipelines.defs.resources import DoraResource
 from pipelines.landing import batch_files
+
+pytest_plugins = ["fake_github.fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DG = Path(sys.executable).parent / "dg"
@@ -100,3 +104,22 @@ def test_dg_launch_syncs_a_partition_range_in_parallel_within_the_pool(tmp_path:
     counts = build_warehouse(config)
     assert counts["pull_requests"] == REPOS * 4
     assert requests >= REPOS * 5
+
+
+def test_github_sync_groups_repositories_and_a_failure_spares_the_others(fake_github,
+                                                                          tmp_path: Path) -> None:
+    fake_github.add_repo(small_repo().repo)  # acme/app; acme/gone does not exist
+    write_config(tmp_path, fake_github.base_url, ["acme/app", "acme/gone"])
+    instance = dg.DagsterInstance.ephemeral()
+    result = github_sync.execute_in_process(
+        run_config={"ops": {"github_plan": {"config": {"repos_per_step": 2}}}},
+        resources={"dora": DoraResource(config_path=str(tmp_path / "dora.yaml"))},
+        instance=instance, raise_on_error=False)
+    assert not result.success
+    steps = {e.step_key for e in result.all_events if e.step_key}
+    assert steps == {"github_plan", f"github_sync_repos[{mapping_key('acme/app')}]"}
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "1 of 2 repositories failed" in message and "acme/gone" in message
+    # acme/app was synced and recorded although its step-mate failed.
+    assert instance.get_materialized_partitions(dg.AssetKey("github_landing")) == {"acme/app"}

@@ -170,7 +170,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRec
         yield reader.line_num, "", BadRecord(None, f"CSV header cannot be read ({exc})")
         return
     header = [h.strip() for h in header]
-    twice = sorted({h for h in header if header.count(h) > 1})
+    twice = sorted({h for h in header if h and header.count(h) > 1})
     while True:
         try:
             cells = next(reader)
@@ -193,8 +193,15 @@ def _csv_records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRec
                 None, f"row has {len(cells)} cells but the header has {len(header)}"
             )
             continue
+        # A column with no name (a trailing comma in the header) may only hold empty cells.
+        pairs = list(zip(header, cells, strict=True))
+        stray = next((i for i, (h, c) in enumerate(pairs) if not h and c.strip()), None)
+        if stray is not None:
+            yield reader.line_num, raw, BadRecord(
+                None, f"column {stray + 1} has a value but no name in the header")
+            continue
         # An empty cell is null (SOURCES.md).
-        yield reader.line_num, raw, {h: (c if c != "" else None) for h, c in zip(header, cells)}
+        yield reader.line_num, raw, {h: (c if c != "" else None) for h, c in pairs if h}
 
 
 def _csv_line(cells: list[str]) -> str:

@@ -19,6 +19,7 @@ tag at that commit → the app commit; a commit or version tag of the service's 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
@@ -149,17 +150,41 @@ def load_objects(path: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]
     for file in files:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            bad.append((file.name, f"not a readable JSON file ({exc})"))
+        except RecursionError:
+            bad.append((file.name, "not a readable JSON file (nested too deeply)"))
+            continue
+        except (OSError, ValueError) as exc:  # JSON, UTF-8, or a number too long to read
+            bad.append((file.name, f"not a readable JSON file ({exc})"[:300]))
             continue
         items = data.get("items") if isinstance(data, dict) and "items" in data else data
         items = items if isinstance(items, list) else [items]
         for position, item in enumerate(items, start=1):
-            if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-                objects.append(item)
-            else:
+            if not (isinstance(item, dict) and isinstance(item.get("metadata"), dict)):
                 bad.append((f"{file.name}#{position}", "not a Kubernetes object (no metadata)"))
+            elif not _storable(item):
+                bad.append((f"{file.name}#{position}", "the object holds text that is not "
+                            "valid unicode (a lone surrogate escape such as \\ud800)"))
+            else:
+                objects.append(item)
     return objects, bad
+
+
+def _storable(value: Any) -> bool:
+    """False when any text in `value` cannot be stored as UTF-8 (a JSON `\\ud800` escape)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _get(obj: Any, *keys: str) -> Any:
@@ -440,6 +465,60 @@ def read_rollouts(ctx: Context, objects: list[dict[str, Any]], known: pl.DataFra
 
 # ---- the source ---------------------------------------------------------------------------------
 
+# What reading an object of an unexpected shape raises (a list where a mapping belongs, a number
+# where text belongs, …). Bad *values* are BadRecords, caught where they arise.
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+_KIND_NAMES = {"argocd": "an Argo CD", "flux": "a Flux", "rollouts": "an Argo Rollouts"}
+
+
+def _read(ctx: Context, kind: str, objects: list[dict[str, Any]], known: pl.DataFrame) -> None:
+    if kind == "argocd":
+        read_argocd(ctx, objects)
+    elif kind == "flux":
+        read_flux(ctx, objects)
+    else:
+        read_rollouts(ctx, objects, known)
+
+
+def _read_guarded(ctx: Context, kind: str, objects: list[dict[str, Any]],
+                  known: pl.DataFrame) -> None:
+    """Read `objects`; an object whose shape the reader trips over is quarantined, not fatal.
+
+    The readers link objects to each other (Flux events to their Kustomization, Rollouts to
+    their ReplicaSets), so they read the whole file at once. When that fails, each object is
+    tried alone to find the ones that fail, which are quarantined; the rest are read together.
+    """
+    rows, bad = len(ctx.rows), len(ctx.bad)
+    try:
+        _read(ctx, kind, objects, known)
+        return
+    except _SHAPE_ERRORS:
+        del ctx.rows[rows:], ctx.bad[bad:]
+    good = []
+    for position, obj in enumerate(objects, start=1):
+        probe = copy.copy(ctx)
+        probe.rows, probe.bad = [], []
+        try:
+            _read(probe, kind, [obj], known)
+        except _SHAPE_ERRORS as exc:
+            name = str(_get(obj, "metadata", "name"))[:200]
+            what = f"{str(obj.get('kind'))[:60]}/{name}"
+            ctx.quarantine(what, position, name, None,
+                           f"{what} does not have the shape of {_KIND_NAMES[kind]} object "
+                           f"({type(exc).__name__}: {str(exc)[:120]}); it is skipped", obj)
+        else:
+            good.append(obj)
+    try:
+        _read(ctx, kind, good, known)
+    except _SHAPE_ERRORS as exc:  # only together do they fail: keep none of them
+        del ctx.rows[rows:]
+        for position, obj in enumerate(good, start=1):
+            name = str(_get(obj, "metadata", "name"))[:200]
+            ctx.quarantine(f"#{position}", position, name, None,
+                           f"the objects of this file cannot be read together "
+                           f"({type(exc).__name__}: {str(exc)[:120]})", obj)
+
+
 def read_operator(source: OperatorSource, config: DoraConfig, name: str,
                   known: pl.DataFrame | None = None) -> FilesResult:
     """Deployments (and quarantine rows) from one `argocd`, `flux` or `rollouts` source.
@@ -455,13 +534,8 @@ def read_operator(source: OperatorSource, config: DoraConfig, name: str,
     for where, reason in unreadable:
         ctx.bad.append({"source": name, "file": where, "line": None, "entity": "deployments",
                         "record_key": None, "field": None, "reason": reason, "raw": None})
-    if source.kind == "argocd":
-        read_argocd(ctx, items)
-    elif source.kind == "flux":
-        read_flux(ctx, items)
-    else:
-        read_rollouts(ctx, items, known if known is not None else
-                      pl.DataFrame(schema=SCHEMAS["deployments"]))
+    _read_guarded(ctx, source.kind, items, known if known is not None else
+                  pl.DataFrame(schema=SCHEMAS["deployments"]))
     if source.kind != "rollouts":
         link_rollbacks(ctx.rows, app_ancestry(ctx.apps))
     result = FilesResult()

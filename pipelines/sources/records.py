@@ -29,6 +29,8 @@ def display(value: str, limit: int = 60) -> str:
     lone UTF-16 surrogate from a JSON escape); a reason must stay short, printable, and storable
     as UTF-8.
     """
+    if not value:
+        return "(no name)"
     text = repr(value)[1:-1] if not value.isprintable() else value
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[:limit] + "…"
@@ -150,7 +152,8 @@ def _int(value: Any, field: str) -> int:
         try:
             value = int(value.strip())
         except ValueError:
-            raise BadRecord(field, f"`{field}` must be a whole number, got {_show(value)}") from None
+            raise BadRecord(
+                field, f"`{field}` must be a whole number, got {_show(value)}") from None
     if not isinstance(value, int):
         raise BadRecord(field, f"`{field}` must be a whole number, got {_kind(value)}")
     if abs(value) > INT64_MAX:
@@ -245,7 +248,8 @@ def _check_rules(entity: str, row: dict[str, Any]) -> None:
         if row["good"] < 0 or row["total"] < 0:
             raise BadRecord("good", "`good` and `total` must not be negative")
         if row["good"] > row["total"]:
-            raise BadRecord("good", f"`good` ({row['good']}) is greater than `total` ({row['total']})")
+            raise BadRecord(
+                "good", f"`good` ({row['good']}) is greater than `total` ({row['total']})")
         if row["window_end"] < row["window_start"]:
             raise BadRecord("window_end", "`window_end` is before `window_start`")
     elif entity == "commits" and row["authored_at"] is None:

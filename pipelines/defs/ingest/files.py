@@ -25,7 +25,7 @@ def files_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.M
         result = read_folder(
             config.resolve(source.path), name, source.timezone, {s.name for s in config.slos}
         )
-        with landing_run(context.run_id):
+        with landing_run(context.run.run_id):
             batches += land_folder(config.landing_root, name, result)
         tally.add(result.tally)
     return dg.MaterializeResult(

@@ -36,7 +36,7 @@ def ingest(context: dg.AssetExecutionContext, config: DoraConfig, kinds: tuple[s
         name = source_name(source, index)
         context.log.info(f"reading {name}: {config.resolve(source.path)}")
         result = read(source, config, name)
-        with landing_run(context.run_id):
+        with landing_run(context.run.run_id):
             batches += land(config.landing_root, source.kind, name, result)
         tally.add(result.tally)
     return dg.MaterializeResult(

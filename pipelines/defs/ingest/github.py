@@ -55,7 +55,7 @@ def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.
     """
     return dg.MaterializeResult(
         metadata=sync_partition(dora.load(), context.partition_key, context.log.info,
-                                context.run_id))
+                                context.run.run_id))
 
 
 def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],

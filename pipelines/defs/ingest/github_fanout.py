@@ -1,11 +1,12 @@
 """Ingest many GitHub repositories in one run, one step per repository (see docs/deployment.md).
 
-`github_sync` plans the repositories to sync and maps one `github_sync_repos` step over each. The
-run's executor places the steps: Dagster's multiprocess executor runs them in parallel processes
-on one machine (`max_concurrent`), the `k8s_job_executor` gives each its own pod. Every step is in
-the `github_api` pool, so the instance's pool limit caps how many repositories are synced at once
-across all runs, and records a materialisation of the `github_landing` partition it synced, so
-the asset's partitions show the same history whichever way they were synced.
+`github_sync` plans the repositories to sync and maps one `github_sync_repos` step over each (or
+over groups of `repos_per_step`). The run's executor places the steps: Dagster's multiprocess
+executor runs them in parallel processes on one machine (`max_concurrent`), the
+`k8s_job_executor` gives each its own pod. Every step is in the `github_api` pool, so the
+instance's pool limit caps how many repositories are synced at once across all runs; and each
+records a materialisation of the `github_landing` partition it synced, so the asset's partitions
+show the same history whichever way they were synced.
 
 Which repositories: the run's partition or partition range (`dg launch --job github_sync
 --partition-range acme/a...acme/k`, in the order partitions were added), else the op config's
@@ -14,7 +15,6 @@ Which repositories: the run's partition or partition range (`dg launch --job git
 
 import hashlib
 import re
-from typing import Any
 
 import dagster as dg
 
@@ -71,7 +71,7 @@ def github_sync_repos(context: dg.OpExecutionContext, repos: list[str],
     failures: list[str] = []
     for repo in repos:
         try:
-            metadata = sync_partition(config, repo, context.log.info, context.run_id)
+            metadata = sync_partition(config, repo, context.log.info, context.run.run_id)
         except dg.Failure as exc:
             failures.append(exc.description or repo)
             context.log.error(exc.description or repo)

@@ -1,0 +1,361 @@
+"""Bad input, fuzzed: event files (JSON Lines and CSV) that hypothesis makes as wrong as it can.
+
+Records start valid and are then broken: wrong types, missing and extra fields, offset-less and
+impossible timestamps, NaN and huge numbers, unicode and control characters, 1 MB strings,
+duplicate keys, truncated lines; whole files may be empty or binary. Whatever comes in:
+
+- reading never raises;
+- every record read is either loaded or quarantined (read = loaded + quarantined, per entity),
+  and for JSON Lines every non-blank line is a record read;
+- every quarantined record names its file and line, and a reason a person can read (short,
+  printable, no raw control characters);
+- what loads keeps the canonical guarantees (required fields, UTC timestamps in range, text
+  storable as UTF-8);
+- landed and built into the warehouse, the tables hold exactly the loaded records (one per key)
+  and every quarantined one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from metrics.schema import DEPLOYMENT_STATUSES, FILE_NAMES, KEYS
+from pipelines.build import build_canonical, compute_metrics
+from pipelines.config import DoraConfig
+from pipelines.sources.files import RAW_LIMIT, land_folder, read_folder
+from pipelines.sources.records import EARLIEST, FIELDS, LATEST
+from pipelines.warehouse import connect
+
+# DORA_FUZZ_EXAMPLES=2000 fuzzes harder (the default keeps the suite fast).
+EXAMPLES = int(os.environ.get("DORA_FUZZ_EXAMPLES", "30"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.large_base_example])
+MEGABYTE = "é" * 500_000  # 1 MB of UTF-8 in one value
+
+# ---- values ------------------------------------------------------------------------------------
+
+NASTY_TEXT = st.sampled_from([
+    "", " ", "\x00", "a\x00b", "\ud800", "x\udfffy", "\x1b[31mred", "\u202eevil", "\r\n",
+    "'; DROP TABLE deployments; --", "<script>alert(1)</script>", "../../etc/passwd",
+    "NaN", "null", "1e999", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🚀", "\ufeff", "\t\v\f",
+])
+TEXT = st.one_of(st.text(max_size=20), NASTY_TEXT,
+                 st.text(st.characters(codec="utf-8", categories=["Cc", "Zs", "So"]), max_size=5))
+GOOD_TIMES = st.datetimes(min_value=EARLIEST.replace(tzinfo=None),
+                          max_value=LATEST.replace(tzinfo=None, year=2099),
+                          timezones=st.timezones()).map(lambda t: t.isoformat())
+BAD_TIMES = st.sampled_from([
+    "2026-01-05T10:00:00", "2026-01-05", "2026-02-30T10:00:00Z", "2026-01-05T25:00:00Z",
+    "2026-01-05T10:00:00+25:00", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00",
+    "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "yesterday", "1767600000", " ",
+    "2026-01-05T10:00:00.123456789123456789Z", "+002026-01-05T10:00:00Z",
+])
+NUMBERS = st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from([2**63, -(2**63) - 1, 10**40, float("nan"), 1e308, -0.0]))
+SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT, GOOD_TIMES, BAD_TIMES)
+ANY_VALUE = st.one_of(SCALARS, st.lists(SCALARS, max_size=3),
+                      st.dictionaries(st.text(max_size=5), SCALARS, max_size=3),
+                      st.just(MEGABYTE))
+
+
+def _good_value(kind: str, name: str) -> st.SearchStrategy[Any]:
+    """Values a field of this kind accepts."""
+    if kind == "timestamp":
+        return GOOD_TIMES
+    if kind == "int":
+        return st.integers(0, 10**6)
+    if kind == "bool":
+        return st.booleans()
+    if name == "parents":
+        return st.lists(st.sampled_from(["c0", "c1", "c2", "c3"]), max_size=2)
+    if kind == "list":
+        return st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00;"),
+                                min_size=1, max_size=8), max_size=3)
+    if kind == "reviews":
+        return st.lists(st.fixed_dictionaries({"author": st.sampled_from(["bob", "carol"]),
+                                               "submitted_at": GOOD_TIMES,
+                                               "state": st.just("APPROVED")}), max_size=2)
+    if name == "status":
+        return st.sampled_from(DEPLOYMENT_STATUSES)
+    if name == "cause":
+        return st.sampled_from(["change", "infrastructure", "external", "unknown"])
+    if name == "slo":
+        return st.just("api-availability")
+    if name in ("service", "repo"):
+        return st.sampled_from(["api", "acme/api"]) | TEXT.filter(str.strip)
+    if name in ("sha", "revision", "merge_commit_sha", "commit_sha"):
+        return st.sampled_from(["c0", "c1", "c2", "c3"])
+    if name == "environment":
+        return st.sampled_from(["production", "Prod", "staging"])
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+                   max_size=12).filter(str.strip)
+
+
+@st.composite
+def records(draw: st.DrawFn, entity: str) -> dict[str, Any]:
+    """A record of `entity`: valid, then (often) broken in one or more ways."""
+    specs = FIELDS[entity]
+    record = {name: draw(_good_value(spec.kind, name)) for name, spec in specs.items()
+              if spec.required or draw(st.booleans())}
+    for _ in range(draw(st.integers(0, 3))):
+        how = draw(st.sampled_from(["drop", "extra", "wrong", "wrong", "time"]))
+        name = draw(st.sampled_from(sorted(specs)))
+        if how == "drop":
+            record.pop(name, None)
+        elif how == "extra":
+            record[draw(st.one_of(TEXT, st.just("x" * 300)))] = draw(SCALARS)
+        elif how == "time":
+            record[name] = draw(BAD_TIMES)
+        else:
+            record[name] = draw(ANY_VALUE)
+    return record
+
+
+# ---- files -------------------------------------------------------------------------------------
+
+
+@st.composite
+def jsonl_file(draw: st.DrawFn, entity: str) -> bytes:
+    """A JSON Lines file: records, some lines corrupted, perhaps a whole-file disaster."""
+    whole = draw(st.sampled_from(["lines"] * 6 + ["empty", "binary", "blank", "utf16"]))
+    if whole == "empty":
+        return b""
+    if whole == "binary":
+        return draw(st.binary(min_size=1, max_size=300))
+    if whole == "blank":
+        return b"\n  \n\t\n"
+    lines = []
+    for record in draw(st.lists(records(entity), min_size=1, max_size=6)):
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        how = draw(st.sampled_from(["keep"] * 6 + ["truncate", "duplicate", "garbage",
+                                                   "deep", "long_number", "crlf", "array"]))
+        if how == "truncate":
+            text = text[: draw(st.integers(0, max(len(text) - 1, 0)))]
+        elif how == "duplicate" and len(record) > 0:
+            key = next(iter(record))
+            text = "{" + json.dumps(key) + ": 1, " + text[1:]
+        elif how == "garbage":
+            lines.append(draw(st.binary(min_size=1, max_size=40)).replace(b"\n", b"?"))
+            continue
+        elif how == "deep":
+            text = "[" * 50_000 + "]" * 50_000
+        elif how == "long_number":
+            text = '{"id": ' + "7" * 5000 + "}"
+        elif how == "crlf":
+            text += "\r"
+        elif how == "array":
+            text = json.dumps([record], allow_nan=True)
+        lines.append(text.encode("utf-8", "surrogatepass"))
+    data = b"\n".join(lines) + draw(st.sampled_from([b"\n", b""]))
+    return data.decode("utf-8", "replace").encode("utf-16") if whole == "utf16" else data
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+@st.composite
+def csv_file(draw: st.DrawFn, entity: str) -> bytes:
+    """A CSV file: a header (maybe with an unknown or doubled column), rows of cells (maybe too
+    few or too many, with NUL or broken quotes), perhaps a whole-file disaster."""
+    whole = draw(st.sampled_from(["rows"] * 6 + ["empty", "binary", "header_only"]))
+    if whole == "empty":
+        return b""
+    if whole == "binary":
+        return draw(st.binary(min_size=1, max_size=300))
+    header = [n for n in FIELDS[entity] if n != "reviews"]
+    header = draw(st.permutations(header))
+    twist = draw(st.sampled_from(["none"] * 4 + ["extra", "double", "blank"]))
+    if twist == "extra":
+        header = [*header, draw(TEXT)]
+    elif twist == "double":
+        header = [*header, header[0]]
+    elif twist == "blank":
+        header = [*header, ""]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    if whole == "rows":
+        for record in draw(st.lists(records(entity), min_size=1, max_size=6)):
+            cells = [_cell(record.get(h)) for h in header]
+            how = draw(st.sampled_from(["keep"] * 5 + ["short", "long", "quote", "nul"]))
+            if how == "short":
+                cells = cells[:-1]
+            elif how == "long":
+                cells = [*cells, "surplus"]
+            elif how == "nul":
+                cells[0] = cells[0] + "\x00"
+            if how == "quote":
+                out.write('"' + ",".join(cells) + "\n")
+            else:
+                writer.writerow(cells)
+    return out.getvalue().encode("utf-8", "surrogatepass")
+
+
+ENTITIES = sorted(FILE_NAMES)
+
+
+@st.composite
+def event_folders(draw: st.DrawFn) -> dict[str, bytes]:
+    """File name → bytes for a folder of event files."""
+    files: dict[str, bytes] = {}
+    for entity in draw(st.lists(st.sampled_from(ENTITIES), min_size=1, max_size=3,
+                                unique=True)):
+        stem = FILE_NAMES[entity]
+        formats = draw(st.sampled_from([["jsonl"], ["csv"], ["jsonl", "csv"]]))
+        if "jsonl" in formats:
+            files[f"{stem}.jsonl"] = draw(jsonl_file(entity))
+        if "csv" in formats:
+            files[f"{stem}.csv"] = draw(csv_file(entity))
+    return files
+
+
+# ---- the properties ----------------------------------------------------------------------------
+
+
+def _readable(text: str, limit: int) -> bool:
+    """Short, and nothing a terminal or a page would act on or choke on."""
+    return 0 < len(text) <= limit and not any(
+        unicodedata.category(c) in ("Cc", "Cs") for c in text)
+
+
+def _records_in_jsonl(data: bytes) -> int:
+    """Independently: a JSON Lines record is a non-blank line (undecodable lines count)."""
+    count = 0
+    for raw in data.split(b"\n"):
+        try:
+            count += bool(raw.decode("utf-8").strip())
+        except UnicodeDecodeError:
+            count += 1
+    return count
+
+
+def _check_loaded(entity: str, frame: pl.DataFrame) -> None:
+    for row in frame.iter_rows(named=True):
+        for name, spec in FIELDS[entity].items():
+            value = row[name]
+            if spec.required:
+                assert value is not None, (entity, name, row)
+            if spec.kind == "timestamp" and value is not None:
+                assert value.tzinfo is not None and EARLIEST <= value < LATEST, (name, value)
+            if isinstance(value, str):
+                assert "\x00" not in value
+                value.encode("utf-8")  # storable
+        if entity == "deployments":
+            assert row["status"] in DEPLOYMENT_STATUSES
+
+
+def _write(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+def _read_and_check(folder: Path, files: dict[str, bytes]):
+    result = read_folder(folder, "fuzz", known_slos={"api-availability"})
+    tally, quarantine = result.tally, result.quarantine
+    assert tally.reconciles
+    for entity in FILE_NAMES:
+        loaded = result.frames.get(entity, pl.DataFrame()).height
+        assert tally.loaded[entity] == loaded
+        assert tally.quarantined[entity] == quarantine.filter(pl.col("entity") == entity).height
+        assert tally.read[entity] == tally.loaded[entity] + tally.quarantined[entity]
+        jsonl, csv_name = f"{FILE_NAMES[entity]}.jsonl", f"{FILE_NAMES[entity]}.csv"
+        if jsonl in files and csv_name not in files:
+            assert tally.read[entity] == _records_in_jsonl(files[jsonl]), (entity, files)
+        if entity in result.frames:
+            _check_loaded(entity, result.frames[entity])
+    for row in quarantine.iter_rows(named=True):
+        assert row["file"] in files and row["line"] is not None and row["line"] >= 1, row
+        assert _readable(row["reason"], 400), row["reason"]
+        assert row["field"] is None or _readable(row["field"], 200), row["field"]
+        assert row["raw"] is None or len(row["raw"]) <= RAW_LIMIT
+        if row["file"].endswith(".jsonl"):
+            assert row["line"] <= files[row["file"]].count(b"\n") + 1
+    return result
+
+
+@FUZZ
+@given(event_folders())
+@example({"deployments.jsonl": b'{"id": "d", "id": "e"}\n{"id": 1' + b"0" * 5000 + b"}\n"
+          + b'{"id": "\\ud800", "\\ud800": 1}\n'})
+@example({"sli.csv": b"slo,slo,window_start\nx,y,2026-01-05T00:00:00Z\n",
+          "commits.csv": b"repo,sha,authored_at,committed_at,message\n"
+          + b"r,s,2026-01-05T00:00:00Z,2026-01-05T00:00:00Z," + MEGABYTE.encode() + b"\n"})
+def test_any_event_files_are_read_loaded_or_quarantined(files: dict[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "events"
+        _write(folder, files)
+        result = _read_and_check(folder, files)
+        # Landed and built, the warehouse holds each loaded record once per key, and every
+        # quarantined one.
+        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch))
+        land_folder(config.landing_path, "fuzz", result)
+        conn = connect(config.warehouse_path)
+        try:
+            build_canonical(conn, config)
+            counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+                      for t in [*FILE_NAMES, "quarantine"]}
+        finally:
+            conn.close()
+        assert counts["quarantine"] == result.quarantine.height
+        for entity in FILE_NAMES:
+            frame = result.frames.get(entity)
+            keys = 0 if frame is None else frame.unique(subset=list(KEYS[entity])).height
+            assert counts[entity] == keys, entity
+
+
+@settings(max_examples=max(3, EXAMPLES // 10), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.fixed_dictionaries({entity: st.lists(records(entity), max_size=8)
+                              for entity in ENTITIES}))
+def test_every_metric_is_computed_from_whatever_loaded(batch: dict[str, list]) -> None:
+    """The whole build, metrics included, on fuzzed records: whatever passed the quarantine
+    (extreme but valid values: unicode names, edge timestamps, huge counts) never crashes it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "events"
+        folder.mkdir()
+        for entity, rows in batch.items():
+            (folder / f"{FILE_NAMES[entity]}.jsonl").write_text(
+                "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows), encoding="utf-8")
+        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch),
+                            services=[{"name": "api", "repo": "acme/api"}],
+                            teams=[{"name": "payments", "services": ["api"]}])
+        result = read_folder(folder, "fuzz", known_slos=None)
+        land_folder(config.landing_path, "fuzz", result)
+        conn = connect(config.warehouse_path)
+        try:
+            build_canonical(conn, config)
+        finally:
+            conn.close()
+        compute_metrics(config)
+        with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+            (quarantined,) = conn.execute("SELECT count(*) FROM quarantine").fetchone()
+            counted, outcomes, by_team, by_org = conn.execute("""
+                SELECT (SELECT count(*) FROM deployments WHERE status = 'success'
+                          AND lower(environment) IN ('production', 'prod')),
+                       (SELECT count(*) FROM deployment_outcomes),
+                       (SELECT coalesce(sum(deployments), 0) FROM team_metrics
+                          WHERE grain = 'month'),
+                       (SELECT coalesce(sum(deployments), 0) FROM org_metrics
+                          WHERE grain = 'week')""").fetchone()
+        assert quarantined == sum(result.tally.quarantined.values())
+        # Every counted deployment is in the outcomes and counted once, by team and overall.
+        assert counted == outcomes == by_team == by_org
