@@ -14,7 +14,7 @@ from pipelines.sources.files import land_folder, read_folder
 
 
 def write_events(folder: Path, **entities: list[dict[str, Any]]) -> Path:
-    """Write `<entity>.jsonl` files (entity = commits, pull_requests, deployments, incidents, sli)."""
+    """Write `<entity>.jsonl` files (commits, pull_requests, deployments, incidents, sli)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, records in entities.items():
         with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
