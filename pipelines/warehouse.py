@@ -116,6 +116,9 @@ def _seed_working_copy(published: Path, working: Path, deadline: float,
         os.link(partial, working)
     except FileExistsError:
         pass
+    except OSError:  # a filesystem without hard links: a rename, if still nobody else has
+        if not working.exists():
+            os.replace(partial, working)
     finally:
         partial.unlink(missing_ok=True)
     _fsync_dir(working.parent)

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from metrics.schema import DEPLOYMENT_STATUSES, FILE_NAMES, KEYS
 from pipelines.build import build_canonical, compute_metrics
 from pipelines.config import DoraConfig
-from pipelines.sources.files import RAW_LIMIT, land_folder, read_folder
+from pipelines.sources.files import RAW_LIMIT, FilesResult, land_folder, read_folder
 from pipelines.sources.records import EARLIEST, FIELDS, LATEST
 from pipelines.warehouse import connect
 
@@ -268,7 +268,7 @@ def _write(folder: Path, files: dict[str, bytes]) -> None:
         (folder / name).write_bytes(data)
 
 
-def _read_and_check(folder: Path, files: dict[str, bytes]):
+def _read_and_check(folder: Path, files: dict[str, bytes]) -> FilesResult:
     result = read_folder(folder, "fuzz", known_slos={"api-availability"})
     tally, quarantine = result.tally, result.quarantine
     assert tally.reconciles
@@ -296,6 +296,9 @@ def _read_and_check(folder: Path, files: dict[str, bytes]):
 @given(event_folders())
 @example({"deployments.jsonl": b'{"id": "d", "id": "e"}\n{"id": 1' + b"0" * 5000 + b"}\n"
           + b'{"id": "\\ud800", "\\ud800": 1}\n'})
+@example({"sli.jsonl": json.dumps({"slo": MEGABYTE + "\x1b", "window_start": "2026-01-05T00:00Z",
+                                    "window_end": "2026-01-06T00:00Z", "good": 1,
+                                    "total": 2}).encode()})
 @example({"sli.csv": b"slo,slo,window_start\nx,y,2026-01-05T00:00:00Z\n",
           "commits.csv": b"repo,sha,authored_at,committed_at,message\n"
           + b"r,s,2026-01-05T00:00:00Z,2026-01-05T00:00:00Z," + MEGABYTE.encode() + b"\n"})

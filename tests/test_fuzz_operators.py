@@ -131,6 +131,9 @@ def _readable(text: str | None) -> bool:
 @example(("flux", b'[{"kind": "Event", "metadata": {"name": "\\ud800"}, "involvedObject": 5}]'))
 @example(("rollouts", b'[{"kind": "Rollout", "metadata": {"name": "payments-api"}, '
                       b'"status": {"abort": true, "abortedAt": 7}, "spec": "x"}]'))
+@example(("argocd", json.dumps([{"kind": "Application",
+                                  "metadata": {"name": "é" * 5000 + "\x1b[2J"},
+                                  "status": {"history": [{"id": 1}]}}]).encode()))
 def test_operator_files_never_stop_the_source(case: tuple[str, bytes]) -> None:
     kind, data = case
     with tempfile.TemporaryDirectory() as scratch:

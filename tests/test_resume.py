@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from faultkit_fixtures import Reference
 
 from pipelines.build import DERIVED_INPUTS, is_consistent
-from pipelines.warehouse import working_path
+from pipelines.warehouse import connect, database_file, working_path
 
 pytest_plugins = ["faultkit_fixtures"]
 
@@ -82,5 +84,26 @@ def test_runs_killed_at_every_stage_then_rerun_give_the_uninterrupted_warehouse(
     try:
         assert is_consistent(conn)
         assert set(DERIVED_INPUTS) <= {r[0] for r in conn.execute("SHOW TABLES").fetchall()}
+    finally:
+        conn.close()
+
+
+def test_a_warehouse_written_in_place_is_picked_up_with_its_last_commits(tmp_path: Path) -> None:
+    """A warehouse from before the working-copy layout, left by a killed writer with a
+    write-ahead log, becomes the working copy with every committed row (the log folded in)."""
+    published = tmp_path / "dora.duckdb"
+    script = ("import duckdb, os, sys\n"
+              "conn = duckdb.connect(sys.argv[1])\n"
+              "conn.execute('CREATE TABLE t AS SELECT range AS x FROM range(5)')\n"
+              "conn.execute('CHECKPOINT')\n"
+              "conn.execute('INSERT INTO t VALUES (99)')  # committed, only in the log\n"
+              "os._exit(0)  # no close, no checkpoint: like a kill\n")
+    subprocess.run([sys.executable, "-c", script, str(published)], check=True)
+    assert Path(f"{published}.wal").exists()
+    conn = connect(published)
+    try:
+        assert database_file(conn) == working_path(published)
+        assert sorted(r[0] for r in conn.execute("SELECT x FROM t").fetchall()) == [
+            0, 1, 2, 3, 4, 99]
     finally:
         conn.close()

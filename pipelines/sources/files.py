@@ -101,7 +101,7 @@ def _zone(name: str | None, source: str) -> ZoneInfo | None:
 
 def _check_known_slo(entity: str, row: dict[str, Any], known: set[str] | None) -> None:
     if entity == "sli_measurements" and known is not None and row["slo"] not in known:
-        raise BadRecord("slo", f"SLO {row['slo']!r} is not in the config's `slos`")
+        raise BadRecord("slo", f"SLO '{display(row['slo'], 80)}' is not in the config's `slos`")
 
 
 def _records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | BadRecord]]:

@@ -44,7 +44,7 @@ from pipelines.sources.gitops import (
     resolve_tags,
 )
 from pipelines.sources.images import MANIFEST, ImageRef, ServiceImages, split_image
-from pipelines.sources.records import BadRecord, parse_timestamp
+from pipelines.sources.records import BadRecord, display, parse_timestamp
 
 _HEX = re.compile(r"[0-9a-f]{7,40}")
 ENV_LABELS = ("environment", "env")
@@ -76,9 +76,12 @@ class Context:
     def quarantine(self, where: str, line: int | None, key: str | None, field: str | None,
                    reason: str, raw: Any) -> None:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-        self.bad.append({"source": self.source, "file": f"{self.file}:{where}", "line": line,
-                         "entity": "deployments", "record_key": key, "field": field,
-                         "reason": reason, "raw": text[:10_000]})
+        # Names in `where`, `key` and `reason` come from the file: keep them short and printable.
+        self.bad.append({"source": self.source, "file": f"{self.file}:{display(where, 200)}",
+                         "line": line, "entity": "deployments",
+                         "record_key": display(key, 200) if key else None,
+                         "field": display(field, 100) if field else None,
+                         "reason": display(reason, 500, middle=True), "raw": text[:10_000]})
 
     def target(self, name: str, labels: dict[str, Any], paths: list[str]) -> Target | None:
         """Service and environment of an operator object.

@@ -21,9 +21,10 @@ EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
-def display(value: str, limit: int = 60) -> str:
+def display(value: str, limit: int = 60, middle: bool = False) -> str:
     """`value` as a person can read it in a reason: control characters, invalid surrogates and
-    other unprintable characters escaped (as Python writes them), cut to `limit` characters.
+    other unprintable characters escaped (as Python writes them), cut to `limit` characters
+    (with `middle`, cut in the middle, keeping the end of a sentence that names a long value).
 
     Field names and keys come from the input, so they may hold anything (a 1 MB name, a NUL, a
     lone UTF-16 surrogate from a JSON escape); a reason must stay short, printable, and storable
@@ -33,7 +34,12 @@ def display(value: str, limit: int = 60) -> str:
         return "(no name)"
     text = repr(value)[1:-1] if not value.isprintable() else value
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= limit else text[:limit] + "…"
+    if len(text) <= limit:
+        return text
+    if middle:
+        half = (limit - 1) // 2
+        return text[:half] + "…" + text[len(text) - half:]
+    return text[:limit] + "…"
 
 
 class BadRecord(ValueError):
