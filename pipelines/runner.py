@@ -51,9 +51,15 @@ def _instance() -> dg.DagsterInstance:
 
 
 def _definitions() -> dg.Definitions:
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
     from pipelines.definitions import defs
 
-    return defs()
+    # Dagster keeps "the current defs-state storage" in a context variable set by whichever
+    # instance was last entered; if that instance is gone, loading fails with "undefined
+    # DagsterInstance weakref". This project has no state-backed components, so load without one.
+    with set_defs_state_storage(None):
+        return defs()
 
 
 def _all_assets(defs: dg.Definitions) -> list:

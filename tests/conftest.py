@@ -26,3 +26,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     except ImportError:
         pass
     return run_pipeline(config_path, progress=lambda _msg: None, extra_stages=stages)
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_defs_state_storage():
+    """Each test starts without a leftover "current defs-state storage" (a Dagster context
+    variable that an instance entered by an earlier test may have left pointing at a disposed
+    instance, which breaks loading the definitions)."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield

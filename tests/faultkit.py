@@ -143,9 +143,12 @@ def unreadable_batches(landing: Path) -> list[Path]:
 
 
 def _pause(marker: Path, point: str) -> None:
-    """Tell the test where we are, then wait to be killed."""
+    """Tell the test where we are, then wait: to be killed, or released (`Run.release`)."""
     marker.write_text(point, encoding="utf-8")
-    time.sleep(3600)
+    go = marker.with_suffix(".go")
+    deadline = time.monotonic() + 600
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _install_pause(point: str, marker: Path) -> None:
@@ -221,6 +224,19 @@ class Run:
             raise AssertionError(f"run did not finish in {timeout}s")
         return self.process.exitcode
 
+    def reached(self, timeout: float = MARKER_TIMEOUT) -> str:
+        """Wait until the run is paused at its point; the point's name."""
+        wait_for(lambda: self.marker.exists() or not self.process.is_alive(), timeout,
+                 "the run to reach its pause point")
+        if not self.marker.exists():
+            raise AssertionError(f"the run ended (exit {self.process.exitcode}) before its "
+                                 f"pause point: {self.error}")
+        return self.marker.read_text(encoding="utf-8")
+
+    def release(self) -> None:
+        """Let a paused run go on."""
+        self.marker.with_suffix(".go").touch()
+
     def kill(self) -> None:
         """SIGKILL: no handler, no cleanup, no flush; the process just stops."""
         if self.process.is_alive():
@@ -236,6 +252,8 @@ class Run:
 def start_run(config_path: Path, pause: str | None = None,
               env: dict[str, str] | None = None) -> Run:
     """Start `run_pipeline(config_path)` in another process (see `_install_pause`)."""
+    if pause is not None and pause not in PAUSE_POINTS:
+        raise ValueError(f"unknown pause point {pause!r}; one of {PAUSE_POINTS}")
     marker = config_path.parent / f".run-{time.time_ns()}.marker"
     process = _CONTEXT.Process(target=_child,
                                args=(str(config_path), pause, str(marker), env or {}))
@@ -246,16 +264,10 @@ def start_run(config_path: Path, pause: str | None = None,
 def kill_at(config_path: Path, point: str) -> None:
     """Run the pipeline until it reaches `point`, then SIGKILL it."""
     run = start_run(config_path, pause=point)
-    deadline = time.monotonic() + MARKER_TIMEOUT
-    while not run.marker.exists():
-        if not run.process.is_alive():
-            raise AssertionError(f"the run ended (exit {run.process.exitcode}) before reaching "
-                                 f"`{point}`: {run.error}")
-        if time.monotonic() > deadline:
-            run.kill()
-            raise AssertionError(f"the run did not reach `{point}` in {MARKER_TIMEOUT}s")
-        time.sleep(0.02)
-    run.kill()
+    try:
+        run.reached()
+    finally:
+        run.kill()
     assert run.process.exitcode == -signal.SIGKILL
 
 

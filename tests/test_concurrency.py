@@ -20,7 +20,6 @@ import duckdb
 import pytest
 from faultkit import (
     copy_inputs,
-    run_to_end,
     start_run,
     table_checksums,
     wait_for,
@@ -130,14 +129,14 @@ def test_readers_see_whole_snapshots_and_never_block_a_run(reference: Reference,
         wait_for(lambda: held.exists() and held.stat().st_size > 0, 60, "the holding reader")
         wait_for(lambda: polled.exists() and polled.stat().st_size > 0, 60, "the polling reader")
         env = {"DORA_WAREHOUSE_WAIT_SECONDS": "5"}
-        # A run stopped inside a metric asset's transaction: B's canonical tables are committed
-        # in the working copy, its metrics half written. Readers still see all of A.
-        paused = start_run(org, pause="outcomes", env=env)
-        wait_for(paused.marker.exists, 180, "the run to reach deployment_outcomes")
+        # The run, held inside a metric asset's transaction: B's canonical tables are
+        # committed in the working copy, its metrics half written. Readers still see all of A.
+        run = start_run(org, pause="outcomes", env=env)
+        assert run.reached() == "outcomes"
         time.sleep(0.3)
         assert _snapshot(warehouse) == a
-        paused.kill()
-        run_to_end(org, env=env)
+        run.release()
+        assert run.wait() == 0, run.error
         b = _snapshot(warehouse)
         wait_for(lambda: _seen(polled)[-1].get("seen") == b, 30, "the poller to see B")
     finally:
