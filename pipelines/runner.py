@@ -80,9 +80,12 @@ def run_pipeline(config_path: Path, progress: Progress = print,
                  extra_stages: list[tuple[str, Callable[..., None]]] | None = None,
                  log_level: str = "WARNING") -> RunSummary:
     """Materialise every stage for `config_path`; raise on the first failed step."""
+    if instance is None:
+        # An instance we make is entered and closed here, so no Dagster state outlives it.
+        with _instance() as owned:
+            return run_pipeline(config_path, progress, owned, extra_stages, log_level)
     config = load_config(config_path)
     defs = _definitions()
-    instance = instance or _instance()
     resources = {"dora": DoraResource(config_path=str(Path(config_path).resolve()))}
     summary = RunSummary(config=config, run_config=_quiet(log_level))
     assets = _all_assets(defs)

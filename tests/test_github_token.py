@@ -64,15 +64,16 @@ def test_the_token_never_appears_in_any_output(fake_github: FakeGithub, tmp_path
         fake_github.faults.clear()
 
     # And through Dagster: the run's events, metadata and failure.
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("github_repos", ["acme/app"])
-    resource = DoraResource(config_path=str(tmp_path / "dora.yaml"))
-    for token in (secret, WRONG):
-        monkeypatch.setenv(TOKEN_ENV, token)
-        result = dg.materialize([github_landing], partition_key="acme/app",
-                                resources={"dora": resource}, instance=instance,
-                                raise_on_error=False)
-        outputs += [str(e) for e in instance.all_logs(result.run_id)]
+    # Entered, so that Dagster's "current instance" state points at a live instance.
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("github_repos", ["acme/app"])
+        resource = DoraResource(config_path=str(tmp_path / "dora.yaml"))
+        for token in (secret, WRONG):
+            monkeypatch.setenv(TOKEN_ENV, token)
+            result = dg.materialize([github_landing], partition_key="acme/app",
+                                    resources={"dora": resource}, instance=instance,
+                                    raise_on_error=False)
+            outputs += [str(e) for e in instance.all_logs(result.run_id)]
 
     captured = capsys.readouterr()
     outputs += [caplog.text, captured.out, captured.err, *_file_texts(tmp_path)]
