@@ -14,6 +14,8 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -101,8 +103,7 @@ def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
 def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """Rewrite the canonical and config tables from the landing; returns row counts."""
     counts: dict[str, int] = {}
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(conn):
         for entity in CANONICAL:
             frame = latest_by_key(read_entity(config.landing_root, entity), entity)
             counts[entity] = write_table(conn, entity, frame, KEYS[entity])
@@ -110,12 +111,20 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
             counts[name] = write_table(conn, name, frame, (frame.columns[0], frame.columns[1]))
         _stamp(conn, counts, max((v for v in _builds(conn).values() if v is not None),
                                  default=0) + 1)
+    publish_if_consistent(conn)
+    return counts
+
+
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: a reader never sees half of a rewrite, a failure leaves the old tables."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    publish_if_consistent(conn)
-    return counts
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, *names: str) -> list[pl.DataFrame]:
@@ -126,15 +135,10 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
              ) -> dict[str, int]:
     counts = {}
     builds = _builds(conn)  # before writing: the builds of the tables the frames came from
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(conn):
         for name, (frame, order) in tables.items():
             counts[name] = write_table(conn, name, frame, order)
             _stamp(conn, [name], _derived_build(name, builds))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     publish_if_consistent(conn)
     return counts
 
