@@ -110,7 +110,7 @@ SAMPLES = {"lead_time": "lead_time_samples", "fdrt": "fdrt_samples",
            "time_to_restore": "incidents_resolved"}
 
 
-def _median_ci_exprs(name: str) -> list[pl.Expr]:
+def median_ci_exprs(name: str) -> list[pl.Expr]:
     """Order-statistic interval bounds picked from the sorted `<name>_values` list."""
     values = pl.col(f"{name}_values")
     n = values.list.len()
@@ -132,7 +132,7 @@ def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
     `<metric>_low_sample` is true when the sample is under `min_sample`.
     """
     out = metrics.with_columns(
-        [e for name in MEDIANS for e in _median_ci_exprs(name)]
+        [e for name in MEDIANS for e in median_ci_exprs(name)]
     )
     for rate, k, n in RATES:
         low, high = stats.wilson_intervals(out.get_column(k).to_numpy(),

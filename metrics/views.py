@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics import stats
-from metrics.compute import GRAINS, run_sql
+from metrics.compute import GRAINS, median_ci_exprs, run_sql
 
 SEGMENTS = ("coding", "pickup", "review", "deploy")
 
@@ -22,23 +21,7 @@ def change_view_metrics(changes: pl.DataFrame, team_column: str,
     a 95% order-statistic interval, and the breakdown medians, each with its sample size."""
     frame = changes.with_columns(pl.col(team_column).alias("team"))
     parts = [run_sql("change_view_metrics", {"changes": frame}, {"grain": g}) for g in GRAINS]
-    out = pl.concat(parts).with_columns(_median_interval("lead_time_values"))
+    out = pl.concat(parts).with_columns(median_ci_exprs("lead_time"))
     flags = [(pl.col("lead_time_samples") < min_sample).alias("lead_time_low_sample")]
     flags += [(pl.col(f"{s}_samples") < min_sample).alias(f"{s}_low_sample") for s in SEGMENTS]
     return out.with_columns(flags).drop("lead_time_values")
-
-
-def _median_interval(column: str) -> list[pl.Expr]:
-    """Distribution-free 95% bounds of the median, picked from the sorted values (NULL when no
-    order-statistic interval reaches 95%, under 6 values)."""
-    values = pl.col(column)
-    n = values.list.len()
-    rank = n.map_elements(lambda k: (stats.order_statistic_ranks(k) or (0, 0))[0],
-                          return_dtype=pl.Int64)
-    valid = rank > 0
-    return [
-        pl.when(valid).then(values.list.get(rank - 1, null_on_oob=True))
-        .alias("lead_time_p50_ci_low_hours"),
-        pl.when(valid).then(values.list.get(n - rank, null_on_oob=True))
-        .alias("lead_time_p50_ci_high_hours"),
-    ]
