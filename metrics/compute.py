@@ -8,7 +8,7 @@ statistics run in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 
 import duckdb
 import polars as pl
@@ -19,7 +19,6 @@ from metrics.outcomes import attribute_incidents, counted_deployments, deploymen
 from metrics.ownership import assign_team
 from metrics.schema import utc
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 GRAINS = ("week", "month")
 ORG = "all teams"
 
@@ -34,8 +33,8 @@ class Settings:
 
 
 def sql_text(name: str) -> str:
-    """The text of `sql/<name>.sql`."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of `sql/<name>.sql` (the package `metrics.sql` once installed)."""
+    return resources.files("metrics.sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
 def run_sql(name: str, frames: dict[str, pl.DataFrame], params: dict | None = None

@@ -111,20 +111,15 @@ def _run(config_path: Path, verbose: bool = False) -> int:
 
 
 def _report_stages() -> list:
-    try:
-        from pipelines.reports.run import report_stage
-    except ImportError:
-        return []
+    from pipelines.reports.run import report_stage
+
     return [("reports", report_stage)]
 
 
 def _report(config_path: Path) -> int:
     config = load_config(config_path)
-    try:
-        from pipelines.reports.run import write_reports
-    except ImportError:
-        console.print("reports are not available in this build")
-        return 1
+    from pipelines.reports.run import write_reports
+
     index = write_reports(config, progress=_progress)
     console.print(f"reports: {index}", highlight=False, markup=False)
     return 0

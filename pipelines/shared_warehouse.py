@@ -4,8 +4,8 @@ DuckLake (catalog in PostgreSQL, data as Parquet in a folder or bucket). See doc
 The pipeline keeps building its DuckDB file (one writer); this publishes the published snapshot's
 tables as one DuckLake snapshot, which any number of readers on any machines query (and can time
 travel) with DuckDB 1.5.5's `ducklake` extension. DuckLake's PyPI extension packages need DuckDB
-1.5.5 while the pipeline runs DuckDB 2.0, so the DuckLake side is deploy/ducklake/publish.py in an
-environment of its own (`.venv-ducklake`, deploy/ducklake/requirements.txt):
+1.5.5 while the pipeline runs DuckDB 2.0, so the DuckLake side is pipelines/ducklake_publish.py
+in an environment of its own (`.venv-ducklake`, deploy/ducklake/requirements.txt):
 
     python -m pipelines.shared_warehouse --config dora.yaml \\
         --catalog 'postgres:dbname=lake host=db.internal user=dora' --data-path /shared/lake/
@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pipelines.warehouse import connect
 
-ROOT = Path(__file__).resolve().parents[1]
-PUBLISHER = ROOT / "deploy" / "ducklake" / "publish.py"
-DUCKLAKE_PYTHON = ROOT / ".venv-ducklake" / "bin" / "python"
+# The publisher is a file of this package run by the other environment's interpreter: it
+# imports nothing from the project, so it works from a wheel as from a checkout.
+PUBLISHER = resources.files("pipelines") / "ducklake_publish.py"
+# The DuckLake environment: `DORA_DUCKLAKE_PYTHON`, else `.venv-ducklake` in the working folder.
+DUCKLAKE_PYTHON = Path(os.environ.get("DORA_DUCKLAKE_PYTHON", ".venv-ducklake/bin/python"))
 
 
 def export_parquet(warehouse: Path, folder: Path) -> list[Path]:
@@ -48,17 +52,19 @@ def export_parquet(warehouse: Path, folder: Path) -> list[Path]:
 
 def run_publisher(command: str, catalog: str, data_path: str | None,
                   python: Path = DUCKLAKE_PYTHON, **options: str) -> Any:
-    """Run deploy/ducklake/publish.py `command` in the DuckLake environment; its JSON answer."""
+    """Run pipelines/ducklake_publish.py `command` in the DuckLake environment; its JSON answer."""
     if not Path(python).exists():
         raise FileNotFoundError(
             f"{python}: no DuckLake environment; create it with `python3 -m venv .venv-ducklake "
             "&& .venv-ducklake/bin/pip install -r deploy/ducklake/requirements.txt`")
-    args = [str(python), str(PUBLISHER), command, "--catalog", catalog]
+    args = [command, "--catalog", catalog]
     if data_path:
         args += ["--data-path", data_path]
     for key, value in options.items():
         args += [f"--{key.replace('_', '-')}", value]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    with resources.as_file(PUBLISHER) as script:
+        done = subprocess.run([str(python), str(script), *args], capture_output=True, text=True,
+                              check=False)
     if done.returncode != 0:
         raise RuntimeError(f"DuckLake {command} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)

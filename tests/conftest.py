@@ -19,13 +19,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
 
     folder = tmp_path_factory.mktemp("demo")
     config_path = write_demo(folder, OrgShape())
-    stages = []
-    try:
-        from pipelines.reports.run import report_stage
-        stages.append(("reports", report_stage))
-    except ImportError:
-        pass
-    return run_pipeline(config_path, progress=lambda _msg: None, extra_stages=stages)
+    from pipelines.reports.run import report_stage
+
+    return run_pipeline(config_path, progress=lambda _msg: None,
+                        extra_stages=[("reports", report_stage)])
 
 
 @pytest.fixture(autouse=True)

@@ -142,9 +142,20 @@ def unreadable_batches(landing: Path) -> list[Path]:
 # ---- runs in another process ---------------------------------------------------------------------
 
 
+# The real os.replace, taken before a pause point may patch it (point "publish").
+_REPLACE = os.replace
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` so that a reader polling it sees nothing or all of `text`, never a part."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    _REPLACE(partial, path)
+
+
 def _pause(marker: Path, point: str) -> None:
     """Tell the test where we are, then wait: to be killed, or released (`Run.release`)."""
-    marker.write_text(point, encoding="utf-8")
+    write_atomically(marker, point)
     go = marker.with_suffix(".go")
     deadline = time.monotonic() + 600
     while not go.exists() and time.monotonic() < deadline:
@@ -205,7 +216,7 @@ def _child(config_path: str, pause: str | None, marker: str, env: dict[str, str]
     try:
         run_pipeline(Path(config_path), progress=lambda _message: None)
     except BaseException as exc:
-        Path(marker + ".error").write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+        write_atomically(Path(marker + ".error"), f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -235,7 +246,7 @@ class Run:
 
     def release(self) -> None:
         """Let a paused run go on."""
-        self.marker.with_suffix(".go").touch()
+        write_atomically(self.marker.with_suffix(".go"), "go")
 
     def kill(self) -> None:
         """SIGKILL: no handler, no cleanup, no flush; the process just stops."""

@@ -1,7 +1,7 @@
 """A known-answer dataset for every rule of METRICS.md, with the working shown.
 
 Team `payments` owns service `api` (repo `acme/api`, commit graph present). All times UTC unless
-an offset is written. The expected numbers in tests/test_definitions.py are worked out below.
+an offset is written. The expected numbers in tests/unit/test_definitions.py are worked out below.
 
 Commit graph of acme/api (main branch, oldest first)::
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
-HERE = Path(__file__).parent
+HERE = resources.files(__name__)
 _SPREAD = re.compile(r"\.\.\.\s*([A-Za-z_]\w*)")
 _FRAGMENT = re.compile(r"^fragment\s+(\w+)\s+on\s+\w+\s*\{", re.MULTILINE)
 
@@ -20,7 +20,7 @@ OPERATIONS = ("Overview", "PullRequests", "PullRequestMore", "Deployments", "Rel
 
 @cache
 def _fragments() -> dict[str, str]:
-    text = (HERE / "fragments.graphql").read_text(encoding="utf-8")
+    text = HERE.joinpath("fragments.graphql").read_text(encoding="utf-8")
     starts = [(m.group(1), m.start()) for m in _FRAGMENT.finditer(text)]
     ends = [s for _, s in starts[1:]] + [len(text)]
     return {name: text[start:end].strip() for (name, start), end in zip(starts, ends, strict=True)}
@@ -31,7 +31,7 @@ def load(operation: str) -> str:
     """The full document for `operation`: the query and the fragments it needs."""
     if operation not in OPERATIONS:
         raise KeyError(f"no GraphQL operation {operation!r}")
-    query = (HERE / f"{operation}.graphql").read_text(encoding="utf-8").strip()
+    query = HERE.joinpath(f"{operation}.graphql").read_text(encoding="utf-8").strip()
     fragments = _fragments()
     needed: list[str] = []
     pending = [n for n in _SPREAD.findall(query) if n in fragments]

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from reportkit import small_org
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "sql.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sql.md"
 TABLE_HEADING = re.compile(r"^### `(\w+)`\s*$", re.M)
 QUERY = re.compile(r"^### (\d+)\. (.+?)\n(.*?)```sql\n(.*?)```", re.M | re.S)
 

@@ -1,6 +1,6 @@
 """The shared-warehouse option: the warehouse published to a DuckLake whose catalog is in
-PostgreSQL, read back by other processes, snapshot by snapshot (deploy/ducklake/publish.py runs in
-its own DuckDB 1.5.5 environment, `.venv-ducklake`, which `.ci/run` creates)."""
+PostgreSQL, read back by other processes, snapshot by snapshot (pipelines/ducklake_publish.py
+runs in its own DuckDB 1.5.5 environment, `.venv-ducklake`, which `.ci/run` creates)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pipelines.config import MAX_PROBLEMS, ConfigError, DoraConfig, load_config
 
 EXAMPLES = int(os.environ.get("DORA_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 BASE: dict[str, Any] = {

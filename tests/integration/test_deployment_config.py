@@ -18,7 +18,7 @@ from dagster._core.instance.config import dagster_instance_config
 
 from pipelines.defs.executor import executor_from_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 NAMESPACE = "dora"
 RELEASE = "dagster"

@@ -68,7 +68,8 @@ def test_runs_killed_at_every_stage_then_rerun_give_the_uninterrupted_warehouse(
                 conn.close()
         if point == "publish":  # the verified copy was made, and is not what readers open
             assert list(published.parent.glob(".dora.duckdb.publish-*.partial"))
-    seed = int.from_bytes(os.urandom(4), "big")
+    # A fixed seed: the same kill point every run (DORA_TEST_SEED explores others by hand).
+    seed = int(os.environ.get("DORA_TEST_SEED", "20261201"))
     delay = random.Random(seed).uniform(0.5, 6.0)
     kill_after(config, delay)
     assert unreadable_batches(landing) == [], f"random kill after {delay:.2f}s (seed {seed})"

@@ -20,7 +20,7 @@ from pipelines.defs.warehouse.assets import warehouse_tables
 pytestmark = pytest.mark.postgres
 pytest_plugins = ["postgres_fixtures"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

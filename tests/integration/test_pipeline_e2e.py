@@ -82,7 +82,7 @@ def test_cli_bad_config_is_one_clear_message(tmp_path: Path) -> None:
 
 def test_dg_check_defs() -> None:
     dg = Path(sys.executable).with_name("dg")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([str(dg), "check", "defs"], capture_output=True, text=True, cwd=root,
                          env={**os.environ, "DORA_CONFIG": "demo/dora.yaml"})
     assert out.returncode == 0, out.stderr[-2000:]
