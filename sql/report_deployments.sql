@@ -1,5 +1,7 @@
--- Report input: one team's counted deployments for the timeline, with what happened to each.
+-- Report input: the counted deployments of $teams (a list; NULL for every team) for the
+-- timeline, with what happened to each.
 SELECT
+    o.team,
     o.id,
     o.service,
     o.revision,
@@ -13,9 +15,9 @@ SELECT
     o.fixes,
     o.incident_ids,
     timezone('UTC', o.restored_at) AS restored_at_utc,
-    o.recovery_hours,
+    o.recovery_hours AS fdrt_hours,
     coalesce(list_contains(d.labels, 'hotfix'), false) AS hotfix
 FROM deployment_outcomes AS o
 LEFT JOIN deployments AS d USING (id)
-WHERE o.team = $team
-ORDER BY o.finished_at, o.id
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], o.team)
+ORDER BY o.team, o.finished_at, o.id

@@ -9,14 +9,18 @@ in-process so the runs and their metadata show in Dagster.
 from __future__ import annotations
 
 import html
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from markupsafe import Markup
 
-from metrics.bands import SOURCES
+from metrics.bands import SOURCES, URLS
 from pipelines.config import DoraConfig
 from pipelines.markdown import markdown_table
 from pipelines.reports import figures as figs
@@ -25,23 +29,24 @@ from pipelines.reports.data import (
     Overview,
     TeamData,
     load_overview,
-    load_team,
+    load_teams,
     warehouse,
 )
+from pipelines.reports.folder import check as check_folder
+from pipelines.reports.folder import claim, release
 from pipelines.reports.page import (
     INDEX,
+    PLOTLY_JS,
     ensure_plotly_js,
     figure_json,
+    inert_json,
     page_name,
     render,
     write_text,
 )
-from pipelines.reports.reorganisations import (
-    describe,
-    load_reorganisations,
-    reorganisation_shapes,
-)
+from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
+    GROUPS,
     METRIC_SPECS,
     ROLLING_WEEKS,
     MetricSpec,
@@ -52,6 +57,9 @@ from pipelines.reports.specs import (
 )
 
 Progress = Callable[[str], None]
+# The records a page can open on a click: every charted metric, plus the breakdown's changes
+# and the timeline's incidents.
+RECORD_METRICS = [*(s.key for s in METRIC_SPECS), "changes", "incidents_opened"]
 PARTITIONS = "teams"
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
@@ -118,7 +126,7 @@ def _glance(spec: MetricSpec, data: TeamData, periods: int) -> dict:
 
 
 def _caption(spec: MetricSpec, config: DoraConfig) -> str:
-    parts = ["Dots: weekly values"]
+    parts = ["Dots: weekly values (click one for its records)"]
     if spec.low_sample:
         parts.append(f"faded open circles: fewer than {config.min_sample} {spec.sample_noun} "
                      "(low sample)")
@@ -128,8 +136,9 @@ def _caption(spec: MetricSpec, config: DoraConfig) -> str:
     parts.append("the Monthly button switches to the monthly view")
     text = "; ".join(parts) + "."
     if spec.band:
-        text += (f" Grey bands: the DORA {config.report_year} clusters, context only "
-                 "(the checkbox at the top hides them).")
+        text += (f" Grey bands: the DORA {config.report_year} performance clusters, from the "
+                 f"{SOURCES[config.report_year]}; context behind this team's own line, not a "
+                 "target (the checkbox at the top hides them).")
     return text
 
 
@@ -137,10 +146,31 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
-                  reorganisations: pl.DataFrame) -> tuple[dict[str, Any], list[dict]]:
+def records_json(records: pl.DataFrame | None) -> Markup | str:
+    """The records behind every clickable point, compact: each distinct (kind, id, detail) once
+    in `records`, and per "metric|grain|period" cell the record indexes and their hours.
+    Inert inside a script; "" when the warehouse has no `metric_records`."""
+    if records is None:
+        return ""
+    keys = ["record_kind", "record_id", "detail"]
+    table = records.select(keys).unique(maintain_order=True).with_row_index("i")
+    cells = (records.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
+             .with_columns(pl.concat_str([pl.col("metric"), pl.col("grain"),
+                                          pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                         separator="|").alias("cell"),
+                           pl.col("value_hours").round(3))
+             .group_by("cell", maintain_order=True)
+             .agg(pl.col("i"), pl.col("value_hours")))
+    return inert_json({
+        "records": table.select(keys).rows(),
+        "cells": {c: [i, h] for c, i, h in cells.select("cell", "i", "value_hours").rows()}})
+
+
+def _team_context(config: DoraConfig, overview: Overview,
+                  data: TeamData) -> tuple[dict[str, Any], list[dict]]:
     periods = config.trend_periods
     figures: list[dict] = []
+    reorganisations = data.reorganisations
     markers = reorganisation_shapes(reorganisations)
 
     def add(fig: Any, name: str, dated: bool = True) -> str:
@@ -158,9 +188,13 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
                                  config.min_sample)
         metrics.append({
             "anchor": _anchor(spec), "title": spec.title, "explain": spec.explain,
+            "group": spec.group,
             "trend": trend_sentence(points(data.weekly, spec, "week"), spec, periods),
             "caption": _caption(spec, config), "figure_id": add(fig, _anchor(spec)),
         })
+    groups = [{"key": key, "title": title, "explain": explain,
+               "metrics": [m for m in metrics if m["group"] == key]}
+              for key, (title, explain) in GROUPS.items()]
     has_breakdown = data.breakdown.height > 0 and any(
         data.breakdown[f"{s}_samples"].sum() > 0 for s in figs.SEGMENT_COLORS)
     breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
@@ -178,8 +212,9 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
         "latest_month": latest.strftime("%B %Y") if latest else "–",
         "glance": [_glance(s, data, periods) for s in METRIC_SPECS],
         "metrics": metrics,
+        "groups": [g for g in groups if g["metrics"]],
         "sections": [{"anchor": "glance", "title": "At a glance"}]
-        + [{"anchor": m["anchor"], "title": m["title"]} for m in metrics]
+        + [{"anchor": m["anchor"], "title": m["title"]} for g in groups for m in g["metrics"]]
         + [{"anchor": a, "title": t} for a, t in (
             ("breakdown", "Lead-time breakdown"), ("timeline", "Deployments"),
             ("slos", "SLOs"), ("coverage", "Data coverage"))],
@@ -193,6 +228,7 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
                             for row in reorganisations.sort("date", "service").to_dicts()],
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
+        "records_json": records_json(data.records),
     }
     return context, figures
 
@@ -232,31 +268,87 @@ def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
 
 
 def _band_source(config: DoraConfig) -> str:
-    return SOURCES[config.report_year]
+    year = config.report_year
+    return f"DORA {year} performance clusters, from the {SOURCES[year]} ({URLS[year]})"
+
+
+def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamReport:
+    """Render one team's page from its prepared data and write it (atomically)."""
+    if data.weekly.height:
+        context, figures = _team_context(config, overview, data)
+    else:  # a team in the config with no records yet: a page that says so, no charts
+        context, figures = {"title": f"{data.team} · DORA metrics", "team": data.team,
+                            "has_data": False, "first": None, "last": None,
+                            "reorganisations": [], "glance": [], "metrics": [],
+                            "records_json": ""}, []
+    text = render("team.html.j2", figures=figures, year=config.report_year, band_toggle=True,
+                  band_source=_band_source(config), trend_periods=config.trend_periods,
+                  min_sample=config.min_sample, **context)
+    path = config.reports_path / page_name(data.team)
+    write_text(path, text)
+    return TeamReport(team=data.team, path=path, glance=context["glance"],
+                      trends=[m["trend"] for m in context["metrics"]])
 
 
 def build_team_report(config: DoraConfig, team: str,
                       overview: Overview | None = None) -> TeamReport:
     """Write one team's page (and plotly.min.js beside it); what the `team_report` asset does."""
+    return build_team_reports(config, [team], overview)[0]
+
+
+def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
+                       overview: Overview | None = None,
+                       progress: Progress | None = None) -> list[TeamReport]:
+    """Write the pages of `teams` (None: every team with a page): every table read once for
+    all of them, pages built in parallel processes when there are enough to pay for it."""
     folder = config.reports_path
-    with warehouse(config) as conn:
-        overview = overview or load_overview(conn)
-        data = load_team(conn, overview, team)
-        reorganisations = load_reorganisations(conn, team)
-    if data.weekly.height:
-        context, figures = _team_context(config, overview, data, reorganisations)
-    else:  # a team in the config with no records yet: a page that says so, no charts
-        context, figures = {"title": f"{team} · DORA metrics", "team": team,
-                            "has_data": False, "first": None, "last": None,
-                            "reorganisations": [], "glance": [], "metrics": []}, []
-    text = render("team.html", figures=figures, year=config.report_year, band_toggle=True,
-                  band_source=_band_source(config), trend_periods=config.trend_periods,
-                  min_sample=config.min_sample, **context)
+    check_folder(folder)  # a foreign folder is refused before any work
+    if teams is None:
+        with warehouse(config) as conn:
+            overview = overview or load_overview(conn)
+        teams = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
+    claim(folder, [PLOTLY_JS, *(page_name(t) for t in teams)])
     ensure_plotly_js(folder)
-    path = folder / page_name(team)
-    write_text(path, text)
-    return TeamReport(team=team, path=path, glance=context["glance"],
-                      trends=[m["trend"] for m in context["metrics"]])
+    workers = _workers(len(teams))
+    if workers <= 1:
+        reports = _build_chunk(config, teams, overview)
+        if progress:
+            _tell(progress, reports, 0, len(teams))
+        return reports
+    size = -(-len(teams) // (workers * 4))  # a few chunks per worker: steady progress
+    chunks = [teams[i:i + size] for i in range(0, len(teams), size)]
+    reports: list[TeamReport] = []
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with polars' threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for done in pool.map(_build_chunk, [config] * len(chunks), chunks):
+            if progress:
+                _tell(progress, done, len(reports), len(teams))
+            reports += done
+    return reports
+
+
+MIN_PARALLEL_PAGES = 24  # under this, starting worker processes costs more than it saves
+
+
+def _workers(pages: int) -> int:
+    if pages < MIN_PARALLEL_PAGES:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, pages // (MIN_PARALLEL_PAGES // 2)))
+
+
+def _build_chunk(config: DoraConfig, teams: list[str],
+                 overview: Overview | None = None) -> list[TeamReport]:
+    """Read the data of `teams` in one pass per table and write their pages (in a worker)."""
+    with warehouse(config) as conn:
+        overview = overview or load_overview(conn, teams)
+        data = load_teams(conn, overview, teams, RECORD_METRICS)
+    return [_write_team(config, overview, data[team]) for team in teams]
+
+
+def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
+    for i, report in enumerate(reports, start=done + 1):
+        progress(f"reports: {report.team} ({i}/{total}) → {report.path.name}")
 
 
 # ---- the index ---------------------------------------------------------------------------------
@@ -291,6 +383,7 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
     """Write the index: teams alphabetically with their own direction of change, and the
     organisation's spread over teams without naming them. What `report_index` does."""
     folder = config.reports_path
+    check_folder(folder)
     if overview is None:
         with warehouse(config) as conn:
             overview = load_overview(conn)
@@ -312,11 +405,12 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
         metrics.append({"anchor": _anchor(spec), "title": spec.title,
                         "explain": spec.explain, "figure_id": fid})
     text = render(
-        "index.html", title="DORA metrics · all teams", teams=teams, org_trends=org_trends,
+        "index.html.j2", title="DORA metrics · all teams", teams=teams, org_trends=org_trends,
         metrics=metrics, figures=figures, year=config.report_year, band_toggle=False,
         band_source=_band_source(config), trend_periods=config.trend_periods,
         min_sample=config.min_sample, first=overview.first_period, last=overview.last_period,
         unassigned=page_name(UNASSIGNED) if overview.has_unassigned else "")
+    claim(folder, [INDEX, PLOTLY_JS])
     ensure_plotly_js(folder)
     path = folder / INDEX
     write_text(path, text)
@@ -328,25 +422,22 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
 
 def write_reports(config: DoraConfig, progress: Progress = print,
                   teams: list[str] | None = None) -> Path:
-    """Rewrite the team pages (all, or only `teams`) and the index; returns index.html."""
+    """Rewrite the team pages (all, or only `teams`) and the index; returns index.html.
+
+    A full rewrite also deletes the pages it wrote before for teams that are gone (only files
+    the folder's manifest lists; nothing else in the folder is touched)."""
+    check_folder(config.reports_path)  # refuse a foreign folder before reading anything
     with warehouse(config) as conn:
         overview = load_overview(conn)
     every = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
     chosen = every if teams is None else list(teams)
-    for i, team in enumerate(chosen, start=1):
-        report = build_team_report(config, team, overview)
-        progress(f"reports: {team} ({i}/{len(chosen)}) → {report.path.name}")
+    claim(config.reports_path, [INDEX, PLOTLY_JS, *(page_name(t) for t in chosen)])
+    build_team_reports(config, chosen, overview, progress=progress)
     if teams is None:
-        _remove_stale_pages(config.reports_path, {page_name(t) for t in every})
+        release(config.reports_path, {INDEX, PLOTLY_JS, *(page_name(t) for t in every)})
     index = build_index(config, overview)
     progress(f"reports: index → {index.path}")
     return index.path
-
-
-def _remove_stale_pages(folder: Path, keep: set[str]) -> None:
-    for path in folder.glob("team-*.html"):
-        if path.name not in keep:
-            path.unlink()
 
 
 def _asset_keys(defs: Any, name: str) -> list:
