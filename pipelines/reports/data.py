@@ -17,6 +17,7 @@ import polars as pl
 from metrics.compute import sql_text
 from pipelines.config import DoraConfig
 from pipelines.reports.reorganisations import load_reorganisations
+from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
 
 UNASSIGNED = "unassigned"
@@ -87,7 +88,7 @@ def load_overview(conn: duckdb.DuckDBPyConnection, teams: list[str] | None = Non
     """Every team's metrics (or only those of `teams`) and the organisation's, for the index
     and the team pages."""
     names = query(conn, "report_teams")["team"].to_list()
-    metrics = query(conn, "report_team_metrics", teams=teams)
+    metrics = with_rolling(query(conn, "report_team_metrics", teams=teams))
     org = query(conn, "report_org_metrics")
     coverage = query(conn, "report_coverage")
     totals = query(conn, "report_quarantine").row(0, named=True)
@@ -103,6 +104,19 @@ def load_overview(conn: duckdb.DuckDBPyConnection, teams: list[str] | None = Non
         first_period=weekly.min() if weekly.len() else None,
         last_period=weekly.max() if weekly.len() else None,
     )
+
+
+def with_rolling(metrics: pl.DataFrame) -> pl.DataFrame:
+    """`team_metrics` rows (sorted by team, grain, period) with each charted metric's trailing
+    rolling median as `<column>__rolling`, for every team in one vectorised pass."""
+    if metrics.height == 0:
+        return metrics.with_columns(pl.lit(None, pl.Float64).alias(f"{c}__rolling")
+                                    for c in CHARTED)
+    return metrics.with_columns(
+        pl.col(c).cast(pl.Float64)
+        .rolling_median(window_size=ROLLING_WEEKS, min_samples=ROLLING_MIN_POINTS)
+        .over(["team", "grain"]).alias(f"{c}__rolling")
+        for c in CHARTED)
 
 
 @dataclass

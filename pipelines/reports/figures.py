@@ -67,6 +67,11 @@ def week_of(value: dt.date) -> str:
     return (day - dt.timedelta(days=day.weekday())).isoformat()
 
 
+def _split(frame: pl.DataFrame, by: str | list[str]) -> dict[tuple, pl.DataFrame]:
+    """`frame` split by the values of `by` (tuple keys), in one pass."""
+    return frame.partition_by(by, as_dict=True, maintain_order=True)
+
+
 def _day(value: dt.date) -> str:
     return value.isoformat()
 
@@ -250,13 +255,17 @@ def band_shapes(metric: str, year: int, y_max: float) -> list[dict]:
     return shapes
 
 
-def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
-                  year: int, min_sample: int) -> Figure:
+def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
+                  monthly: pl.DataFrame | list[Point], year: int, min_sample: int) -> Figure:
     """Weekly points with a rolling median and the 95% interval as a band; the monthly view
-    behind a button; low-sample periods faded; DORA bands of `year` faintly behind."""
-    wk = points(weekly, spec, "week")
-    mo = points(monthly, spec, "month")
-    roll = rolling_median([p.value for p in wk])
+    behind a button; low-sample periods faded; DORA bands of `year` faintly behind. Takes the
+    team's rows of each grain, or their `points` already read."""
+    wk = weekly if isinstance(weekly, list) else points(weekly, spec, "week")
+    mo = monthly if isinstance(monthly, list) else points(monthly, spec, "month")
+    # the rolling median comes with the rows (computed for all teams at once), else here
+    has_rolling = f"{spec.key}__rolling" in (weekly.columns if isinstance(weekly, pl.DataFrame)
+                                            else []) or any(p.rolling is not None for p in wk)
+    roll = ([p.rolling for p in wk] if has_rolling else rolling_median([p.value for p in wk]))
     traces: list[dict] = []
     if spec.ci:
         traces.append(_interval_band(wk, "week", "95% interval"))
@@ -266,9 +275,7 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
         "name": f"{ROLLING_WEEKS}-week rolling median", "line": {"color": ORANGE, "width": 2.5},
         "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {_day(p.period)}: "
                       f"{format_value(r, spec)}" for p, r in zip(wk, roll, strict=True)],
-        "hoverinfo": "text", "customdata": [[_day(p.period), _caption(p, spec, "week")]
-                                            for p in wk],
-        "meta": {"grain": "week", "role": "rolling", "metric": spec.key}})
+        "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
     if spec.ci:
         traces.append(_interval_band(mo, "month", "95% interval"))
     traces.append(_points_trace(mo, spec, "month", min_sample, "monthly", lines=True))
@@ -287,8 +294,9 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
 def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
     """Median coding, pickup, review and deploy time per period (they need not add up)."""
     traces = []
+    parts = _split(breakdown, "grain")
     for grain in ("week", "month"):
-        rows = breakdown.filter(pl.col("grain") == grain).sort("period_start")
+        rows = parts.get((grain,), breakdown.clear())  # sorted by period in SQL
         periods = rows["period_start"].to_list()
         for segment, color in SEGMENT_COLORS.items():
             values = rows[f"{segment}_p50_hours"].to_list()
@@ -435,11 +443,11 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
+    parts = _split(slos, ["slo", "grain"])
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
-            rows = slos.filter((pl.col("slo") == slo) & (pl.col("grain") == grain)) \
-                .sort("period_start")
+            rows = parts.get((slo, grain), slos.clear())  # sorted by period in SQL
             periods = [_day(p) for p in rows["period_start"].to_list()]
             hover = [
                 f"<b>{short(slo, 120)}</b> · {_period_label(r['period_start'], grain)}<br>"

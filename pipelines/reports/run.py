@@ -9,10 +9,15 @@ in-process so the runs and their metadata show in Dagster.
 from __future__ import annotations
 
 import html
-import multiprocessing
+import json
 import os
+import pickle
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +55,11 @@ from pipelines.reports.specs import (
     METRIC_SPECS,
     ROLLING_WEEKS,
     MetricSpec,
+    Point,
+    columns,
     format_value,
     points,
     trend_of,
-    trend_sentence,
 )
 
 Progress = Callable[[str], None]
@@ -97,6 +103,7 @@ class TeamReport:
     path: Path
     glance: list[dict] = field(default_factory=list)
     trends: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)  # per metric, for the index
 
     def markdown(self) -> str:
         rows = [(r["title"], r["value"], r["sample"], r["interval"], r["trend"])
@@ -105,8 +112,7 @@ class TeamReport:
                                      "trend"])
 
 
-def _glance(spec: MetricSpec, data: TeamData, periods: int) -> dict:
-    month = points(data.monthly, spec, "month")
+def _glance(spec: MetricSpec, month: list[Point], trend: str) -> dict:
     last = month[-1] if month else None
     if last is None:
         value = sample = interval = "–"
@@ -120,9 +126,8 @@ def _glance(spec: MetricSpec, data: TeamData, periods: int) -> dict:
                 sample += " (low)"
         interval = (f"{format_value(last.low, spec)} – {format_value(last.high, spec)}"
                     if last.low is not None and last.high is not None else "–")
-    weekly = points(data.weekly, spec, "week")
     return {"title": spec.title, "value": value, "sample": sample, "interval": interval,
-            "trend": trend_sentence(weekly, spec, periods)}
+            "trend": trend}
 
 
 def _caption(spec: MetricSpec, config: DoraConfig) -> str:
@@ -182,14 +187,17 @@ def _team_context(config: DoraConfig, overview: Overview,
         figures.append({"id": fid, "json": figure_json(fig)})
         return fid
 
-    metrics = []
+    metrics, glance = [], []
+    weekly, monthly = columns(data.weekly), columns(data.monthly)  # read once, used by all
     for spec in METRIC_SPECS:
-        fig = figs.metric_figure(spec, data.weekly, data.monthly, config.report_year,
-                                 config.min_sample)
+        wk, mo = points(weekly, spec, "week"), points(monthly, spec, "month")
+        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
+        found = trend_of(wk, spec, periods)
+        trend = found.sentence(spec.label, spec.unit, "week")
+        glance.append(_glance(spec, mo, trend))
         metrics.append({
             "anchor": _anchor(spec), "title": spec.title, "explain": spec.explain,
-            "group": spec.group,
-            "trend": trend_sentence(points(data.weekly, spec, "week"), spec, periods),
+            "group": spec.group, "trend": trend, "direction": _direction(found),
             "caption": _caption(spec, config), "figure_id": add(fig, _anchor(spec)),
         })
     groups = [{"key": key, "title": title, "explain": explain,
@@ -210,7 +218,7 @@ def _team_context(config: DoraConfig, overview: Overview,
         "first": data.weekly["period_start"].min() if data.weekly.height else None,
         "last": data.weekly["period_start"].max() if data.weekly.height else None,
         "latest_month": latest.strftime("%B %Y") if latest else "–",
-        "glance": [_glance(s, data, periods) for s in METRIC_SPECS],
+        "glance": glance,
         "metrics": metrics,
         "groups": [g for g in groups if g["metrics"]],
         "sections": [{"anchor": "glance", "title": "At a glance"}]
@@ -248,13 +256,17 @@ def _timeline_summary(data: TeamData) -> str:
 
 
 def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
+    """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
+    monthly: dict[str, list[dict]] = {}
+    for r in slos.to_dicts():
+        monthly.setdefault(r["slo"], [])
+        if r["grain"] == "month":
+            monthly[r["slo"]].append(r)
     rows = []
-    month = slos.filter(pl.col("grain") == "month")
-    for slo in sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s)):
-        own = month.filter(pl.col("slo") == slo).sort("period_start")
-        current = own.filter(pl.col("period_start") == latest).to_dicts() if latest else []
-        base = own.to_dicts()[-1] if own.height else {}
-        row = current[0] if current else {}
+    for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
+        own = monthly[slo]
+        base = own[-1] if own else {}
+        row = next((r for r in own if latest and r["period_start"] == latest), {})
         rows.append({
             "slo": slo, "service": base.get("service", ""),
             "objective": f"{base['objective']:.2%}" if base else "–",
@@ -287,7 +299,8 @@ def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamR
     path = config.reports_path / page_name(data.team)
     write_text(path, text)
     return TeamReport(team=data.team, path=path, glance=context["glance"],
-                      trends=[m["trend"] for m in context["metrics"]])
+                      trends=[m["trend"] for m in context["metrics"]],
+                      directions=[m["direction"] for m in context["metrics"]])
 
 
 def build_team_report(config: DoraConfig, team: str,
@@ -297,10 +310,11 @@ def build_team_report(config: DoraConfig, team: str,
 
 
 def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
-                       overview: Overview | None = None,
-                       progress: Progress | None = None) -> list[TeamReport]:
+                       overview: Overview | None = None, progress: Progress | None = None,
+                       workers: int | None = None) -> list[TeamReport]:
     """Write the pages of `teams` (None: every team with a page): every table read once for
-    all of them, pages built in parallel processes when there are enough to pay for it."""
+    all of them, pages built in parallel processes when there are enough to pay for it
+    (`workers`: how many processes; default one per core from MIN_PARALLEL_PAGES pages)."""
     folder = config.reports_path
     check_folder(folder)  # a foreign folder is refused before any work
     if teams is None:
@@ -309,25 +323,65 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
         teams = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
     claim(folder, [PLOTLY_JS, *(page_name(t) for t in teams)])
     ensure_plotly_js(folder)
-    workers = _workers(len(teams))
+    workers = min(workers or _workers(len(teams)), len(teams))
     if workers <= 1:
-        reports = _build_chunk(config, teams, overview)
+        reports = build_chunk(config, teams, overview)
         if progress:
             _tell(progress, reports, 0, len(teams))
         return reports
-    size = -(-len(teams) // (workers * 4))  # a few chunks per worker: steady progress
-    chunks = [teams[i:i + size] for i in range(0, len(teams), size)]
-    reports: list[TeamReport] = []
-    context = multiprocessing.get_context("spawn")  # fork is unsafe with polars' threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for done in pool.map(_build_chunk, [config] * len(chunks), chunks):
-            if progress:
-                _tell(progress, done, len(reports), len(teams))
-            reports += done
-    return reports
+    size = -(-len(teams) // workers)  # one share per worker: each reads its data once
+    shares = [teams[i:i + size] for i in range(0, len(teams), size)]
+    return _in_workers(config, shares, progress)
 
 
-MIN_PARALLEL_PAGES = 24  # under this, starting worker processes costs more than it saves
+def _in_workers(config: DoraConfig, shares: list[list[str]],
+                progress: Progress | None) -> list[TeamReport]:
+    """Write each share of pages in its own worker process, reporting pages as they land."""
+    env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # one worker per core is parallel enough
+    procs, logs = [], []
+    for share in shares:
+        logs.append(tempfile.TemporaryFile())  # a file, not a pipe: never fills up and blocks
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.reports.worker"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=logs[-1], env=env)
+        proc.stdin.write(pickle.dumps((config, share)))
+        proc.stdin.close()
+        procs.append(proc)
+    done: queue.Queue = queue.Queue()
+
+    def read(proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            done.put(json.loads(line))
+        done.put(None)
+
+    readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
+    for reader in readers:
+        reader.start()
+    total = sum(len(s) for s in shares)
+    by_team: dict[str, TeamReport] = {}
+    finished = 0
+    while finished < len(procs):
+        item = done.get()
+        if item is None:
+            finished += 1
+            continue
+        report = TeamReport(team=item["team"], path=Path(item["path"]), glance=item["glance"],
+                            trends=item["trends"])
+        by_team[report.team] = report
+        if progress:
+            _tell(progress, [report], len(by_team) - 1, total)
+    for proc, log in zip(procs, logs, strict=True):
+        code = proc.wait()
+        log.seek(0)
+        lines = [line for line in log.read().decode("utf-8", "replace").splitlines()
+                 if line.strip()]
+        log.close()
+        if code != 0:
+            raise RuntimeError(f"a report worker failed: {lines[-1] if lines else code}")
+    return [by_team[t] for share in shares for t in share]
+
+
+MIN_PARALLEL_PAGES = 200  # under this, starting workers (~2 s of imports) costs more than it saves
 
 
 def _workers(pages: int) -> int:
@@ -337,9 +391,9 @@ def _workers(pages: int) -> int:
     return max(1, min(cpus or 1, pages // (MIN_PARALLEL_PAGES // 2)))
 
 
-def _build_chunk(config: DoraConfig, teams: list[str],
-                 overview: Overview | None = None) -> list[TeamReport]:
-    """Read the data of `teams` in one pass per table and write their pages (in a worker)."""
+def build_chunk(config: DoraConfig, teams: list[str],
+                overview: Overview | None = None) -> list[TeamReport]:
+    """Read the data of `teams` in one pass per table and write their pages."""
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
         data = load_teams(conn, overview, teams, RECORD_METRICS)
@@ -375,21 +429,33 @@ def _directions(frame: pl.DataFrame, periods: int) -> tuple[list[str], list[str]
     for spec in METRIC_SPECS:
         found = trend_of(points(frame, spec, "week"), spec, periods)
         sentences.append(found.sentence(spec.label, spec.unit, "week"))
-        words.append(found.direction if found.enough_data else "too few data")
+        words.append(_direction(found))
     return sentences, words
 
 
-def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexReport:
+def _direction(found: Any) -> str:
+    """A trend's direction alone: "improving", "worsening", "no clear trend", "too few data"."""
+    return found.direction if found.enough_data else "too few data"
+
+
+def build_index(config: DoraConfig, overview: Overview | None = None,
+                pages: list[TeamReport] | None = None) -> IndexReport:
     """Write the index: teams alphabetically with their own direction of change, and the
-    organisation's spread over teams without naming them. What `report_index` does."""
+    organisation's spread over teams without naming them. What `report_index` does.
+    `pages` just written carry each team's trends, which are then not tested again."""
     folder = config.reports_path
     check_folder(folder)
     if overview is None:
         with warehouse(config) as conn:
             overview = load_overview(conn)
     teams = []
+    known = {p.team: p for p in pages or [] if p.directions}
     for team in overview.teams:
-        sentences, words = _directions(overview.metrics_of(team, "week"), config.trend_periods)
+        if team in known:
+            sentences, words = known[team].trends, known[team].directions
+        else:
+            sentences, words = _directions(overview.metrics_of(team, "week"),
+                                           config.trend_periods)
         teams.append({"name": team, "href": page_name(team), "trends": sentences,
                       "directions": words})
     org_weekly = overview.org_metrics.filter(pl.col("grain") == "week")
@@ -421,7 +487,7 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
 
 
 def write_reports(config: DoraConfig, progress: Progress = print,
-                  teams: list[str] | None = None) -> Path:
+                  teams: list[str] | None = None, workers: int | None = None) -> Path:
     """Rewrite the team pages (all, or only `teams`) and the index; returns index.html.
 
     A full rewrite also deletes the pages it wrote before for teams that are gone (only files
@@ -432,10 +498,10 @@ def write_reports(config: DoraConfig, progress: Progress = print,
     every = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
     chosen = every if teams is None else list(teams)
     claim(config.reports_path, [INDEX, PLOTLY_JS, *(page_name(t) for t in chosen)])
-    build_team_reports(config, chosen, overview, progress=progress)
+    pages = build_team_reports(config, chosen, overview, progress=progress, workers=workers)
     if teams is None:
         release(config.reports_path, {INDEX, PLOTLY_JS, *(page_name(t) for t in every)})
-    index = build_index(config, overview)
+    index = build_index(config, overview, pages)
     progress(f"reports: index → {index.path}")
     return index.path
 
