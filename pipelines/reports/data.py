@@ -138,8 +138,8 @@ class TeamData:
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     """True when the warehouse has a table or view called `name`."""
     found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                         [name]).fetchone()
-    return bool(found and found[0])
+                         [name]).fetchall()  # fetchall: no result left open on the connection
+    return bool(found and found[0][0])
 
 
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
