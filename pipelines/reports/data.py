@@ -72,13 +72,17 @@ class Overview:
     _coverage: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_team = split(self.team_metrics, ["team", "grain"])
+        # rows come sorted by team, grain, period: each (team, grain) is one slice of them
+        spans = (self.team_metrics.select("team", "grain").with_row_index("row")
+                 .group_by("team", "grain", maintain_order=True)
+                 .agg(pl.col("row").first(), pl.len()))
+        self._by_team = {(t, g): (row, n) for t, g, row, n in spans.rows()}
         self._coverage = {r["team"]: r for r in self.coverage.to_dicts()}
 
     def metrics_of(self, team: str, grain: str) -> pl.DataFrame:
         """One team's rows of `team_metrics` for one grain (oldest first)."""
-        found = self._by_team.get((team, grain))
-        return found if found is not None else self.team_metrics.clear()
+        row, n = self._by_team.get((team, grain), (0, 0))
+        return self.team_metrics.slice(row, n)
 
     def coverage_of(self, team: str) -> dict:
         return self._coverage.get(team, {})

@@ -26,7 +26,6 @@ from pipelines.reports.specs import (
     format_value,
     points,
     rolling_median,
-    weeks_in,
 )
 
 BLUE = "#2458a6"
@@ -541,16 +540,14 @@ def distribution_figure(spec: MetricSpec, team_monthly: pl.DataFrame,
                         org_monthly: pl.DataFrame) -> Figure:
     """How teams' monthly values are spread (teams are not named), with the organisation's
     own value computed from all records. Nothing identifies which team is where."""
-    xs: list[str] = []
-    ys: list[float] = []
-    for row in team_monthly.sort("period_start").iter_rows(named=True):
-        value = row[spec.key]
-        if value is None:
-            continue
-        if spec.kind == "count":
-            value = value / weeks_in(row["period_start"], "month")
-        xs.append(_day(row["period_start"]))
-        ys.append(float(value))
+    rows = team_monthly.filter(pl.col(spec.key).is_not_null()).sort("period_start")
+    value = pl.col(spec.key).cast(pl.Float64)
+    if spec.kind == "count":  # per week: a month's count over its days / 7
+        value = value / (pl.col("period_start").dt.month_end().dt.day() / 7.0)
+    rows = rows.select(pl.col("period_start").dt.to_string("%Y-%m-%d").alias("x"),
+                       value.alias("y"))
+    xs: list[str] = rows["x"].to_list()
+    ys: list[float] = rows["y"].to_list()
     traces = [{
         "type": "box", "x": xs, "y": ys, "name": "spread over teams (not named)",
         "boxpoints": "all", "jitter": 0.4, "pointpos": 0,

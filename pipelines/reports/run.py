@@ -366,7 +366,7 @@ def _in_workers(config: DoraConfig, shares: list[list[str]],
             finished += 1
             continue
         report = TeamReport(team=item["team"], path=Path(item["path"]), glance=item["glance"],
-                            trends=item["trends"])
+                            trends=item["trends"], directions=item["directions"])
         by_team[report.team] = report
         if progress:
             _tell(progress, [report], len(by_team) - 1, total)

@@ -20,7 +20,8 @@ def main() -> int:
 
     for report in build_chunk(config, teams):
         print(json.dumps({"team": report.team, "path": str(report.path),
-                          "glance": report.glance, "trends": report.trends}), flush=True)
+                          "glance": report.glance, "trends": report.trends,
+                          "directions": report.directions}), flush=True)
     return 0
 
 

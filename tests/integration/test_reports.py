@@ -518,3 +518,23 @@ def test_reorganisations_are_marked_on_the_charts(tmp_path: Path) -> None:
                 assert marks == []
             else:
                 assert [m["x0"] for m in marks] == ["2026-01-08"], fid
+
+
+def test_pages_built_in_worker_processes_are_the_same(org: DoraConfig, tmp_path: Path) -> None:
+    """Pages written by two worker processes (what a large organisation gets) equal the pages
+    written in-process, byte for byte, and so does the index built from their trends."""
+    serial = org.model_copy(update={"reports_dir": tmp_path / "serial"})
+    parallel = org.model_copy(update={"reports_dir": tmp_path / "parallel"})
+    write_reports(serial, progress=_quiet, workers=1)
+    messages: list[str] = []
+    write_reports(parallel, progress=messages.append, workers=2)
+    names = sorted(p.name for p in serial.reports_path.iterdir())
+    assert names == sorted(p.name for p in parallel.reports_path.iterdir())
+    for name in names:
+        assert ((serial.reports_path / name).read_bytes()
+                == (parallel.reports_path / name).read_bytes()), name
+    teams = [*TEAMS, "unassigned"]
+    pages = [m for m in messages if "→ team-" in m]  # one line per page, as pages land
+    assert sorted(m.split(" → ")[1] for m in pages) == sorted(page_name(t) for t in teams)
+    assert sorted(m.split("(")[-1].split(")")[0] for m in pages) == sorted(
+        f"{i}/{len(teams)}" for i in range(1, len(teams) + 1))
