@@ -69,13 +69,13 @@ def read_folder(folder: Path, name: str, known_services: set[str]) -> SourceResu
                                     .splitlines(), start=1):
             if not text.strip():
                 continue
-            checked = _check(text)
-            if isinstance(checked, tuple):
-                field, reason = checked
+            kind, checked = _check(text)
+            if not isinstance(checked, dict):
+                field, reason = kind, checked
                 entity = "incidents" if "incident" in text else "deployments"
                 result.reject(entity, {"raw": text[:2000]}, path.name, line, field, reason)
                 continue
-            kind, event = checked
+            event = checked
             # The same event twice (a redelivery) counts once: keyed by context.id.
             events.setdefault(event["context"]["id"], (kind, event, path.name, line))
     ordered = sorted(events.values(), key=lambda e: (e[1]["context"]["timestamp"],
