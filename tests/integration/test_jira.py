@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from incident_fakes import FakeJira, adf
 from pytest_httpserver import HTTPServer
 
-from incident_fakes import FakeJira, adf
 from pipelines.config import JiraSource
 from pipelines.sources.incidents import jira
 

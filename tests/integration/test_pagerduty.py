@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from incident_fakes import FakePagerDuty, tls_server
+
 from pipelines.config import PagerDutySource
 from pipelines.sources.incidents import pagerduty
 

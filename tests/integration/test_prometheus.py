@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from promkit import history, prometheus_server
 
 from pipelines.config import DoraConfig, PrometheusSource
 from pipelines.sources.incidents import openslo, prometheus
-from promkit import history, prometheus_server
 
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 3, 2, 5, 30, tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from cdevents_kit import deployed, event, incident, write_lines
+
 from pipelines.sources.incidents import cdevents
 
 KNOWN = {"checkout-api"}
