@@ -10,9 +10,10 @@ from pipelines.defs.resources import DoraResource
 from pipelines.landing import landing_run
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.incidents import cdevents, jira, pagerduty, prometheus
-from pipelines.sources.incidents.common import SourceResult, land, read_cursor
+from pipelines.sources.incidents.common import SourceResult, TransientError, land, read_cursor
 
 KINDS = ("pagerduty", "jira", "cdevents", "prometheus")
+RETRIES, RETRY_WAIT = 2, 60.0  # step retries after a transient failure, seconds between
 
 
 def sync_source(config: DoraConfig, source: Any, name: str,
@@ -29,10 +30,7 @@ def sync_source(config: DoraConfig, source: Any, name: str,
     return prometheus.sync(source, name, config, cursor, now)
 
 
-@dg.asset(group_name="ingest", kinds={"python", "parquet"},
-          # Cut connections and 5xx the clients' own retries did not outlast: try the step
-          # again later (already-landed batches and cursors make the retry incremental).
-          retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL))
+@dg.asset(group_name="ingest", kinds={"python", "parquet"})
 def incident_landing(context: dg.AssetExecutionContext,
                      dora: DoraResource) -> dg.MaterializeResult:
     """Incidents (PagerDuty, Jira, CDEvents), CDEvents deployments and Prometheus SLI windows
@@ -45,7 +43,13 @@ def incident_landing(context: dg.AssetExecutionContext,
             continue
         name = source_name(source, index)
         context.log.info(f"reading {name} ({source.kind})")
-        result = sync_source(config, source, name)
+        try:
+            result = sync_source(config, source, name)
+        except TransientError as exc:
+            # Unreachable, or 5xx / 429 outlasting the clients' own retries: try the step again
+            # later (sources already landed keep their cursors, so the retry is incremental).
+            # A wrong token or a bad query fails at once.
+            raise dg.RetryRequested(max_retries=RETRIES, seconds_to_wait=RETRY_WAIT) from exc
         with landing_run(context.run.run_id):
             batches += land(config.landing_root, source.kind, result)
         skipped += sum(1 for row in result.bad if row["field"] == "service")

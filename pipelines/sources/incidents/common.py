@@ -24,6 +24,11 @@ _COMMIT = re.compile(r"(?im)\bcommit\s*:\s*([0-9a-f]{7,40})\b")
 UNMAPPED = "unmapped service"  # quarantine reasons of skipped records start with this
 
 
+class TransientError(RuntimeError):
+    """The server could not be reached or kept failing (5xx, 429) after the client's own
+    retries: worth another try later (the asset asks Dagster to retry the step)."""
+
+
 def named_cause(text: str | None) -> dict[str, str | None]:
     """`deployment_id` and `commit_sha` named in an incident's text (None when absent)."""
     text = text or ""

@@ -16,7 +16,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pipelines.config import JiraSource
-from pipelines.sources.incidents.common import SourceResult, named_cause, secret
+from pipelines.sources.incidents.common import (
+    SourceResult,
+    TransientError,
+    named_cause,
+    secret,
+)
 
 PAGE = 100
 SEARCH = "/rest/api/3/search/jql"
@@ -53,14 +58,16 @@ def issues(cfg: JiraSource, name: str, jql: str) -> Iterator[dict[str, Any]]:
         try:
             response = session.get(cfg.base_url.rstrip("/") + SEARCH, params=params, timeout=60)
         except requests.RequestException as exc:
-            raise RuntimeError(f"source `{name}`: Jira search failed: {type(exc).__name__}"
-                               ) from None
+            raise TransientError(f"source `{name}`: Jira search failed: {type(exc).__name__}"
+                                 ) from None
         if response.status_code in (401, 403):
             raise RuntimeError(f"source `{name}`: Jira refused the credentials from "
                                f"{cfg.email_env}/{cfg.token_env} ({response.status_code})")
         if not response.ok:
-            raise RuntimeError(f"source `{name}`: Jira search answered {response.status_code}: "
-                               f"{response.text[:300]}")
+            error = TransientError if response.status_code in (429, 500, 502, 503, 504) \
+                else RuntimeError
+            raise error(f"source `{name}`: Jira search answered {response.status_code}: "
+                        f"{response.text[:300]}")
         page = response.json()
         yield from page.get("issues", [])
         token = page.get("nextPageToken")

@@ -18,7 +18,12 @@ import pagerduty
 from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from pipelines.config import PagerDutySource
-from pipelines.sources.incidents.common import SourceResult, named_cause, secret
+from pipelines.sources.incidents.common import (
+    SourceResult,
+    TransientError,
+    named_cause,
+    secret,
+)
 
 MAX_SPAN = dt.timedelta(days=180)  # PagerDuty refuses since/until ranges over 6 months
 ITERATION_LIMIT = pagerduty.ITERATION_LIMIT  # offset + limit may not pass 10,000
@@ -66,9 +71,7 @@ class PagerDuty:
 
     @retry(retry=retry_if_exception_type(RateLimited), wait=_retry_after,
            stop=stop_after_attempt(RATE_LIMIT_ATTEMPTS), reraise=True)
-    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET; the answer's JSON, or an error naming the path and status (never the
-        token)."""
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self.requests += 1
         try:
             response = self.client.get(path, params=params or {})
@@ -76,12 +79,22 @@ class PagerDuty:
             status = getattr(exc.response, "status_code", "?")
             raise RuntimeError(f"source `{self.name}`: PagerDuty refused GET {path} ({status}): "
                                "check the token's environment variable") from None
-        except pagerduty.Error as exc:
-            raise RuntimeError(f"source `{self.name}`: GET {path}: {exc}") from None
+        except pagerduty.Error as exc:  # the client's network retries are used up
+            raise TransientError(f"source `{self.name}`: GET {path}: {exc}") from None
         if not response.is_success:
-            raise RuntimeError(f"source `{self.name}`: GET {path} answered "
-                               f"{response.status_code}: {response.text[:300]}")
+            error = TransientError if response.status_code >= 500 else RuntimeError
+            raise error(f"source `{self.name}`: GET {path} answered "
+                        f"{response.status_code}: {response.text[:300]}")
         return response.json()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One GET (429 waited out); the answer's JSON, or an error naming the path and status
+        (never the token)."""
+        try:
+            return self._get(path, params)
+        except RateLimited:
+            raise TransientError(f"source `{self.name}`: GET {path} still rate limited after "
+                                 f"{RATE_LIMIT_ATTEMPTS} attempts") from None
 
     def listing(self, path: str, key: str, params: dict[str, Any], since: dt.datetime,
                 until: dt.datetime) -> Iterator[dict[str, Any]]:

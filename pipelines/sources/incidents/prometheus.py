@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pipelines.config import DoraConfig, PrometheusSource
-from pipelines.sources.incidents.common import SourceResult
+from pipelines.sources.incidents.common import SourceResult, TransientError
 from pipelines.sources.incidents.openslo import SloDefinition, read_definitions, with_window
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
@@ -72,8 +72,11 @@ def query_range(session: requests.Session, base_url: str, query: str, start: int
             response = session.get(f"{base_url.rstrip('/')}/api/v1/query_range", timeout=120,
                                    params={"query": query, "start": lo, "end": hi, "step": step})
         except requests.RequestException as exc:
-            raise RuntimeError(f"source `{name}`: Prometheus query failed: "
-                               f"{type(exc).__name__}") from None
+            raise TransientError(f"source `{name}`: Prometheus query failed: "
+                                 f"{type(exc).__name__}") from None
+        if response.status_code in (429, 500, 502, 503, 504):
+            raise TransientError(f"source `{name}`: Prometheus answered "
+                                 f"{response.status_code}")
         body = response.json() if response.headers.get("Content-Type", "").startswith(
             "application/json") else {}
         if not response.ok or body.get("status") != "success":
