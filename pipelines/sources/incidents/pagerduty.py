@@ -31,6 +31,9 @@ PAGE = 100  # the largest `limit` PagerDuty allows
 MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is waited this long, then asked again
 RATE_LIMIT_ATTEMPTS = 6  # requests of one page before a 429 is an error
 FIRST_SYNC = dt.timedelta(days=365)  # without `since`, the first sync reaches back a year
+# A rerun starts a little before the last sync ended: an incident PagerDuty had not yet listed
+# then is still found; one seen twice replaces itself (same id).
+OVERLAP = dt.timedelta(minutes=5)
 
 
 class RateLimited(Exception):
@@ -142,7 +145,7 @@ def sync(cfg: PagerDutySource, name: str, known_services: set[str],
     if cfg.urgencies:
         params["urgencies[]"] = cfg.urgencies
     if cursor:
-        start = dt.datetime.fromisoformat(cursor["until"])
+        start = dt.datetime.fromisoformat(cursor["until"]) - OVERLAP
     elif cfg.since:
         start = dt.datetime.combine(cfg.since, dt.time(), dt.UTC)
     else:

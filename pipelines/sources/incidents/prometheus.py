@@ -23,6 +23,8 @@ from pipelines.sources.incidents.openslo import SloDefinition, read_definitions,
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 FIRST_SYNC = dt.timedelta(days=15)  # Prometheus's default retention
+# A window is measured only once it ended this long ago: the last scrapes of it have landed.
+SETTLE = dt.timedelta(minutes=5)
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
@@ -96,7 +98,7 @@ def sync(cfg: PrometheusSource, name: str, config: DoraConfig, cursor: dict[str,
     """SLI measurements of every window that ended since the last sync."""
     step = window_seconds(cfg.window)
     now = now or dt.datetime.now(dt.UTC)
-    end = int(now.timestamp()) // step * step  # the last whole window ends here
+    end = int((now - SETTLE).timestamp()) // step * step  # the last whole window ends here
     start = int(cursor["until"]) + step if cursor else end - int(FIRST_SYNC.total_seconds())
     start = start // step * step
     result = SourceResult(name)
