@@ -72,7 +72,7 @@ class FakePagerDuty:
         self.incidents = incidents
         self.log_entries = log_entries or []
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
-        self.faults: list[str] = []  # consumed one per request: "429", "cut"
+        self.faults: list[str] = []  # consumed one per request: "429", "503", "cut"
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile("^/.*$"), method="GET").respond_with_handler(
@@ -88,6 +88,8 @@ class FakePagerDuty:
             if fault == "429":
                 return _json({"error": {"message": "Rate Limit Exceeded", "code": 2020}}, 429,
                              {"Retry-After": "1"})
+            if fault == "503":
+                return _json({"error": {"message": "Service Unavailable"}}, 503)
             return _cut(request)
         path = request.path
         if path == "/incidents":

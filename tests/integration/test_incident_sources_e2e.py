@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -247,11 +248,17 @@ def test_tokens_appear_nowhere(org, capsys) -> None:
     assert not any(s.decode() in captured.out + captured.err for s in secrets)
 
 
-def test_a_rerun_with_nothing_new_asks_pagerduty_at_most_three_times(org) -> None:
+def test_a_rerun_with_nothing_new_asks_pagerduty_at_most_three_times(org, caplog) -> None:
+    """Through Dagster again: the cursor landed by the first run makes the rerun ask
+    `/incidents` and `/log_entries` once each; no event or log line of the run holds a token."""
     path, summary, pd = org
     pd.requests.clear()
-    result = dg.materialize([incident_landing],
-                            resources={"dora": DoraResource(config_path=str(path))})
+    with caplog.at_level(logging.DEBUG):
+        result = dg.materialize([incident_landing],
+                                resources={"dora": DoraResource(config_path=str(path))})
     assert result.success
     assert 0 < len(pd.requests) <= 3
     assert [p for p, _ in pd.requests] == ["/incidents", "/log_entries"]
+    logged = caplog.text + "\n".join(repr(e) for e in result.all_events)
+    assert "incident_landing" in logged
+    assert not any(s in logged for s in (PD_TOKEN, JIRA_TOKEN, JIRA_EMAIL))

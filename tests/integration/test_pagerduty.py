@@ -12,6 +12,7 @@ from incident_fakes import FakePagerDuty, tls_server
 
 from pipelines.config import PagerDutySource
 from pipelines.sources.incidents import pagerduty
+from pipelines.sources.incidents.common import TransientError
 
 TOKEN = "pd-secret-token-7f3a9c"  # noqa: S105 - a test value
 NOW = dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
@@ -164,6 +165,18 @@ def test_a_refused_token_is_named_by_its_variable_never_shown(pd, monkeypatch) -
         pagerduty.sync(cfg, "pd", KNOWN, None, NOW)
     assert "refused GET /incidents (401)" in str(caught.value)
     assert "abcd" not in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_a_server_error_is_transient_a_bad_request_is_not(pd) -> None:
+    """503 is worth a later retry (the asset asks Dagster for one); 404 is not."""
+    fake, cfg = pd
+    fake.faults = ["503"]
+    with pytest.raises(TransientError, match="answered 503"):
+        pagerduty.sync(cfg, "pd", KNOWN, None, NOW)
+    api = pagerduty.PagerDuty(cfg, "pd")
+    with pytest.raises(RuntimeError, match="answered 404") as caught:
+        api.get("/incidents/NOPE")
+    assert not isinstance(caught.value, TransientError)
 
 
 def test_a_plain_http_base_url_is_refused_by_the_config() -> None:
