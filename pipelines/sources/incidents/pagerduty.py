@@ -11,8 +11,10 @@ incidents since the last sync, plus those whose log (`GET /log_entries`) changed
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pagerduty
 from tenacity import retry, retry_if_exception_type, stop_after_attempt
@@ -29,6 +31,7 @@ MAX_SPAN = dt.timedelta(days=180)  # PagerDuty refuses since/until ranges over 6
 ITERATION_LIMIT = pagerduty.ITERATION_LIMIT  # offset + limit may not pass 10,000
 PAGE = 100  # the largest `limit` PagerDuty allows
 MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is waited this long, then asked again
+LOG = logging.getLogger(__name__)
 RATE_LIMIT_ATTEMPTS = 6  # requests of one page before a 429 is an error
 FIRST_SYNC = dt.timedelta(days=365)  # without `since`, the first sync reaches back a year
 # A rerun starts a little before the last sync ended: an incident PagerDuty had not yet listed
@@ -114,11 +117,17 @@ class PagerDuty:
         query = {**params, "since": _iso(since), "until": _iso(until), "limit": PAGE,
                  "offset": 0, "total": "true"}
         page = self.get(path, query)
-        if (page.get("total") or 0) > ITERATION_LIMIT and until - since > dt.timedelta(seconds=2):
-            middle = since + (until - since) / 2
-            yield from self._window(path, key, params, since, middle)
-            yield from self._window(path, key, params, middle, until)
-            return
+        total = page.get("total") or 0
+        if total > ITERATION_LIMIT:
+            if until - since > dt.timedelta(seconds=2):
+                middle = since + (until - since) / 2
+                yield from self._window(path, key, params, since, middle)
+                yield from self._window(path, key, params, middle, until)
+                return
+            # More than 10,000 records within two seconds: PagerDuty cannot page past them.
+            LOG.warning("source `%s`: %s holds %d records between %s and %s; only the first "
+                        "%d can be read", self.name, path, total, _iso(since), _iso(until),
+                        ITERATION_LIMIT)
         while True:
             yield from page.get(key, [])
             offset = query["offset"] + PAGE
@@ -129,7 +138,7 @@ class PagerDuty:
 
     def resolve_time(self, incident_id: str) -> str | None:
         """The time of the incident's resolve log entry (when `resolved_at` is absent)."""
-        entries = self.get(f"/incidents/{incident_id}/log_entries",
+        entries = self.get(f"/incidents/{quote(incident_id, safe='')}/log_entries",
                            {"is_overview": "true", "limit": PAGE}).get("log_entries", [])
         resolved = [e["created_at"] for e in entries if e.get("type") == "resolve_log_entry"]
         return max(resolved) if resolved else None
@@ -165,7 +174,7 @@ def sync(cfg: PagerDutySource, name: str, known_services: set[str],
                 seen.add(incident_id)
                 changed.append(incident_id)
         for incident_id in changed:
-            incident = api.get(f"/incidents/{incident_id}").get("incident", {})
+            incident = api.get(f"/incidents/{quote(incident_id, safe='')}").get("incident", {})
             if not cfg.urgencies or incident.get("urgency") in cfg.urgencies:
                 _add(api, cfg, result, incident, known_services)
     result.cursor = {"until": _iso(now)}
