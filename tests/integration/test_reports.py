@@ -388,7 +388,7 @@ def _defs_and_resources(config: DoraConfig) -> tuple[dg.Definitions, dict]:
     return dg.Definitions(assets=[team_report, report_index], resources=resources), resources
 
 
-def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> None:
+def test_report_stage_records_one_partition_per_team(org: DoraConfig) -> None:
     from pipelines.runner import RunSummary
 
     defs, resources = _defs_and_resources(org)
@@ -400,7 +400,10 @@ def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> No
                             summary=summary)
     teams = [*TEAMS, "unassigned"]
     assert instance.get_dynamic_partitions("teams") == [partition_key(t) for t in teams]
-    assert len(summary.run_ids) == len(teams) + 1
+    # pages are written in one pass, not one Dagster run each: their materialisations are
+    # recorded with the metadata the asset gives
+    assert summary.run_ids == []
+    assert any("payments" in m for m in messages)
     key = dg.AssetKey("team_report")
     for team in teams:
         event = instance.get_latest_materialization_event(key)  # the last one: unassigned
