@@ -134,6 +134,17 @@ def test_dora_bands_of_the_report_year_sit_behind_the_line(org: DoraConfig) -> N
     assert {s["type"] for s in lines} == {"line"}  # from 2023 the CFR clusters are points
     rework = figures_of(team_page(org, "payments"))["fig-rework-rate"]
     assert rework["layout"]["shapes"] == []  # DORA publishes no bands for rework
+    # the 2024 clusters of failed deployment recovery time: elite under an hour, high and
+    # medium under a day (one band, both names), low a week to a month (clipped away here)
+    fdrt = figures_of(team_page(org, "payments"))["fig-fdrt-p50-hours"]
+    labels = [s["label"]["text"] for s in fdrt["layout"]["shapes"]
+              if s["name"].startswith("dora-band")]
+    assert labels[:2] == ["DORA 2024 elite: Less than one hour",
+                          "DORA 2024 high / medium: Less than one day"]
+    ttr = figures_of(team_page(org, "payments"))["fig-time-to-restore-p50-hours"]
+    assert ttr["layout"]["shapes"] == []  # no published clusters for the incident view
+    text = team_page(org, "payments").read_text("utf-8")
+    assert text.count("from the 2024 Accelerate State of DevOps Report") >= 4  # each band
 
 
 def test_trend_sentences_state_their_test(org: DoraConfig) -> None:
