@@ -57,7 +57,9 @@
     });
     if (!rows.length) {
       var tr = document.createElement("tr");
-      var td = cell("No records behind this point.");
+      var td = cell(document.getElementById("records-data") ? "No records behind this point."
+        : "This warehouse has no records behind its numbers yet (no metric_records view): " +
+          "run dora-pipeline run again to add them.");
       td.colSpan = 4;
       tr.appendChild(td);
       fresh.appendChild(tr);
