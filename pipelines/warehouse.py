@@ -181,8 +181,9 @@ def _reason(exc: BaseException) -> str:
 def _truncated(conn: duckdb.DuckDBPyConnection, target: Path) -> str | None:
     """Why the file is shorter than its header says (None when it is not): DuckDB reads a
     block only when a query needs it, so a file cut after its catalog still opens."""
-    row = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
-                       "WHERE database_name = current_database()").fetchone()
+    rows = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
+                        "WHERE database_name = current_database()").fetchall()
+    row = rows[0] if rows else None
     if row is None or not row[0]:
         return None
     expected = _HEADER_BYTES + int(row[0]) * int(row[1])
@@ -322,9 +323,9 @@ def _fsync_dir(folder: Path) -> None:
 
 def database_file(conn: duckdb.DuckDBPyConnection) -> Path | None:
     """The file of the connection's current database (None in memory)."""
-    row = conn.execute("SELECT path FROM duckdb_databases() "
-                       "WHERE database_name = current_database()").fetchone()
-    return Path(row[0]) if row and row[0] else None
+    rows = conn.execute("SELECT path FROM duckdb_databases() "
+                        "WHERE database_name = current_database()").fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
 def publish(conn: duckdb.DuckDBPyConnection) -> Path | None:
