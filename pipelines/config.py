@@ -434,7 +434,8 @@ def _warehouse_problems(warehouse: Path, text: str | None) -> list[tuple[str, st
     if warehouse.name == "" or warehouse == Path(warehouse.anchor):
         return [("warehouse", f"{warehouse} has no file name: {fix}")]
     if warehouse.is_dir():
-        return [("warehouse", f"{warehouse} is a folder: {fix} inside it")]
+        return [("warehouse", f"{warehouse} is a folder: give the path of a file in it, such "
+                              f"as `{warehouse / 'dora.duckdb'}`")]
     for parent in warehouse.parents:
         if parent.exists() and not parent.is_dir():
             return [("warehouse", f"{parent} is a file, so the warehouse's folder cannot be "

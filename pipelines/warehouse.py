@@ -35,7 +35,7 @@ from pipelines.errors import DAMAGED_SIGNS, LOCK_SIGNS, UserError, notice
 # No extension may be fetched at run time on these machines (and a pipeline should not need to).
 _SETTINGS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 WORKING_SUFFIX = ".working"
-# A DuckDB file is its 3 headers of 4 KiB, then `total_blocks` blocks (see `_truncated`).
+# A DuckDB file is its 3 headers of 4 KiB, then its blocks (see `_truncated`).
 _HEADER_BYTES = 3 * 4096
 # Faults of the machine, not of the file: opening fails, but the file is not damaged.
 _NOT_DAMAGE = (*LOCK_SIGNS, "No space left", "Disk quota", "Permission denied",
@@ -105,14 +105,13 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     target = working_path(path)
     if _damage_marker(target).exists():
-        _discard_if_damaged(target, "a check found a damaged copy of it", deadline,
-                            wait_seconds, shown=path)
+        _discard_if_damaged(target, "a copy of it did not read back whole", shown=path)
     if not target.exists() and path.exists():
         _seed_working_copy(path, target, deadline, wait_seconds)
     try:
         return _open(target, False, deadline, wait_seconds, shown=path)
     except WarehouseDamaged as exc:
-        _discard_if_damaged(target, exc.reason, deadline, wait_seconds, shown=path)
+        _discard_if_damaged(target, exc.reason, shown=path)
     if not target.exists() and path.exists():
         _seed_working_copy(path, target, deadline, wait_seconds)
     return _open(target, False, deadline, wait_seconds, shown=path)
@@ -180,15 +179,15 @@ def _reason(exc: BaseException) -> str:
 
 def _truncated(conn: duckdb.DuckDBPyConnection, target: Path) -> str | None:
     """Why the file is shorter than its header says (None when it is not): DuckDB reads a
-    block only when a query needs it, so a file cut after its catalog still opens."""
-    rows = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
+    block only when a query needs it, so a file cut after its catalog still opens. The blocks
+    in use must all be in the file (free ones at its end may have been cut off by DuckDB)."""
+    rows = conn.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
                         "WHERE database_name = current_database()").fetchall()
-    row = rows[0] if rows else None
-    if row is None or not row[0]:
+    if not rows or not rows[0][0]:
         return None
-    expected = _HEADER_BYTES + int(row[0]) * int(row[1])
+    expected = _HEADER_BYTES + int(rows[0][0]) * int(rows[0][1])
     size = target.stat().st_size
-    return f"truncated: {size:,} of {expected:,} bytes" if size < expected else None
+    return f"truncated: {size:,} of at least {expected:,} bytes" if size < expected else None
 
 
 def verify(conn: duckdb.DuckDBPyConnection) -> None:
@@ -237,31 +236,29 @@ def _repair_lock(working: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _discard_if_damaged(working: Path, reason: str, deadline: float, wait_seconds: float,
-                        shown: Path) -> None:
+def _discard_if_damaged(working: Path, reason: str, shown: Path) -> None:
     """Remove a damaged working copy (and its log), after checking again under a lock that it
     is still the damaged one: another process may have replaced it meanwhile."""
     with _repair_lock(working):
         marker = _damage_marker(working)
-        if marker.exists():
-            found = reason if working.exists() else None
-        elif not working.exists():
+        if not working.exists():
+            marker.unlink(missing_ok=True)
             return
-        else:
-            try:
-                _open(working, False, time.monotonic(), 0, shown=shown).close()
+        try:
+            _open(working, False, time.monotonic(), 0, shown=shown).close()
+            if not marker.exists():
                 return  # whole again: another process has repaired it
-            except WarehouseBusy:
-                return  # a process is writing it, so it opened for them: not ours to remove
-            except WarehouseDamaged as exc:
-                found = exc.reason
+            found = reason
+        except WarehouseBusy:
+            return  # a process is writing it (so it opened for them): not ours to remove now
+        except WarehouseDamaged as exc:
+            found = exc.reason
         for stale in (working, Path(f"{working}.wal")):
             stale.unlink(missing_ok=True)
         marker.unlink(missing_ok=True)
         _fsync_dir(working.parent)
-    if found is not None:
-        notice(f"the warehouse working copy {working} was damaged ({found}); it was removed "
-               "and this run rebuilds it from the landing")
+    notice(f"the warehouse working copy {working} was damaged ({found}); it was removed and "
+           "this run rebuilds it from the landing")
 
 
 def _seed_working_copy(published: Path, working: Path, deadline: float,
