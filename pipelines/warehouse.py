@@ -51,7 +51,7 @@ class WarehouseMissing(UserError, FileNotFoundError):
     """The published warehouse does not exist yet (no run has published one)."""
 
 
-class WarehouseDamaged(UserError):
+class WarehouseDamaged(UserError, RuntimeError):
     """A warehouse file that DuckDB cannot read whole (truncated, zeroed, corrupt)."""
 
     def __init__(self, path: Path, reason: str) -> None:
