@@ -2,7 +2,8 @@
 
 The warehouse folder is a small tmpfs mounted in a private mount namespace (`unshare -m`; these
 tests run as root, which CI does), so the faults are the kernel's own: ENOSPC from a filled
-file system, EROFS from a read-only one. The CLI runs as a subprocess inside that namespace,
+file system, EROFS from a read-only one (and EACCES from permission bits, for a root process
+stripped of its capabilities). The CLI runs as a subprocess inside that namespace,
 once with the fault and once after it is removed (the disk freed, the folder writable again).
 Each time: the faulty run exits 1 with one line naming the fault and what to do, no traceback;
 readers' published warehouse is untouched; a user's file beside the warehouse keeps its bytes
@@ -166,3 +167,45 @@ def test_read_only_folders_are_one_line_and_a_run_after_loses_nothing(
     code, err = result(out, "report-rw")
     assert code == 0, err
     assert (reports / "index.html").is_file()
+
+
+def test_a_folder_without_write_permission_is_one_line_and_a_run_after_loses_nothing(
+        reference: Reference, tmp_path: Path) -> None:
+    """Root ignores permission bits, so the faulty run is root without any capability
+    (`setpriv --bounding-set=-all`): the kernel then checks the bits as for any user, and the
+    warehouse folder and files, made read-only for everyone, give EACCES."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("no `setpriv` command")
+    probe = tmp_path / "probe"
+    probe.mkdir(mode=0o555)
+    denied = subprocess.run(["setpriv", "--bounding-set=-all", "--", "touch", str(probe / "x")],
+                            capture_output=True)
+    if denied.returncode == 0 or (probe / "x").exists():
+        pytest.skip("dropping every capability does not make permission bits count here")
+    config = copy_inputs(reference.template, tmp_path / "org")
+    data = config.parent / "data"
+    shutil.copytree(reference.run / "data", data)
+    notes = data / "notes.txt"
+    notes.write_bytes(NOTES)
+    before = notes.stat()
+    for path in data.iterdir():
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    data.chmod(0o555)
+    try:
+        done = subprocess.run(
+            ["setpriv", "--bounding-set=-all", "--", sys.executable, "-m", "pipelines.cli",
+             "run", "--config", str(config)], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        one_line(done.stderr, "run failed: permission denied on", str(data),
+                 "give this user write access there or point the config elsewhere")
+        assert table_checksums(data / "dora.duckdb") == reference.checksums
+    finally:
+        data.chmod(0o755)
+        for path in data.iterdir():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    after = notes.stat()
+    assert notes.read_bytes() == NOTES and after.st_mtime_ns == before.st_mtime_ns
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--config",
+                           str(config)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert table_checksums(data / "dora.duckdb") == reference.checksums
