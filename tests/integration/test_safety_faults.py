@@ -1,4 +1,4 @@
-"""Faults of the machine, for real: a full disk and read-only folders.
+"""Faults of the machine, for real: a full disk, read-only folders, a permission denied.
 
 The warehouse folder is a small tmpfs mounted in a private mount namespace (`unshare -m`; these
 tests run as root, which CI does), so the faults are the kernel's own: ENOSPC from a filled
