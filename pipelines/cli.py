@@ -24,7 +24,8 @@ SUMMARY_WEEKS = 12
 
 
 def _progress(message: str) -> None:
-    console.print(Text("• ", style="dim") + Text(message), highlight=False)
+    # Never wrapped: a progress line (often a path) stays one line in logs and pipes.
+    console.print(Text("• ", style="dim") + Text(message), highlight=False, soft_wrap=True)
 
 
 def _parser() -> argparse.ArgumentParser:

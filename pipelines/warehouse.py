@@ -14,6 +14,12 @@ files:
   it opened until it reconnects (the old file stays readable under its open handle), and never
   blocks a writer.
 
+The landing is the source of truth, and these files are rebuilt from it: a damaged working copy
+(truncated, zeroed, unreadable) is removed when opened for writing and the run rebuilds it; a
+damaged published file is never copied into a working copy, and a copy that does not read back
+whole is never published (`verify`). Errors a user can act on are `UserError`s whose message
+says what to do (`pipelines.errors`).
+
 Nothing is downloaded at run time: extension auto-install and auto-load are off.
 """
 
@@ -40,7 +46,7 @@ _HEADER_BYTES = 3 * 4096
 # Faults of the machine, not of the file: opening fails, but the file is not damaged.
 _NOT_DAMAGE = (*LOCK_SIGNS, "No space left", "Disk quota", "Permission denied",
                "Operation not permitted", "Read-only file system", "No such file",
-               "Out of Memory", "out of memory")
+               "Is a directory", "too long", "Out of Memory", "out of memory")
 
 
 class WarehouseBusy(UserError, RuntimeError):
@@ -58,6 +64,9 @@ class WarehouseDamaged(UserError, RuntimeError):
         super().__init__(f"the warehouse file {path} is damaged ({reason}): run "
                          "`dora-pipeline run` again; it rebuilds the warehouse from the landing")
         self.path, self.reason = path, reason
+
+    def __reduce__(self) -> tuple:  # picklable, for processes that pass errors on
+        return type(self), (self.path, self.reason)
 
 
 def working_path(path: Path) -> Path:
