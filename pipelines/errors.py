@@ -14,6 +14,8 @@ import logging
 import re
 from collections.abc import Iterator
 
+from pipelines.config import ConfigError
+
 log = logging.getLogger("pipelines")
 
 
@@ -41,7 +43,7 @@ def describe(exc: BaseException) -> str:
     """One line for `exc`: what happened and what to do (the most specific cause wins)."""
     chain = list(_chain(exc))
     for item in chain:
-        if isinstance(item, UserError):
+        if isinstance(item, UserError | ConfigError):  # a config error's problems, one line
             return printable(str(item))
     for (codes, signs), what in ((_DISK_FULL, _disk_full), (_READ_ONLY, _read_only),
                                  (_DENIED, _denied)):
@@ -55,6 +57,8 @@ def describe(exc: BaseException) -> str:
             return printable(f"the warehouse {_where(item)} is in use by another process: "
                              "wait for it to finish or close it, then run again")
     inner = next((i for i in chain if not _is_dagster_wrapper(i)), exc)
+    if isinstance(inner, FileNotFoundError | NotADirectoryError):
+        return printable(f"{_first_line(inner)}: fix the path in the config, then run again")
     return printable(f"{_first_line(inner)} (run again with --verbose for the details)")
 
 
