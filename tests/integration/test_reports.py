@@ -552,3 +552,28 @@ def test_pages_built_in_worker_processes_are_the_same(org: DoraConfig, tmp_path:
     assert sorted(m.split(" → ")[1] for m in pages) == sorted(page_name(t) for t in teams)
     assert sorted(m.split("(")[-1].split(")")[0] for m in pages) == sorted(
         f"{i}/{len(teams)}" for i in range(1, len(teams) + 1))
+
+
+def test_the_cli_refuses_a_foreign_reports_folder_in_one_line(
+        org: DoraConfig, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """`report` into someone's folder (their index.html and plotly.min.js): exit 1, one line
+    naming the folder, no traceback, and their files keep their bytes and mtimes."""
+    import yaml
+
+    from pipelines.cli import main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>my site</p>", encoding="utf-8")
+    (site / PLOTLY_JS).write_text("// mine", encoding="utf-8")
+    before = _snapshot(site)
+    config = yaml.safe_load((org.config_dir / "dora.yaml").read_text("utf-8"))
+    other = org.config_dir / "foreign-reports.yaml"
+    other.write_text(yaml.safe_dump({**config, "reports_dir": str(site)}), encoding="utf-8")
+    capfd.readouterr()
+    assert main(["report", "--config", str(other)]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("• ")]
+    assert len(lines) == 1 and str(site) in lines[0] and MANIFEST in lines[0], err
+    assert _snapshot(site) == before
