@@ -1,6 +1,6 @@
 """The DORA metrics from canonical tables: tables in, tables out (no Dagster, no network).
 
-Each function serves one derived table of METRICS.md. Set-based aggregation runs as SQL from
+Each function serves one derived table of docs/metrics.md. Set-based aggregation runs as SQL from
 `sql/` on an in-memory DuckDB connection over the polars frames; graph walks and interval
 statistics run in Python.
 """
@@ -17,6 +17,7 @@ from metrics import stats
 from metrics.delivery import Delivery, deliver
 from metrics.outcomes import attribute_incidents, counted_deployments, deployment_outcomes
 from metrics.ownership import assign_team
+from metrics.registry import METRICS, Rate
 from metrics.schema import utc
 
 GRAINS = ("week", "month")
@@ -82,6 +83,41 @@ def compute_slo_periods(sli: pl.DataFrame, slos: pl.DataFrame,
     return pl.concat(parts)
 
 
+# The columns of the `metric_records` view, in order (docs/sql.md).
+RECORD_COLUMNS = ("team", "grain", "period_start", "metric", "record_kind", "record_id",
+                  "value_hours", "detail")
+
+
+def compute_metric_records(outcomes: pl.DataFrame, changes: pl.DataFrame,
+                           incidents: pl.DataFrame, slo_periods: pl.DataFrame,
+                           ownership: pl.DataFrame, org: bool = False) -> pl.DataFrame:
+    """The records behind every `team_metrics` cell, both grains (with the internal `counted`).
+
+    With `org=True` every record is relabelled to the team `all teams` (`org_metrics`).
+    """
+    incidents_t = assign_team(incidents, ownership, at="opened_at")
+    frames = {"deployment_outcomes": outcomes, "changes": changes,
+              "incidents": incidents_t, "slo_periods": slo_periods}
+    if org:
+        frames = {k: v.with_columns(pl.lit(ORG).alias("team")) for k, v in frames.items()}
+    return pl.concat([run_sql("metric_records", frames, {"grain": g}) for g in GRAINS])
+
+
+def team_metrics_of_records(records: pl.DataFrame, changes: pl.DataFrame,
+                            settings: Settings, org: bool = False) -> pl.DataFrame:
+    """`team_metrics` (or `org_metrics`) aggregated from `compute_metric_records`' rows.
+
+    Both tables come from the same rows, so every number and its records agree by construction;
+    the lead-time breakdown medians (no records of their own) come from `changes`.
+    """
+    if org:
+        changes = changes.with_columns(pl.lit(ORG).alias("team"))
+    parts = [run_sql("team_metrics", {"records": records.filter(pl.col("grain") == g),
+                                      "changes": changes}, {"grain": g}) for g in GRAINS]
+    metrics = add_intervals(pl.concat(parts), settings.min_sample)
+    return metrics.drop("team") if org else metrics
+
+
 def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
                          incidents: pl.DataFrame, slo_periods: pl.DataFrame,
                          ownership: pl.DataFrame, settings: Settings,
@@ -91,22 +127,8 @@ def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
     The organisation view relabels every record to one team and aggregates the records
     themselves, so its medians are medians of all values, never a mean of team figures.
     """
-    incidents_t = assign_team(incidents, ownership, at="opened_at")
-    frames = {"deployment_outcomes": outcomes, "changes": changes,
-              "incidents": incidents_t, "slo_periods": slo_periods}
-    if org:
-        frames = {k: v.with_columns(pl.lit(ORG).alias("team")) for k, v in frames.items()}
-    parts = [run_sql("team_metrics", frames, {"grain": g}) for g in GRAINS]
-    metrics = add_intervals(pl.concat(parts), settings.min_sample)
-    return metrics.drop("team") if org else metrics
-
-
-MEDIANS = ("lead_time", "fdrt", "time_to_restore")
-RATES = (("change_failure_rate", "failed_deployments", "deployments"),
-         ("rework_rate", "rework_deployments", "deployments"),
-         ("slo_met_ratio", "slos_met", "slos_total"))
-SAMPLES = {"lead_time": "lead_time_samples", "fdrt": "fdrt_samples",
-           "time_to_restore": "incidents_resolved"}
+    records = compute_metric_records(outcomes, changes, incidents, slo_periods, ownership, org)
+    return team_metrics_of_records(records, changes, settings, org)
 
 
 def median_ci_exprs(name: str) -> list[pl.Expr]:
@@ -127,21 +149,20 @@ def median_ci_exprs(name: str) -> list[pl.Expr]:
 def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
     """Add 95% intervals and low-sample flags ("Honest numbers"); drop the value lists.
 
-    Medians get the distribution-free order-statistic interval, rates the Wilson interval;
+    Which metric gets which is the registry's `interval` (metrics/registry.py): medians the
+    distribution-free order-statistic interval, rates the Wilson interval;
     `<metric>_low_sample` is true when the sample is under `min_sample`.
     """
     out = metrics.with_columns(
-        [e for name in MEDIANS for e in median_ci_exprs(name)]
+        [e for m in METRICS if m.interval == "order_statistic" for e in median_ci_exprs(m.stem)]
     )
-    for rate, k, n in RATES:
-        low, high = stats.wilson_intervals(out.get_column(k).to_numpy(),
-                                           out.get_column(n).to_numpy())
-        out = out.with_columns(
-            pl.Series(f"{rate}_ci_low", low).fill_nan(None),
-            pl.Series(f"{rate}_ci_high", high).fill_nan(None),
-            (pl.col(n) < min_sample).alias(f"{rate}_low_sample"),
-        )
-    out = out.with_columns(
-        [(pl.col(col) < min_sample).alias(f"{name}_low_sample") for name, col in SAMPLES.items()]
-    )
+    for m in METRICS:
+        if m.interval == "wilson" and isinstance(m.how, Rate):
+            low, high = stats.wilson_intervals(out.get_column(m.how.numerator).to_numpy(),
+                                               out.get_column(m.how.denominator).to_numpy())
+            low_col, high_col = m.interval_columns or ("", "")
+            out = out.with_columns(pl.Series(low_col, low).fill_nan(None),
+                                   pl.Series(high_col, high).fill_nan(None))
+    flags = {m.low_sample_column: m.samples for m in METRICS if m.low_sample_column}
+    out = out.with_columns([(pl.col(n) < min_sample).alias(flag) for flag, n in flags.items()])
     return out.drop([c for c in out.columns if c.endswith("_values")])

@@ -54,9 +54,39 @@ class Metric:
     record_kind: RecordKind
     group: Group
     interval: Interval | None = None
-    band: str | None = None  # key in metrics.bands
+    band: str | None = None  # a key of metrics.bands.METRICS (the DORA clusters drawn behind)
     lower_is_better: bool | None = None  # None: not a direction (a plain count)
     section: str = ""  # the docs/metrics.md section that defines it
+
+    @property
+    def stem(self) -> str:
+        """The name a quantile's companion columns start with (`fdrt` of `fdrt_p50_hours`)."""
+        if isinstance(self.how, Quantile):
+            return self.column.removesuffix("_hours").rsplit("_p", 1)[0]
+        return self.column
+
+    @property
+    def interval_columns(self) -> tuple[str, str] | None:
+        """The (low, high) columns of the 95% interval, or None without an interval."""
+        if self.interval == "wilson":
+            return f"{self.column}_ci_low", f"{self.column}_ci_high"
+        if self.interval == "order_statistic":
+            return f"{self.stem}_p50_ci_low_hours", f"{self.stem}_p50_ci_high_hours"
+        return None
+
+    @property
+    def values_column(self) -> str | None:
+        """The sorted per-period value list an order-statistic interval is picked from."""
+        return f"{self.stem}_values" if self.interval == "order_statistic" else None
+
+    @property
+    def low_sample_column(self) -> str | None:
+        """The flag that the sample behind the value is under `min_sample` (None: a count)."""
+        if isinstance(self.how, Rate):
+            return f"{self.column}_low_sample"
+        if isinstance(self.how, Quantile):
+            return f"{self.stem}_low_sample"
+        return None
 
     @property
     def samples(self) -> str | None:
@@ -107,8 +137,8 @@ METRICS: tuple[Metric, ...] = (
            "Failed deployment recovery time", "hours",
            Quantile("deployment_outcomes", "fdrt_hours", 0.5, "fdrt_samples"),
            "Median hours from a failed deployment to its rollback, fix or incident "
-           "resolution.", "deployment", "throughput", "order_statistic", band="fdrt_hours",
-           lower_is_better=True, section="4"),
+           "resolution.", "deployment", "throughput", "order_statistic",
+           band="time_to_restore_hours", lower_is_better=True, section="4"),
     Metric("incidents_opened", "incidents opened", "Incidents opened", "incidents",
            Count("incidents", "by opened_at"), "Incidents opened in the period.", "incident",
            "incidents", lower_is_better=True, section="5"),

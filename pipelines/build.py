@@ -14,7 +14,7 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,11 +23,13 @@ import polars as pl
 
 from metrics.codeowners import code_owner_changes
 from metrics.compute import (
+    RECORD_COLUMNS,
     Settings,
     compute_changes,
+    compute_metric_records,
     compute_outcomes,
     compute_slo_periods,
-    compute_team_metrics,
+    team_metrics_of_records,
 )
 from metrics.delivery import Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
@@ -131,7 +133,8 @@ def _tables(conn: duckdb.DuckDBPyConnection, *names: str) -> list[pl.DataFrame]:
     return [read_table(conn, n) for n in names]
 
 
-def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFrame, tuple]]
+def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFrame, tuple]],
+             after: Callable[[duckdb.DuckDBPyConnection], None] | None = None
              ) -> dict[str, int]:
     counts = {}
     builds = _builds(conn)  # before writing: the builds of the tables the frames came from
@@ -139,6 +142,8 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
         for name, (frame, order) in tables.items():
             counts[name] = write_table(conn, name, frame, order)
             _stamp(conn, [name], _derived_build(name, builds))
+        if after is not None:  # in the same transaction: views over the new tables
+            after(conn)
     publish_if_consistent(conn)
     return counts
 
@@ -161,6 +166,8 @@ DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
     "slo_periods": ("sli_measurements", "slos", "teams"),
     "team_metrics": _SAME_AS_METRICS,
     "org_metrics": _SAME_AS_METRICS,
+    "team_metric_records": _SAME_AS_METRICS,
+    "org_metric_records": _SAME_AS_METRICS,
 }
 _BUILD_NOTE = "dora: from canonical build "
 
@@ -253,14 +260,36 @@ def build_slo_periods(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
 
 def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
                        org: bool = False) -> dict[str, int]:
-    """`team_metrics` (or `org_metrics`) for the grains week and month."""
+    """`team_metrics` and its records `team_metric_records` (or, with `org=True`,
+    `org_metrics` and `org_metric_records`) for the grains week and month.
+
+    Both tables come from the same record rows in the same transaction; the `metric_records`
+    view shows the records of both (docs/sql.md).
+    """
     outcomes, changes, incidents, slo_periods = _tables(
         conn, "deployment_outcomes", "changes", "incidents", "slo_periods")
-    metrics = compute_team_metrics(outcomes, changes, incidents, slo_periods, _ownership(conn),
-                                   settings_of(config), org=org)
-    name = "org_metrics" if org else "team_metrics"
+    records = compute_metric_records(outcomes, changes, incidents, slo_periods,
+                                     _ownership(conn), org=org)
+    metrics = team_metrics_of_records(records, changes, settings_of(config), org=org)
+    prefix = "org" if org else "team"
     order = ("grain", "period_start") if org else ("team", "grain", "period_start")
-    return _replace(conn, {name: (metrics, order)})
+    counts = _replace(conn, {
+        f"{prefix}_metrics": (metrics, order),
+        f"{prefix}_metric_records": (records.select(RECORD_COLUMNS),
+                                     ("team", "grain", "period_start", "metric", "record_kind",
+                                      "record_id", "detail")),
+    }, after=_create_records_view)
+    return counts
+
+
+def _create_records_view(conn: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the `metric_records` view over the record tables that exist so far."""
+    present = {r[0] for r in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()}
+    parts = [f"SELECT * FROM {t}" for t in ("team_metric_records", "org_metric_records")  # noqa: S608
+             if t in present]
+    conn.execute("CREATE OR REPLACE VIEW metric_records AS " + " UNION ALL ".join(parts))
 
 
 def build_reorganisations(conn: duckdb.DuckDBPyConnection, config: DoraConfig
