@@ -17,7 +17,7 @@ from metrics import stats
 from metrics.delivery import Delivery, deliver
 from metrics.outcomes import attribute_incidents, counted_deployments, deployment_outcomes
 from metrics.ownership import assign_team
-from metrics.registry import METRICS, Rate
+from metrics.registry import METRICS, Quantile, Rate
 from metrics.schema import utc
 
 GRAINS = ("week", "month")
@@ -161,8 +161,10 @@ def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
             low, high = stats.wilson_intervals(out.get_column(m.how.numerator).to_numpy(),
                                                out.get_column(m.how.denominator).to_numpy())
             low_col, high_col = m.interval_columns or ("", "")
-            out = out.with_columns(pl.Series(low_col, low).fill_nan(None),
-                                   pl.Series(high_col, high).fill_nan(None))
-    flags = {m.low_sample_column: m.samples for m in METRICS if m.low_sample_column}
+            out = out.with_columns(
+                pl.Series(low_col, low).fill_nan(None), pl.Series(high_col, high).fill_nan(None),
+                (pl.col(m.how.denominator) < min_sample).alias(f"{m.low_sample_column}"))
+    flags = {m.low_sample_column: m.samples for m in METRICS
+             if isinstance(m.how, Quantile) and m.low_sample_column}
     out = out.with_columns([(pl.col(n) < min_sample).alias(flag) for flag, n in flags.items()])
     return out.drop([c for c in out.columns if c.endswith("_values")])
