@@ -157,14 +157,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("rework_rate", "rework rate", "Rework rate", "share",
            Rate("rework_deployments", "deployments"),
            "Rework deployments / deployments (DORA 2024).", "deployment", "instability",
-           "wilson", band="rework_rate", lower_is_better=True, section="6"),
+           "wilson", lower_is_better=True, section="6"),
     Metric("slos_total", "SLOs with data", "SLOs with data", "SLOs",
            Count("slo_periods", "SLOs with data"), "SLOs of the team with data in the period.",
            "slo", "reliability", section="7"),
     Metric("slos_met", "SLOs met", "SLOs met", "SLOs", Count("slo_periods", "met"),
            "SLOs whose attainment met the objective.", "slo", "reliability",
            lower_is_better=False, section="7"),
-    Metric("slo_met_ratio", "SLOs met", "Reliability: SLOs met", "share",
+    Metric("slo_met_ratio", "share of SLOs met", "Reliability: SLOs met", "share",
            Rate("slos_met", "slos_total"), "SLOs met / SLOs with data.", "slo", "reliability",
            "wilson", lower_is_better=False, section="7"),
 )
@@ -178,3 +178,25 @@ def metric(column: str) -> Metric:
         return BY_COLUMN[column]
     except KeyError:
         raise KeyError(f"no metric {column!r}; known: {', '.join(BY_COLUMN)}") from None
+
+
+def _how(m: Metric) -> str:
+    how = m.how
+    if isinstance(how, Rate):
+        return f"`{how.numerator}` / `{how.denominator}`"
+    if isinstance(how, Quantile):
+        return f"p{round(how.q * 100)} of `{how.records}.{how.hours}`"
+    return f"count of `{how.records}`" + (f" ({how.filter})" if how.filter else "")
+
+
+def markdown_table() -> str:
+    """The metric table of docs/metrics.md, one row per metric (a unit test keeps them equal)."""
+    lines = ["| column | metric | unit | computed as | sample | 95% interval | DORA band | "
+             "records | § |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in METRICS:
+        cells = [f"`{m.column}`", m.title, m.unit, _how(m),
+                 f"`{m.samples}`" if m.samples else "", (m.interval or "").replace("_", "-"),
+                 f"`{m.band}`" if m.band else "", m.record_kind, m.section]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
