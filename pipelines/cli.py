@@ -167,14 +167,16 @@ def _explain(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if not config.warehouse_path.exists():
-        console.print(f"[red]no warehouse[/red] at {config.warehouse_path}: run "
-                      "`dora-pipeline run` first", highlight=False)
+        console.print(Text("explain: ", style="red")
+                      + Text(f"no warehouse at {config.warehouse_path}: run "
+                             "`dora-pipeline run` first"), highlight=False, soft_wrap=True)
         return 2
     conn = connect(config.warehouse_path, read_only=True)
     try:
         answer = explain(conn, args.team, args.metric, args.period, args.grain)
     except ExplainError as exc:
-        console.print(Text("explain: ", style="red") + Text(str(exc)), highlight=False)
+        console.print(Text("explain: ", style="red") + Text(str(exc)), highlight=False,
+                      soft_wrap=True)
         return 2
     finally:
         conn.close()
