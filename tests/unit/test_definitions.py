@@ -11,7 +11,9 @@ import pytest
 from eventkit import load_and_build, write_config, write_events
 from recordkit import REPRODUCE, mismatches
 
+from metrics.compute import sql_text
 from metrics.registry import BY_COLUMN
+from pipelines.cli import SUMMARY_COLUMNS
 
 WEEK1 = dt.date(2026, 1, 5)
 
@@ -286,6 +288,19 @@ def test_every_number_is_reproduced_from_its_records(
         warehouse: duckdb.DuckDBPyConnection) -> None:
     assert set(REPRODUCE) == set(BY_COLUMN)  # a new metric needs its reproduction rule
     assert mismatches(warehouse) == []
+
+
+def test_cli_summary_reads_team_metrics_and_records(
+        warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The 12 weeks up to 2026-01-26 hold every record. payments: 9 deployments / 12 = 0.75
+    → 0.8 per week; lead times 0.5, 1, 2, 2, 6, 27 → median 2; 5 failed / 9 = 0.556;
+    recovery times 2, 4, 19, 20 → 11.5; 6 changes. unassigned has only an incident."""
+    rows = warehouse.sql(sql_text("team_summary"), params={"weeks": 12}).fetchall()
+    assert rows == [("payments", 0.8, 2.0, 0.556, 11.5, 6),
+                    ("unassigned", 0.0, None, None, None, 0)]
+    columns = warehouse.sql(sql_text("team_summary"), params={"weeks": 12}).columns
+    assert tuple(columns) == ("team", *SUMMARY_COLUMNS)
+    assert all(c in BY_COLUMN for c in SUMMARY_COLUMNS)
 
 
 def test_time_mode(tmp_path: Path) -> None:
