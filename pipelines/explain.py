@@ -84,10 +84,14 @@ def as_text(answer: dict[str, Any]) -> str:
     """The answer as lines for a terminal: the value, then one line per record."""
     m = metric(answer["metric"])
     value = answer["value"]
-    shown = "no value (no sample)" if value is None else (
-        f"{value:.3f}" if isinstance(value, float) else str(value))
+    if value is None:
+        shown = "no value (nothing to compute it from)"
+    elif m.unit == "share":
+        shown = f"{value:.3f} ({value:.1%})"
+    else:
+        shown = f"{value:.3f} {m.unit}" if isinstance(value, float) else f"{value} {m.unit}"
     head = (f"{answer['team']} · {answer['grain']} of {answer['period_start']} · {m.label} "
-            f"({m.column}) = {shown} {m.unit}; sample size {answer['sample_size']}")
+            f"({m.column}) = {shown}; sample size {answer['sample_size']}")
     lines = [head, f"{len(answer['records'])} records:"]
     for r in answer["records"]:
         hours = "" if r["value_hours"] is None else f"{r['value_hours']:.2f} h  "

@@ -101,6 +101,14 @@ def test_unknown_input_is_one_clear_line(config_path: Path, capsys, args: list[s
     assert len(err.strip().splitlines()) == 1 and needle in " ".join(err.split())
 
 
+def test_text_of_a_rate(config_path: Path, capsys) -> None:
+    code, out, _ = _explain(capsys, config_path, "--team", "payments", "--metric",
+                            "rework_rate", "--period", "2026-01-05")
+    assert code == 0 and out.splitlines()[:3] == [
+        "payments · week of 2026-01-05 · rework rate (rework_rate) = 0.375 (37.5%); "
+        "sample size 8", "3 records:", "  deployment D5  implicitly rolls back D4"]
+
+
 def test_the_installed_command_runs(config_path: Path) -> None:
     """The console script's module entry point, in its own process."""
     done = subprocess.run(
