@@ -57,6 +57,13 @@ class Metric:
     band: str | None = None  # a key of metrics.bands.METRICS (the DORA clusters drawn behind)
     lower_is_better: bool | None = None  # None: not a direction (a plain count)
     section: str = ""  # the docs/metrics.md section that defines it
+    shares_records_of: str | None = None  # a metric whose records back this one too
+
+    @property
+    def record_set(self) -> str:
+        """The set of `metric_records` rows behind it (shared: change_failure_rate's are
+        failed_deployments' records)."""
+        return self.shares_records_of or self.column
 
     @property
     def stem(self) -> str:
@@ -115,20 +122,20 @@ METRICS: tuple[Metric, ...] = (
            Quantile("changes", "lead_time_hours", 0.5, "lead_time_samples"),
            "Median hours from a change's start to the deployment that delivered it.",
            "change", "throughput", "order_statistic", band="lead_time_hours",
-           lower_is_better=True, section="2"),
+           lower_is_better=True, section="2", shares_records_of="changes"),
     Metric("lead_time_p90_hours", "lead time p90", "Lead time for changes, p90", "hours",
            Quantile("changes", "lead_time_hours", 0.9, "lead_time_samples"),
            "90th percentile of the same lead times.", "change", "throughput",
-           lower_is_better=True, section="2"),
+           lower_is_better=True, section="2", shares_records_of="changes"),
     Metric("failed_deployments", "failed deployments", "Failed deployments", "deployments",
            Count("deployment_outcomes", "failed"),
            "Deployments with an attributed incident, a rollback or a fix.", "deployment",
-           "instability", lower_is_better=True, section="3"),
+           "instability", lower_is_better=True, section="3", shares_records_of="deployments"),
     Metric("change_failure_rate", "change failure rate", "Change failure rate", "share",
            Rate("failed_deployments", "deployments"),
            "Failed deployments / deployments, by the period of the deployment.", "deployment",
            "instability", "wilson", band="change_failure_rate", lower_is_better=True,
-           section="3"),
+           section="3", shares_records_of="deployments"),
     Metric("unrecovered_failures", "unrecovered failures", "Unrecovered failures",
            "deployments", Count("deployment_outcomes", "failed, no restored_at"),
            "Failed deployments with no rollback, fix or resolution yet.", "deployment",
@@ -149,7 +156,7 @@ METRICS: tuple[Metric, ...] = (
            Quantile("incidents", "time_to_restore_hours", 0.5, "incidents_resolved"),
            "Median hours from an incident's opening to its resolution, whatever its cause.",
            "incident", "incidents", "order_statistic", band="time_to_restore_hours",
-           lower_is_better=True, section="5"),
+           lower_is_better=True, section="5", shares_records_of="incidents_resolved"),
     Metric("rework_deployments", "rework deployments", "Rework deployments", "deployments",
            Count("deployment_outcomes", "rework"),
            "Deployments that roll back or fix another, or carry the label hotfix.",
@@ -157,7 +164,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("rework_rate", "rework rate", "Rework rate", "share",
            Rate("rework_deployments", "deployments"),
            "Rework deployments / deployments (DORA 2024).", "deployment", "instability",
-           "wilson", lower_is_better=True, section="6"),
+           "wilson", lower_is_better=True, section="6", shares_records_of="rework_deployments"),
     Metric("slos_total", "SLOs with data", "SLOs with data", "SLOs",
            Count("slo_periods", "SLOs with data"), "SLOs of the team with data in the period.",
            "slo", "reliability", section="7"),
@@ -166,7 +173,7 @@ METRICS: tuple[Metric, ...] = (
            lower_is_better=False, section="7"),
     Metric("slo_met_ratio", "share of SLOs met", "Reliability: SLOs met", "share",
            Rate("slos_met", "slos_total"), "SLOs met / SLOs with data.", "slo", "reliability",
-           "wilson", lower_is_better=False, section="7"),
+           "wilson", lower_is_better=False, section="7", shares_records_of="slos_total"),
 )
 
 BY_COLUMN: dict[str, Metric] = {m.column: m for m in METRICS}

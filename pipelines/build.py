@@ -26,10 +26,10 @@ from metrics.compute import (
     RECORD_COLUMNS,
     Settings,
     compute_changes,
-    compute_metric_records,
     compute_outcomes,
     compute_slo_periods,
-    team_metrics_of_records,
+    records_and_metrics,
+    records_view_sql,
 )
 from metrics.delivery import Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
@@ -167,7 +167,6 @@ DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
     "team_metrics": _SAME_AS_METRICS,
     "org_metrics": _SAME_AS_METRICS,
     "team_metric_records": _SAME_AS_METRICS,
-    "org_metric_records": _SAME_AS_METRICS,
 }
 _BUILD_NOTE = "dora: from canonical build "
 
@@ -260,36 +259,24 @@ def build_slo_periods(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
 
 def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
                        org: bool = False) -> dict[str, int]:
-    """`team_metrics` and its records `team_metric_records` (or, with `org=True`,
-    `org_metrics` and `org_metric_records`) for the grains week and month.
+    """`team_metrics` and its records `team_metric_records` (with `org=True`: `org_metrics`)
+    for the grains week and month.
 
-    Both tables come from the same record rows in the same transaction; the `metric_records`
-    view shows the records of both (docs/sql.md).
+    Both tables come from the same record rows, written in one transaction with the
+    `metric_records` view over them (docs/sql.md). The organisation's figures aggregate the
+    same rows relabelled `all teams`, which is what the view shows for it.
     """
     outcomes, changes, incidents, slo_periods = _tables(
         conn, "deployment_outcomes", "changes", "incidents", "slo_periods")
-    records = compute_metric_records(outcomes, changes, incidents, slo_periods,
-                                     _ownership(conn), org=org)
-    metrics = team_metrics_of_records(records, changes, settings_of(config), org=org)
-    prefix = "org" if org else "team"
-    order = ("grain", "period_start") if org else ("team", "grain", "period_start")
-    counts = _replace(conn, {
-        f"{prefix}_metrics": (metrics, order),
-        f"{prefix}_metric_records": (records.select(RECORD_COLUMNS),
-                                     ("team", "grain", "period_start", "metric", "record_kind",
-                                      "record_id", "detail")),
-    }, after=_create_records_view)
-    return counts
-
-
-def _create_records_view(conn: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the `metric_records` view over the record tables that exist so far."""
-    present = {r[0] for r in conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-    ).fetchall()}
-    parts = [f"SELECT * FROM {t}" for t in ("team_metric_records", "org_metric_records")  # noqa: S608
-             if t in present]
-    conn.execute("CREATE OR REPLACE VIEW metric_records AS " + " UNION ALL ".join(parts))
+    records, metrics = records_and_metrics(outcomes, changes, incidents, slo_periods,
+                                           _ownership(conn), settings_of(config), org=org)
+    if org or records is None:
+        return _replace(conn, {"org_metrics": (metrics, ("grain", "period_start"))})
+    return _replace(conn, {
+        "team_metrics": (metrics, ("team", "grain", "period_start")),
+        # Already in RECORD_COLUMNS order (records_and_metrics sorts them in DuckDB).
+        "team_metric_records": (records.select(RECORD_COLUMNS), ()),
+    }, after=lambda c: c.execute(records_view_sql()))
 
 
 def build_reorganisations(conn: duckdb.DuckDBPyConnection, config: DoraConfig

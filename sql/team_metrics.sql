@@ -1,43 +1,60 @@
 -- One row per team and period (docs/metrics.md sections 1-7 and "Empty periods").
--- Inputs: `records` (sql/metric_records.sql: one row per metric and record, with `team`,
+-- Inputs: `records` (sql/metric_records.sql: one row per record set and record, with `team`,
 -- `period_start` and the internal `counted` flag) and `changes` (for the lead-time breakdown,
 -- which has no records of its own). $grain is 'week' or 'month'.
--- Every count and quantile below is computed from the rows of `records` of its metric, the rows
--- the metric_records view shows; rates are numerator / denominator of two counts (the registry,
--- metrics/registry.py, declares which). Quantiles are linear (quantile_cont) over the period's
+-- Every count and quantile below is computed from the rows of its metric's record set (the
+-- registry's `record_set`, metrics/registry.py), the rows the metric_records view shows; rates
+-- are numerator / denominator of two counts (the registry declares which). SLOs are counted
+-- distinct: in `org_metrics` an SLO that changed team within a period is one SLO (met when any
+-- of its parts met). Quantiles are linear (quantile_cont) over the period's
 -- individual values; the sorted values are kept in *_values lists for the caller's intervals.
 WITH
 agg AS (
     SELECT
         team,
         period_start,
-        count(*) FILTER (metric = 'deployments')::BIGINT AS deployments,
-        count(DISTINCT detail) FILTER (metric = 'deploy_days')::BIGINT AS deploy_days,
-        count(*) FILTER (metric = 'changes')::BIGINT AS changes,
-        count(*) FILTER (metric = 'lead_time_p50_hours')::BIGINT AS lead_time_samples,
-        count(*) FILTER (metric = 'changes' AND value_hours < 0)::BIGINT AS negative_lead_times,
-        quantile_cont(value_hours, 0.5) FILTER (metric = 'lead_time_p50_hours')
+        count(*) FILTER (record_set = 'deployments')::BIGINT AS deployments,
+        count(*) FILTER (record_set = 'changes')::BIGINT AS changes,
+        count(*) FILTER (record_set = 'changes' AND value_hours >= 0)::BIGINT
+            AS lead_time_samples,
+        count(*) FILTER (record_set = 'changes' AND value_hours < 0)::BIGINT
+            AS negative_lead_times,
+        quantile_cont(value_hours, 0.5) FILTER (record_set = 'changes' AND value_hours >= 0)
             AS lead_time_p50_hours,
-        quantile_cont(value_hours, 0.9) FILTER (metric = 'lead_time_p90_hours')
+        quantile_cont(value_hours, 0.9) FILTER (record_set = 'changes' AND value_hours >= 0)
             AS lead_time_p90_hours,
-        list(value_hours ORDER BY value_hours) FILTER (metric = 'lead_time_p50_hours')
+        list(value_hours ORDER BY value_hours) FILTER (record_set = 'changes' AND value_hours >= 0)
             AS lead_time_values,
-        count(*) FILTER (metric = 'failed_deployments' AND counted)::BIGINT
+        count(*) FILTER (record_set = 'deployments' AND counted)::BIGINT
             AS failed_deployments,
-        count(*) FILTER (metric = 'unrecovered_failures')::BIGINT AS unrecovered_failures,
-        count(*) FILTER (metric = 'fdrt_p50_hours')::BIGINT AS fdrt_samples,
-        quantile_cont(value_hours, 0.5) FILTER (metric = 'fdrt_p50_hours') AS fdrt_p50_hours,
-        list(value_hours ORDER BY value_hours) FILTER (metric = 'fdrt_p50_hours') AS fdrt_values,
-        count(*) FILTER (metric = 'incidents_opened')::BIGINT AS incidents_opened,
-        count(*) FILTER (metric = 'incidents_resolved')::BIGINT AS incidents_resolved,
-        quantile_cont(value_hours, 0.5) FILTER (metric = 'time_to_restore_p50_hours')
+        count(*) FILTER (record_set = 'unrecovered_failures')::BIGINT AS unrecovered_failures,
+        count(*) FILTER (record_set = 'fdrt_p50_hours')::BIGINT AS fdrt_samples,
+        quantile_cont(value_hours, 0.5) FILTER (record_set = 'fdrt_p50_hours')
+            AS fdrt_p50_hours,
+        list(value_hours ORDER BY value_hours) FILTER (record_set = 'fdrt_p50_hours')
+            AS fdrt_values,
+        count(*) FILTER (record_set = 'incidents_opened')::BIGINT AS incidents_opened,
+        count(*) FILTER (record_set = 'incidents_resolved')::BIGINT AS incidents_resolved,
+        quantile_cont(value_hours, 0.5) FILTER (record_set = 'incidents_resolved')
             AS time_to_restore_p50_hours,
-        list(value_hours ORDER BY value_hours) FILTER (metric = 'time_to_restore_p50_hours')
+        list(value_hours ORDER BY value_hours) FILTER (record_set = 'incidents_resolved')
             AS time_to_restore_values,
-        count(*) FILTER (metric = 'rework_deployments')::BIGINT AS rework_deployments,
-        count(*) FILTER (metric = 'slos_total')::BIGINT AS slos_total,
-        count(*) FILTER (metric = 'slos_met')::BIGINT AS slos_met
+        count(*) FILTER (record_set = 'rework_deployments')::BIGINT AS rework_deployments
     FROM records
+    GROUP BY ALL
+),
+-- Distinct counts apart, over their own few rows: a DISTINCT aggregate slows a whole GROUP BY.
+days AS (
+    SELECT team, period_start,
+           count(DISTINCT detail) FILTER (record_set = 'deploy_days')::BIGINT AS deploy_days
+    FROM records WHERE record_set = 'deploy_days'
+    GROUP BY ALL
+),
+slo AS (
+    SELECT team, period_start,
+           count(DISTINCT record_id) FILTER (record_set = 'slos_total')::BIGINT AS slos_total,
+           count(DISTINCT record_id) FILTER (record_set = 'slos_met')::BIGINT AS slos_met
+    FROM records WHERE record_set IN ('slos_total', 'slos_met')
     GROUP BY ALL
 ),
 breakdown AS (
@@ -67,7 +84,7 @@ SELECT
     $grain AS grain,
     p.period_start,
     coalesce(a.deployments, 0) AS deployments,
-    coalesce(a.deploy_days, 0) AS deploy_days,
+    coalesce(d.deploy_days, 0) AS deploy_days,
     coalesce(a.changes, 0) AS changes,
     coalesce(a.lead_time_samples, 0) AS lead_time_samples,
     a.lead_time_p50_hours,
@@ -87,13 +104,15 @@ SELECT
     a.time_to_restore_p50_hours,
     coalesce(a.rework_deployments, 0) AS rework_deployments,
     a.rework_deployments::DOUBLE / nullif(a.deployments, 0) AS rework_rate,
-    coalesce(a.slos_total, 0) AS slos_total,
-    coalesce(a.slos_met, 0) AS slos_met,
-    a.slos_met::DOUBLE / nullif(a.slos_total, 0) AS slo_met_ratio,
+    coalesce(s.slos_total, 0) AS slos_total,
+    coalesce(s.slos_met, 0) AS slos_met,
+    s.slos_met::DOUBLE / nullif(s.slos_total, 0) AS slo_met_ratio,
     a.lead_time_values,
     a.fdrt_values,
     a.time_to_restore_values
 FROM periods AS p
 LEFT JOIN agg AS a USING (team, period_start)
+LEFT JOIN days AS d USING (team, period_start)
+LEFT JOIN slo AS s USING (team, period_start)
 LEFT JOIN breakdown AS b USING (team, period_start)
 ORDER BY p.team, p.period_start

@@ -15,8 +15,11 @@ REPRODUCE: dict[str, tuple[str, str, str]] = {
     "deployments": ("count(*)", "deployments", "0"),
     "deploy_days": ("count(DISTINCT detail)", "deploy_days", "0"),
     "changes": ("count(*)", "changes", "0"),
-    "lead_time_p50_hours": ("quantile_cont(value_hours, 0.5)", "lead_time_p50_hours", "NULL"),
-    "lead_time_p90_hours": ("quantile_cont(value_hours, 0.9)", "lead_time_p90_hours", "NULL"),
+    # lead times: the changes' records, negative lead times left out
+    "lead_time_p50_hours": ("quantile_cont(value_hours, 0.5) FILTER (value_hours >= 0)",
+                            "lead_time_p50_hours", "NULL"),
+    "lead_time_p90_hours": ("quantile_cont(value_hours, 0.9) FILTER (value_hours >= 0)",
+                            "lead_time_p90_hours", "NULL"),
     "failed_deployments": ("count(detail)", "failed_deployments", "0"),
     "change_failure_rate": ("count(detail) / count(*)", "change_failure_rate", "NULL"),
     "unrecovered_failures": ("count(*)", "unrecovered_failures", "0"),
@@ -28,12 +31,14 @@ REPRODUCE: dict[str, tuple[str, str, str]] = {
     "rework_deployments": ("count(*)", "rework_deployments", "0"),
     # rework_rate's records are the rework deployments: its numerator (denominator: deployments)
     "rework_rate": ("count(*)", "rework_deployments", "0"),
-    "slos_total": ("count(*)", "slos_total", "0"),
-    "slos_met": ("count(*)", "slos_met", "0"),
-    "slo_met_ratio": ("count(*) FILTER (detail LIKE 'met:%') / count(*)", "slo_met_ratio",
-                      "NULL"),
+    # SLOs count once each (an SLO that changed team within a period has two records in the
+    # organisation's period, one per team)
+    "slos_total": ("count(DISTINCT record_id)", "slos_total", "0"),
+    "slos_met": ("count(DISTINCT record_id)", "slos_met", "0"),
+    "slo_met_ratio": ("count(DISTINCT record_id) FILTER (detail LIKE 'met:%') "
+                      "/ count(DISTINCT record_id)", "slo_met_ratio", "NULL"),
 }
-SAMPLES = {  # quantiles: their records are exactly their sample
+SAMPLES = {  # quantiles: their records with a (non-negative) value are their sample
     "lead_time_p50_hours": "lead_time_samples", "lead_time_p90_hours": "lead_time_samples",
     "fdrt_p50_hours": "fdrt_samples", "time_to_restore_p50_hours": "incidents_resolved",
 }
@@ -50,7 +55,7 @@ def mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
         for metric, (agg, expected, empty) in REPRODUCE.items():
             checks = [(agg, expected, empty)]
             if metric in SAMPLES:
-                checks.append(("count(*)", SAMPLES[metric], "0"))
+                checks.append(("count(*) FILTER (value_hours >= 0)", SAMPLES[metric], "0"))
             for aggregate, column, none in checks:
                 bad += conn.execute(f"""
                     WITH r AS (

@@ -27,24 +27,26 @@ def test_each_rate_is_its_numerator_over_its_denominator_in_sql() -> None:
     sql = sql_text("team_metrics")
     for m in METRICS:
         if isinstance(m.how, Rate):
-            expected = (f"a.{m.how.numerator}::DOUBLE / nullif(a.{m.how.denominator}, 0) "
-                        f"AS {m.column}")
-            assert expected in sql, m.column
+            assert re.search(rf"(\w)\.{m.how.numerator}::DOUBLE / nullif\(\1\."
+                             rf"{m.how.denominator}, 0\) AS {m.column}\b", sql), m.column
 
 
 def test_counts_and_quantiles_are_aggregated_from_their_records() -> None:
-    """team_metrics.sql takes every count and quantile from the rows of its own metric in
-    `records` (sql/metric_records.sql), which emits rows for every metric of the registry."""
+    """team_metrics.sql takes every count and quantile from the rows of its metric's record set
+    in `records` (sql/metric_records.sql emits every set of the registry)."""
     sql = " ".join(sql_text("team_metrics").split())
     records = sql_text("metric_records")
     for m in METRICS:
-        assert f"'{m.column}'" in records, m.column
+        assert f"'{m.record_set}'" in records, m.column
         if isinstance(m.how, Quantile):
-            assert (f"quantile_cont(value_hours, {m.how.q}) FILTER (metric = '{m.column}') "
-                    f"AS {m.column}") in sql, m.column
+            assert re.search(rf"quantile_cont\(value_hours, {m.how.q}\) FILTER \(record_set = "
+                             rf"'{m.record_set}'( AND value_hours >= 0)?\) AS {m.column}\b",
+                             sql), m.column
         elif isinstance(m.how, Count):
-            assert re.search(rf"FILTER \(metric = '{m.column}'( AND counted)?\)::BIGINT "
-                             rf"AS {m.column}\b", sql), m.column
+            assert re.search(rf"FILTER \(record_set = '{m.record_set}'( AND counted)?\)"
+                             rf"::BIGINT AS {m.column}\b", sql), m.column
+    shared = {m.column: m.record_set for m in METRICS if m.record_set != m.column}
+    assert all(BY_COLUMN[s].record_set == s for s in shared.values())  # no chains
 
 
 def test_bands_are_keys_of_the_band_tables() -> None:
