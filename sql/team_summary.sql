@@ -15,11 +15,12 @@ counts AS (
 ),
 medians AS (
     SELECT team,
-           quantile_cont(value_hours, 0.5) FILTER (metric = 'lead_time_p50_hours')
+           quantile_cont(value_hours, 0.5)
+               FILTER (metric = 'lead_time_p50_hours' AND value_hours >= 0)
                AS lead_time_p50_hours,
            quantile_cont(value_hours, 0.5) FILTER (metric = 'fdrt_p50_hours') AS fdrt_p50_hours
     FROM metric_records, bounds
-    WHERE grain = 'week' AND period_start >= window_start
+    WHERE grain = 'week' AND period_start >= window_start AND team <> 'all teams'
     GROUP BY team
 ),
 teams AS (SELECT DISTINCT team FROM team_metrics)
