@@ -181,6 +181,15 @@ def _ids(conn: duckdb.DuckDBPyConnection, metric: str, **kw: object) -> list[str
 D1_D8 = [f"D{i}" for i in range(1, 9)]
 
 
+def test_metric_records_has_the_documented_columns(warehouse: duckdb.DuckDBPyConnection) -> None:
+    names = [d[0] for d in warehouse.execute("SELECT * FROM metric_records LIMIT 0").description]
+    assert names == ["team", "grain", "period_start", "metric", "record_kind", "record_id",
+                     "value_hours", "detail"]
+    kinds = {r[0] for r in warehouse.execute("SELECT DISTINCT record_kind FROM metric_records")
+             .fetchall()}
+    assert kinds == {"deployment", "change", "incident", "slo"}
+
+
 def test_records_of_deployments(warehouse: duckdb.DuckDBPyConnection) -> None:
     """Section 1: D1–D8 (DF failed, DS staging: not counted); deploy_days = 5 distinct dates.
     The deployments' records are those of failed_deployments (reasons where failed)."""
@@ -352,6 +361,39 @@ def test_ownership_moves_on_a_date(tmp_path: Path) -> None:
         rows = conn.execute("SELECT team, deployments FROM team_metrics WHERE grain = 'week' "
                             "ORDER BY team").fetchall()
     assert rows == [("core", 2), ("payments", 1)]
+
+
+def test_an_slo_that_changes_team_within_a_week_is_one_slo_of_the_organisation(
+        tmp_path: Path) -> None:
+    """`ledger` moves from payments to core on Thursday 2026-01-08. Its SLO has SLI windows on
+    Monday (990/1000 = 0.99, met against 0.98) for payments and Friday (900/1000 = 0.9, missed)
+    for core: each team has one SLO that week; the organisation has one SLO (not two), met
+    because one of its parts met (as `count(DISTINCT slo)` always counted it); its records are
+    both parts, and the numbers come back from them."""
+    sli = [{"slo": "ledger-availability", "window_start": f"2026-01-0{d}T00:00:00Z",
+            "window_end": f"2026-01-0{d}T01:00:00Z", "good": good, "total": 1000}
+           for d, good in ((5, 990), (9, 900))]
+    write_events(tmp_path / "events", sli=sli)
+    config = load_and_build(write_config(
+        tmp_path,
+        teams=[{"name": "payments", "services": [{"name": "ledger", "until": "2026-01-08"}]},
+               {"name": "core", "services": [{"name": "ledger", "from": "2026-01-08"}]}],
+        services=[{"name": "ledger", "repo": "acme/mono"}],
+        slos=[{"name": "ledger-availability", "service": "ledger", "objective": 0.98}]))
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        teams = conn.execute("SELECT team, slos_total, slos_met FROM team_metrics "
+                             "WHERE grain = 'week' ORDER BY team").fetchall()
+        org = conn.execute("SELECT slos_total, slos_met, slo_met_ratio FROM org_metrics "
+                           "WHERE grain = 'week'").fetchall()
+        parts = conn.execute("SELECT detail FROM metric_records WHERE team = 'all teams' "
+                             "AND grain = 'week' AND metric = 'slo_met_ratio' ORDER BY detail"
+                             ).fetchall()
+        assert mismatches(conn) == []
+    assert teams == [("core", 1, 0), ("payments", 1, 1)]
+    assert org == [(1, 1, 1.0)]
+    assert parts == [("met: attainment 0.9900 against objective 0.9800",),
+                     ("missed: attainment 0.9000 against objective 0.9800",)]
 
 
 def test_pr_files_place_a_pr_in_monorepo_services(tmp_path: Path) -> None:
