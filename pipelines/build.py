@@ -15,7 +15,7 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import duckdb
@@ -128,7 +128,10 @@ def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A COMMIT that failed (e.g. the disk is full) has rolled back already, and a second
+        # error here would hide the first, which is the one that says what went wrong.
+        with suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
         raise
 
 

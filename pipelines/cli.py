@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -16,13 +18,15 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.config import ConfigError, DoraConfig, load_config
+from pipelines.errors import describe
 
 console = Console(stderr=True)
 SUMMARY_WEEKS = 12
 
 
 def _progress(message: str) -> None:
-    console.print(Text("• ", style="dim") + Text(message), highlight=False)
+    # Never wrapped: a progress line (often a path) stays one line in logs and pipes.
+    console.print(Text("• ", style="dim") + Text(message), highlight=False, soft_wrap=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the config file (default: ./dora.yaml)")
     for sub_parser in (demo, run):
         sub_parser.add_argument("--verbose", action="store_true",
-                                help="show Dagster's own step-by-step log")
+                                help="show Dagster's own step-by-step log, and the full "
+                                     "traceback of an error")
     report = sub.add_parser(
         "report", help="rewrite the HTML reports from the existing warehouse",
         description="Read the warehouse (read-only) and rewrite every team page and the index "
@@ -76,12 +81,16 @@ def _parser() -> argparse.ArgumentParser:
                            description="Validate a config file without running anything.")
     check.add_argument("--config", type=Path, default=Path("dora.yaml"),
                        help="the config file (default: ./dora.yaml)")
+    for sub_parser in (report, explain, check):
+        sub_parser.add_argument("--verbose", action="store_true",
+                                help="show the full traceback of an error")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dora-pipeline` command."""
     args = _parser().parse_args(argv)
+    _show_notices()
     try:
         if args.command == "demo":
             return _demo(args.dir, args.seed, args.verbose)
@@ -93,11 +102,43 @@ def main(argv: list[str] | None = None) -> int:
             return _explain(args)
         return _check(args.config)
     except ConfigError as exc:
-        console.print(f"[red]config error[/red] {exc}", highlight=False)
+        _traceback(exc, args.verbose)
+        console.print(Text("config error", style="red") + Text(f" {exc}"), highlight=False,
+                      soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line (see errors.py)
+        _traceback(exc, args.verbose)
+        _error(f"{args.command} failed", exc)
+        return 1
+
+
+def _error(what: str, exc: BaseException) -> None:
+    """The one line that says what happened and what to do (never wrapped, never markup)."""
+    console.print(Text(what, style="red") + Text(f": {describe(exc)}"), highlight=False,
+                  soft_wrap=True)
+
+
+def _traceback(exc: BaseException, verbose: bool) -> None:
+    if verbose:
+        console.print("".join(traceback.format_exception(exc)), highlight=False,
+                      markup=False, soft_wrap=True)
+
+
+class _NoticeHandler(logging.Handler):
+    """Prints the product's one-line notices (`pipelines.errors.notice`) as warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(Text("warning", style="yellow") + Text(f": {record.getMessage()}"),
+                      highlight=False, soft_wrap=True)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("pipelines")
+    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
+        logger.addHandler(_NoticeHandler(logging.WARNING))
 
 
 def _demo(folder: Path, seed: int, verbose: bool = False) -> int:
@@ -112,13 +153,10 @@ def _run(config_path: Path, verbose: bool = False) -> int:
     from pipelines.runner import run_pipeline
 
     config = load_config(config_path)
-    try:
-        summary = run_pipeline(config_path, progress=_progress,
-                               extra_stages=_report_stages(),
-                               log_level="DEBUG" if verbose else "WARNING")
-    except Exception as exc:  # one clear line; the Dagster event log has the details
-        console.print(f"[red]run failed[/red]: {_short(exc)}", highlight=False)
-        return 1
+    # Without --verbose, Dagster logs nothing to the console (its failure records hold
+    # tracebacks): `main` prints one line per error, and notices come through `logging`.
+    summary = run_pipeline(config_path, progress=_progress, extra_stages=_report_stages(),
+                           log_level="DEBUG" if verbose else "CRITICAL")
     _print_summary(config)
     for check in summary.failed_checks:
         console.print(f"[yellow]warning[/yellow]: check `{check}` did not pass "
@@ -216,11 +254,6 @@ def _print_summary(config: DoraConfig) -> None:
         # Text(), not a plain string: a team name must never be read as rich markup.
         table.add_row(*(Text("–" if v is None else str(v)) for v in row))
     Console().print(table)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
 
 
 if __name__ == "__main__":
