@@ -7,6 +7,7 @@ and the schedule build the same warehouse.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 import traceback
@@ -60,11 +61,27 @@ def _parser() -> argparse.ArgumentParser:
                     "in the config's reports_dir.")
     report.add_argument("--config", type=Path, default=Path("dora.yaml"),
                         help="the config file (default: ./dora.yaml)")
+    explain = sub.add_parser(
+        "explain", help="print one number of team_metrics and the records behind it",
+        description="Print the value of one metric for one team and period, as in "
+                    "team_metrics, and every record it is computed from (docs/metrics.md, "
+                    "\"Every number has its records\"). Reads the warehouse read-only.")
+    explain.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                         help="the config file (default: ./dora.yaml)")
+    explain.add_argument("--team", required=True, help="a team, or 'all teams'")
+    explain.add_argument("--metric", required=True,
+                         help="a team_metrics column, e.g. change_failure_rate")
+    explain.add_argument("--period", required=True, type=_date, metavar="YYYY-MM-DD",
+                         help="the start of the period (a date inside it also works)")
+    explain.add_argument("--grain", choices=("week", "month"), default="week",
+                         help="week (Monday 00:00 UTC, the default) or month")
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default) or json")
     check = sub.add_parser("check", help="validate a config file and print what it contains",
                            description="Validate a config file without running anything.")
     check.add_argument("--config", type=Path, default=Path("dora.yaml"),
                        help="the config file (default: ./dora.yaml)")
-    for sub_parser in (report, check):
+    for sub_parser in (report, explain, check):
         sub_parser.add_argument("--verbose", action="store_true",
                                 help="show the full traceback of an error")
     return parser
@@ -81,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.config, args.verbose)
         if args.command == "report":
             return _report(args.config)
+        if args.command == "explain":
+            return _explain(args)
         return _check(args.config)
     except ConfigError as exc:
         _traceback(exc, args.verbose)
@@ -173,6 +192,50 @@ def _check(config_path: Path) -> int:
     return 0
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from pipelines.explain import ExplainError, as_json, as_text, explain
+    from pipelines.warehouse import connect
+
+    config = load_config(args.config)
+    if not config.warehouse_path.exists():
+        console.print(Text("explain: ", style="red")
+                      + Text(f"no warehouse at {config.warehouse_path}: run "
+                             "`dora-pipeline run` first"), highlight=False, soft_wrap=True)
+        return 2
+    conn = connect(config.warehouse_path, read_only=True)
+    try:
+        answer = explain(conn, args.team, args.metric, args.period, args.grain)
+    except ExplainError as exc:
+        console.print(Text("explain: ", style="red") + Text(str(exc)), highlight=False,
+                      soft_wrap=True)
+        return 2
+    finally:
+        conn.close()
+    print(as_json(answer) if args.format == "json" else as_text(answer))
+    return 0
+
+
+# The CLI summary's columns: team_metrics columns, headed by their registry titles.
+SUMMARY_COLUMNS = ("deployments", "lead_time_p50_hours", "change_failure_rate",
+                   "fdrt_p50_hours", "changes")
+
+
+def _summary_heading(column: str) -> str:
+    from metrics.registry import metric
+
+    m = metric(column)
+    per = " per week" if column == "deployments" else ""
+    unit = " (h)" if m.unit == "hours" else ""
+    return f"{m.title}{per}{unit}"
+
+
 def _print_summary(config: DoraConfig) -> None:
     from metrics.compute import sql_text
     from pipelines.warehouse import connect
@@ -182,10 +245,10 @@ def _print_summary(config: DoraConfig) -> None:
         rows = conn.sql(sql_text("team_summary"), params={"weeks": SUMMARY_WEEKS}).fetchall()
     finally:
         conn.close()
-    table = Table(title=f"Last {SUMMARY_WEEKS} weeks per team (alphabetical; each team's "
-                        "trend is in its report)")
-    for column in ("team", "deploys/week", "lead time p50 (h)", "change failure rate",
-                   "recovery p50 (h)", "changes"):
+    table = Table(title=f"Last {SUMMARY_WEEKS} weeks per team, from team_metrics: counts "
+                        "summed, rates pooled, medians over the weeks' records (alphabetical; "
+                        "each team's trend is in its report)")
+    for column in ("team",) + tuple(_summary_heading(c) for c in SUMMARY_COLUMNS):
         table.add_column(column, overflow="fold")
     for row in rows:
         # Text(), not a plain string: a team name must never be read as rich markup.
