@@ -18,6 +18,7 @@ from reportkit import (
     LONG_TEAM,
     QUIET,
     TEAMS,
+    XSS_INCIDENT_ID,
     XSS_SERVICE,
     XSS_TEAM,
     XSS_TITLE,
@@ -225,13 +226,14 @@ def test_click_a_point_opens_its_records(chromium: browser.Chromium, small: Dora
 
 def test_records_of_a_hostile_team_are_text(chromium: browser.Chromium,
                                             small: DoraConfig) -> None:
-    """The hostile team's deployments name its service (`<img src=x onerror=...>`) in their
-    detail: the records table shows it as text and runs nothing."""
+    """The hostile team's failed deployment W2 says why in its detail, naming the incident
+    `<b>I9</b>`: the records table shows it as text, bold nothing and runs nothing."""
     tab = open_clean(chromium, small, page_name(XSS_TEAM))
     tab.click(_first_point("fig-deployments"))
     table = tab.wait_for(TABLE.format(fig="fig-deployments"))
-    assert [row[1] for row in table["rows"]] == ["W1", "W2", "W3"]
-    assert all(XSS_SERVICE in row[3] for row in table["rows"])
+    assert [row[1] for row in table["rows"]] == ["W2", "W1", "W3"]  # the failed one first
+    assert [row[3] for row in table["rows"]] == [f"incident {XSS_INCIDENT_ID}", "", ""]
+    assert tab.evaluate("document.querySelectorAll('.records b').length") == 0
     assert tab.evaluate("document.querySelectorAll('img').length") == 0
     tab.pump(0.3)
     assert tab.visit.dialogs == [] and tab.visit.errors == []
