@@ -35,7 +35,8 @@ from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
-from pipelines.landing import read_entity
+from pipelines.snapshot import read_landed
+from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
 from pipelines.warehouse import connect, publish
 
@@ -73,15 +74,55 @@ def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     return utc(frame)
 
 
+def _order(frame: pl.DataFrame) -> list[str]:
+    """Precedence, lowest first: source position in the config, the source's own update time,
+    landing order (`_batch` in frames read with `read_entity`), row."""
+    return [c for c in ("_rank", "_updated_at", "_seq", "_batch", "_row") if c in frame.columns]
+
+
 def latest_by_key(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
-    """Upsert semantics: the last record per key wins (latest batch, then latest row)."""
+    """Upsert semantics: per key, the record of the later-listed source wins; within a source,
+    the newest (by update time, then landing order, then row)."""
     keys = list(KEYS[entity])
+    frame = frame.with_row_index("_row")
+    helpers = [c for c in ("_rank", "_updated_at", "_seq", "_batch", "_row") if c in frame.columns]
     return (
-        frame.with_row_index("_row")
-        .sort(["_batch", "_row"])
+        frame.sort(_order(frame), nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=True)
-        .drop("_batch", "_row")
+        .drop(helpers)
     )
+
+
+CONFLICT_SCHEMA = {"entity": pl.String, "winning_source": pl.String, "losing_source": pl.String,
+                   "shared_keys": pl.Int64, "differing_keys": pl.Int64}
+
+
+def source_conflicts(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """Keys that several sources give, per (winning, losing) source pair: how many, and how many
+    of those the two sources disagree on (any field besides `source`)."""
+    keys = list(KEYS[entity])
+    values = [c for c in SCHEMAS[entity] if c != "source"]
+    ordered = frame.with_row_index("_row")
+    ordered = ordered.sort(_order(ordered), nulls_last=False)
+    own = ordered.unique(subset=[*keys, "source"], keep="last", maintain_order=True)
+    shared = own.filter(pl.len().over(keys) > 1)
+    if shared.height == 0:
+        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+    shared = shared.with_columns(pl.struct(values).hash(seed=0).alias("_hash"))
+    winners = shared.unique(subset=keys, keep="last", maintain_order=True).select(
+        *keys, pl.col("source").alias("winning_source"), pl.col("_hash").alias("_won"))
+    pairs = shared.join(winners, on=keys).filter(pl.col("source") != pl.col("winning_source"))
+    return pairs.group_by("winning_source", pl.col("source").alias("losing_source")).agg(
+        pl.len().cast(pl.Int64).alias("shared_keys"),
+        (pl.col("_hash") != pl.col("_won")).sum().cast(pl.Int64).alias("differing_keys"),
+    ).select(pl.lit(entity).alias("entity"), "winning_source", "losing_source", "shared_keys",
+             "differing_keys")
+
+
+def landed(config: DoraConfig, entity: str) -> pl.DataFrame:
+    """What the landing holds for `entity` now, with each row's precedence (`_rank`, `_seq`)."""
+    sources = [(s.kind, source_name(s, i)) for i, s in enumerate(config.sources)]
+    return read_landed(config.landing_root, entity, sources)
 
 
 def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
@@ -101,12 +142,22 @@ def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
 
 
 def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
-    """Rewrite the canonical and config tables from the landing; returns row counts."""
+    """Rewrite the canonical and config tables from the landing; returns row counts.
+
+    Also `source_conflicts`: keys given by several sources, per pair (docs/config.md, "What a
+    rerun means")."""
     counts: dict[str, int] = {}
+    conflicts = []
     with _transaction(conn):
         for entity in CANONICAL:
-            frame = latest_by_key(read_entity(config.landing_root, entity), entity)
-            counts[entity] = write_table(conn, entity, frame, KEYS[entity])
+            frame = landed(config, entity)
+            if entity != "quarantine":
+                conflicts.append(source_conflicts(frame, entity))
+            counts[entity] = write_table(conn, entity, latest_by_key(frame, entity),
+                                         KEYS[entity])
+        counts["source_conflicts"] = write_table(
+            conn, "source_conflicts", pl.concat(conflicts),
+            ("entity", "winning_source", "losing_source"))
         for name, frame in config_tables(config).items():
             counts[name] = write_table(conn, name, frame, (frame.columns[0], frame.columns[1]))
         _stamp(conn, counts, max((v for v in _builds(conn).values() if v is not None),
