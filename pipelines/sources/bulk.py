@@ -30,13 +30,21 @@ _TRAILING_COMMA = r",\s*[}\]]"
 BATCH_ROWS = 50_000
 
 
+def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) byte offsets of each line of `data` (the end includes its newline)."""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+    if data and (ends.size == 0 or ends[-1] != len(data)):
+        ends = np.append(ends, len(data))
+    ends = ends.astype(np.int64)
+    return np.concatenate([[0], ends[:-1]]).astype(np.int64), ends
+
+
 def split_lines(data: bytes) -> pa.Table:
     """`line_no` (from 1) and `line` (its text, newline included) of UTF-8 `data`, zero-copy."""
     if not data:
-        return pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.large_utf8())})
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
-    if ends.size == 0 or ends[-1] != len(data):
-        ends = np.append(ends, len(data))
+        return pa.table({"line_no": pa.array([], pa.int64()),
+                         "line": pa.array([], pa.large_utf8())})
+    _, ends = line_offsets(data)
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets.tobytes()),
                                              pa.py_buffer(data))
@@ -80,7 +88,8 @@ def _check(name: str, spec: FieldSpec) -> str:
     v = f"f_{name}"
     kind = {
         "text": _text_ok(v),
-        "int": f"(json_type({v}) IN ('UBIGINT', 'BIGINT') AND TRY_CAST({v} AS BIGINT) IS NOT NULL)",
+        "int": (f"(json_type({v}) IN ('UBIGINT', 'BIGINT') "
+                f"AND TRY_CAST({v} AS BIGINT) IS NOT NULL)"),
         "bool": f"json_type({v}) = 'BOOLEAN'",
         "timestamp": _timestamp_ok(v),
         "list": (f"(json_type({v}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
@@ -105,7 +114,8 @@ def _value(name: str, spec: FieldSpec) -> str:
         "bool": f"TRY_CAST({v} AS BOOLEAN)",
         "timestamp": f"TRY_CAST({v} ->> '$' AS TIMESTAMPTZ)",
         "list": f"json_extract_string({v}, '$[*]')",
-        "reviews": (f"list_transform(json_extract({v}, '$[*]'), lambda e: {{'author': e ->> '$.author', "
+        "reviews": (f"list_transform(json_extract({v}, '$[*]'), "
+                    f"lambda e: {{'author': e ->> '$.author', "
                     f"'submitted_at': TRY_CAST(e ->> '$.submitted_at' AS TIMESTAMPTZ), "
                     f"'state': e ->> '$.state'}})"),
     }[spec.kind]
@@ -159,7 +169,7 @@ WITH parsed AS (
 )
 SELECT line_no, {final}
 FROM typed WHERE {rules}
-"""
+"""  # noqa: S608 - every name comes from the record models
 
 
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None

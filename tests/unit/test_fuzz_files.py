@@ -44,6 +44,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.large_base_example])
 MEGABYTE = "é" * 500_000  # 1 MB of UTF-8 in one value
+FUZZ_SOURCE = {"kind": "files", "path": "events", "name": "fuzz"}
 
 # ---- values ------------------------------------------------------------------------------------
 
@@ -239,7 +240,7 @@ def _readable(text: str, limit: int) -> bool:
 def _records_in_jsonl(data: bytes) -> int:
     """Independently: a JSON Lines record is a non-blank line (undecodable lines count)."""
     count = 0
-    for raw in data.split(b"\n"):
+    for raw in data.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
         try:
             count += bool(raw.decode("utf-8").strip())
         except UnicodeDecodeError:
@@ -309,7 +310,8 @@ def test_any_event_files_are_read_loaded_or_quarantined(files: dict[str, bytes])
         result = _read_and_check(folder, files)
         # Landed and built, the warehouse holds each loaded record once per key, and every
         # quarantined one.
-        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch))
+        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch),
+                            sources=[FUZZ_SOURCE])
         land_folder(config.landing_path, "fuzz", result)
         conn = connect(config.warehouse_path)
         try:
@@ -340,7 +342,8 @@ def test_every_metric_is_computed_from_whatever_loaded(batch: dict[str, list]) -
                 "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows), encoding="utf-8")
         config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch),
                             services=[{"name": "api", "repo": "acme/api"}],
-                            teams=[{"name": "payments", "services": ["api"]}])
+                            teams=[{"name": "payments", "services": ["api"]}],
+                            sources=[FUZZ_SOURCE])
         result = read_folder(folder, "fuzz", known_slos=None)
         land_folder(config.landing_path, "fuzz", result)
         conn = connect(config.warehouse_path)
