@@ -228,7 +228,7 @@ def read_file(data: bytes, entity: str, name: str, source: str, tz: ZoneInfo | N
             bad.append(_quarantine_row(source, name, line, entity, record, exc, raw_text))
             tally.quarantined[entity] += 1
             continue
-        rows.append(row | {"line_no": line})
+        rows.append(row | {"source": source, "line_no": line})
         tally.loaded[entity] += 1
     slow = pl.DataFrame(rows, schema={**SCHEMAS[entity], "line_no": pl.Int64},
                         orient="row" if rows else None)

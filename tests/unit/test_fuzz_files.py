@@ -365,3 +365,57 @@ def test_every_metric_is_computed_from_whatever_loaded(batch: dict[str, list]) -
         assert quarantined == sum(result.tally.quarantined.values())
         # Every counted deployment is in the outcomes and counted once, by team and overall.
         assert counted == outcomes == by_team == by_org
+
+
+@st.composite
+def plain_jsonl(draw: st.DrawFn, entity: str) -> bytes:
+    """JSON Lines of records that are mostly plainly good (what the bulk path loads), some
+    broken: the bulk path and the models must then agree line by line."""
+    lines = []
+    for record in draw(st.lists(records(entity), min_size=1, max_size=8)):
+        if draw(st.booleans()):  # keep it valid: only the good values
+            specs = FIELDS[entity]
+            record = {n: draw(_good_value(s.kind, n)) for n, s in specs.items()
+                      if s.required or draw(st.booleans())}
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        twist = draw(st.sampled_from(["keep"] * 8 + ["trailing_comma", "bom", "blank"]))
+        if twist == "trailing_comma" and text.endswith("}") and len(record):
+            text = text[:-1] + ",}"
+        elif twist == "blank":
+            text = "  \t"
+        lines.append(text.encode("utf-8", "surrogatepass"))
+    data = b"\n".join(lines) + b"\n"
+    return b"\xef\xbb\xbf" + data if draw(st.booleans()) else data
+
+
+@FUZZ
+@given(st.sampled_from(ENTITIES).flatmap(lambda e: st.tuples(st.just(e), plain_jsonl(e))),
+       st.sampled_from([None, "Europe/Berlin"]))
+def test_the_bulk_path_loads_what_the_models_load(case: tuple[str, bytes],
+                                                  timezone: str | None) -> None:
+    """Read in bulk or record by record, a file gives the same rows, quarantine and tally."""
+    entity, data = case
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / f"{FILE_NAMES[entity]}.jsonl").write_bytes(data)
+        known = {"api-availability"}
+        bulk = read_folder(folder, "fuzz", timezone, known)
+        plain = read_folder(folder, "fuzz", timezone, known, bulk=False)
+    assert bulk.tally == plain.tally
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames[entity].to_dicts() == plain.frames[entity].to_dicts()
+
+
+def test_a_plainly_good_file_loads_wholly_in_bulk() -> None:
+    """Every line of a clean file is loaded by DuckDB, none left for the models."""
+    from pipelines.sources.bulk import read_bulk, split_lines
+
+    record = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+              "started_at": "2026-01-05T09:00:00.5+01:00", "finished_at": "2026-01-05T10:00:00Z",
+              "status": "Success", "labels": ["a", "b"], "rollback_of": None}
+    data = "".join(json.dumps({**record, "id": f"d{i}"}) + "\n" for i in range(3)).encode()
+    loaded, rest = read_bulk(split_lines(data), "deployments", None)
+    assert len(rest) == 0 and loaded["line_no"].to_list() == [1, 2, 3]
+    row = loaded.row(0, named=True)
+    assert row["status"] == "success" and row["labels"] == ["a", "b"]
+    assert row["started_at"].isoformat() == "2026-01-05T08:00:00.500000+00:00"
