@@ -224,6 +224,19 @@ _TEAM = """{% extends "base.html" %}
 <td>{{ row.note }}</td></tr>
 {% endfor %}
 </tbody></table>
+{% if conflicts %}
+<p class="explain">Records that two sources both give (the source listed later in the config
+ wins), for the whole organisation:</p>
+<table id="source-conflicts">
+<thead><tr><th>records</th><th>kept from</th><th>over</th><th>shared</th><th>disagreeing</th>
+</tr></thead>
+<tbody>
+{% for row in conflicts %}
+<tr><td>{{ row.entity }}</td><td>{{ row.winning_source }}</td><td>{{ row.losing_source }}</td>
+<td>{{ row.shared_keys }}</td><td>{{ row.differing_keys }}</td></tr>
+{% endfor %}
+</tbody></table>
+{% endif %}
 </section>
 {% endif %}
 {% endblock %}
