@@ -349,7 +349,7 @@ def _csv_records(data: bytes) -> Iterator[tuple[int, str, dict[str, Any] | BadRe
             yield reader.line_num, raw, BadRecord(
                 None, f"column {stray + 1} has a value but no name in the header")
             continue
-        # An empty cell is null (SOURCES.md).
+        # An empty cell is null (docs/config.md).
         yield reader.line_num, raw, {h: (c if c != "" else None) for h, c in pairs if h}
 
 
