@@ -10,15 +10,20 @@ import polars as pl
 from pipelines.build import landed, latest_by_key
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
-from pipelines.landing import landing_run
+from pipelines.landing import LandingRoot, landing_run
 from pipelines.sources.base import Tally, shown_path, source_name
-from pipelines.sources.files import FilesResult, land_source
+from pipelines.sources.files import FilesResult, land_folder, land_source
 from pipelines.sources.git import git_fingerprint, read_git
 from pipelines.sources.gitops import gitops_fingerprint, read_gitops
 from pipelines.sources.operators import read_operator
 
 OPERATOR_KINDS = ("argocd", "flux", "rollouts")
 Fingerprint = Callable[[Any, DoraConfig, str], str]
+
+
+def land(root: LandingRoot, kind: str, name: str, result: FilesResult) -> int:
+    """Land a source's records as its snapshot; returns how many landing files were new."""
+    return land_folder(root, name, result, kind)
 
 
 def ingest(context: dg.AssetExecutionContext, config: DoraConfig, kinds: tuple[str, ...],
