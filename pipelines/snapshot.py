@@ -82,7 +82,7 @@ class Store:
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
         partial.write_bytes(data)
-        os.replace(partial, final)
+        partial.rename(final)  # atomic on POSIX, replacing what was there
 
     def exists(self, rel: str) -> bool:
         return self.fs.exists(self.path(rel)) if self.fs is not None else Path(
