@@ -58,15 +58,15 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _text_ok(expr: str) -> str:
+    return f"(json_type({expr}) = 'VARCHAR' AND NOT contains({expr} ->> '$', chr(0)))"
+
+
 def _timestamp_ok(expr: str) -> str:
     return (f"(json_type({expr}) = 'VARCHAR' AND regexp_full_match({expr} ->> '$', "
             f"{_sql_text(_TIMESTAMP)}) AND coalesce(TRY_CAST({expr} ->> '$' AS TIMESTAMPTZ) "
             f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
             f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false))")
-
-
-def _text_ok(expr: str) -> str:
-    return f"(json_type({expr}) = 'VARCHAR' AND NOT contains({expr} ->> '$', chr(0)))"
 
 
 _REVIEW_KEYS = "['author', 'submitted_at', 'state']"
@@ -83,38 +83,47 @@ def _review_ok(e: str) -> str:
             f"{_timestamp_ok(at('submitted_at'))} AND " + " AND ".join(optional) + ")")
 
 
+# A JSON array of strings only (no null, number or object among them).
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_STRINGS = rf"\[\s*(?:{_STRING}\s*(?:,\s*{_STRING}\s*)*)?\]"
+
+
 def _check(name: str, spec: FieldSpec) -> str:
-    """SQL that is true when field `name` (JSON column `f_<name>`) is plainly valid."""
-    v = f"f_{name}"
-    kind = {
-        "text": _text_ok(v),
-        "int": (f"(json_type({v}) IN ('UBIGINT', 'BIGINT') "
-                f"AND TRY_CAST({v} AS BIGINT) IS NOT NULL)"),
-        "bool": f"json_type({v}) = 'BOOLEAN'",
-        "timestamp": _timestamp_ok(v),
-        "list": (f"(json_type({v}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
-                 f"json_type({v}, '$[*]'), lambda x: x = 'VARCHAR')), true) AND NOT coalesce("
-                 f"list_bool_or(list_transform(json_extract_string({v}, '$[*]'), "
-                 f"lambda x: contains(x, chr(0)))), false))"),
-        "reviews": (f"(json_type({v}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
-                    f"json_extract({v}, '$[*]'), lambda e: {_review_ok('e')})), true))"),
-    }[spec.kind]
-    if spec.required:
-        extra = (f" AND regexp_matches({v} ->> '$', {_sql_text(_NOT_SPACE)})"
-                 if spec.kind == "text" else "")
-        return f"({v} IS NOT NULL AND {kind}{extra})"
-    return f"({v} IS NULL OR {kind})"
+    """SQL true when field `name` (its JSON text `_j.<name>`, NULL when absent or null) is
+    plainly valid. The JSON type shows in the first character; a whole number of at most 18
+    digits always fits 64 bits."""
+    f = f"_j.{name}"
+    if spec.kind == "timestamp":
+        text = f"({f} ->> '$')"
+        ok = (f"left({f}, 1) = '\"' AND regexp_full_match({text}, {_sql_text(_TIMESTAMP)}) AND "
+              f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ) BETWEEN "
+              f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
+              f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)")
+    elif spec.kind == "text":
+        ok = f"left({f}, 1) = '\"'"
+        if spec.required:
+            ok += f" AND regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)})"
+    elif spec.kind == "int":
+        ok = f"regexp_full_match({f}, '-?[0-9]{{1,18}}')"
+    elif spec.kind == "bool":
+        ok = f"{f} IN ('true', 'false')"
+    elif spec.kind == "list":
+        ok = f"regexp_full_match({f}, {_sql_text(_STRINGS)})"
+    else:  # reviews
+        ok = (f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
+              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true)")
+    return f"({f} IS NOT NULL AND {ok})" if spec.required else f"({f} IS NULL OR ({ok}))"
 
 
 def _value(name: str, spec: FieldSpec) -> str:
-    v = f"f_{name}"
+    f = f"_j.{name}"
     return {
-        "text": f"{v} ->> '$'",
-        "int": f"TRY_CAST({v} AS BIGINT)",
-        "bool": f"TRY_CAST({v} AS BOOLEAN)",
-        "timestamp": f"TRY_CAST({v} ->> '$' AS TIMESTAMPTZ)",
-        "list": f"json_extract_string({v}, '$[*]')",
-        "reviews": (f"list_transform(json_extract({v}, '$[*]'), "
+        "text": f"{f} ->> '$'",
+        "int": f"CAST({f} AS BIGINT)",
+        "bool": f"{f} = 'true'",
+        "timestamp": f"TRY_CAST({f} ->> '$' AS TIMESTAMPTZ)",
+        "list": f"json_extract_string({f}, '$[*]')",
+        "reviews": (f"list_transform(json_extract({f}, '$[*]'), "
                     f"lambda e: {{'author': e ->> '$.author', "
                     f"'submitted_at': TRY_CAST(e ->> '$.submitted_at' AS TIMESTAMPTZ), "
                     f"'state': e ->> '$.state'}})"),
@@ -142,33 +151,33 @@ def _rules(entity: str) -> tuple[str, dict[str, str]]:
 
 
 def bulk_query(entity: str) -> str:
-    """The query over `_lines` giving, per line, `_good` and the canonical values."""
+    """The query over `_lines` giving the canonical values of the plainly good lines.
+
+    Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
+    field's small JSON text.
+    """
     fields = FIELDS[entity]
     structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
     rules, normal = _rules(entity)
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
-    columns = ", ".join(f"_j.{n} AS f_{n}" for n in fields)
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
-WITH parsed AS (
-    SELECT line_no, line,
-           CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END
-               AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)}) AS _object
+WITH parsed AS MATERIALIZED (
+    SELECT line_no, TRY(json_keys(line)) AS _keys,
+           TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
-), fields AS MATERIALIZED (
-    SELECT line_no, json_keys(line) AS _keys, json_transform(line, {_sql_text(structure)}) AS _j
-    FROM parsed WHERE _object
-), named AS (
-    SELECT line_no, _keys, {columns} FROM fields
-), typed AS (
+    WHERE starts_with(ltrim(line), '{{')
+      AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
+      AND NOT contains(line, '\\u0000')
+), checked AS (
     SELECT line_no, {values}
-    FROM named
-    WHERE list_has_all({known}, _keys) AND len(_keys) = len(list_distinct(_keys)) AND {checks}
+    FROM parsed
+    WHERE len(_keys) = len(list_intersect(_keys, {known})) AND {checks}
 )
 SELECT line_no, {final}
-FROM typed WHERE {rules}
+FROM checked WHERE {rules}
 """  # noqa: S608 - every name comes from the record models
 
 
