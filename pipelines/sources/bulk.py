@@ -39,12 +39,14 @@ def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0], ends[:-1]]).astype(np.int64), ends
 
 
-def split_lines(data: bytes) -> pa.Table:
-    """`line_no` (from 1) and `line` (its text, newline included) of UTF-8 `data`, zero-copy."""
+def split_lines(data: bytes, ends: np.ndarray | None = None) -> pa.Table:
+    """`line_no` (from 1) and `line` (its text, newline included) of UTF-8 `data`, zero-copy
+    (`ends`: the line ends when already known)."""
     if not data:
         return pa.table({"line_no": pa.array([], pa.int64()),
                          "line": pa.array([], pa.large_utf8())})
-    _, ends = line_offsets(data)
+    if ends is None:
+        _, ends = line_offsets(data)
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets.tobytes()),
                                              pa.py_buffer(data))
