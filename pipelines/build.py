@@ -35,7 +35,7 @@ from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
-from pipelines.snapshot import read_landed
+from pipelines.snapshot import landed_files, read_landed
 from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
 from pipelines.warehouse import connect, publish
@@ -119,10 +119,13 @@ def source_conflicts(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
              "differing_keys")
 
 
+def _sources(config: DoraConfig) -> list[tuple[str, str]]:
+    return [(s.kind, source_name(s, i)) for i, s in enumerate(config.sources)]
+
+
 def landed(config: DoraConfig, entity: str) -> pl.DataFrame:
     """What the landing holds for `entity` now, with each row's precedence (`_rank`, `_seq`)."""
-    sources = [(s.kind, source_name(s, i)) for i, s in enumerate(config.sources)]
-    return read_landed(config.landing_root, entity, sources)
+    return read_landed(config.landing_root, entity, _sources(config))
 
 
 def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
@@ -141,16 +144,32 @@ def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
     return {"teams": teams, "services": services, "slos": slos}
 
 
+INPUTS_SCHEMA = {"entity": pl.String, "position": pl.Int64, "input": pl.String}
+
+
 def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """Rewrite the canonical and config tables from the landing; returns row counts.
 
-    Also `source_conflicts`: keys given by several sources, per pair (docs/config.md, "What a
-    rerun means")."""
+    Also `source_conflicts` (keys given by several sources, per pair; docs/config.md "What a
+    rerun means") and `landing_inputs` (the landing files read). When the landing files to read
+    and the config tables are what the last build used, nothing is rewritten."""
+    files = {e: landed_files(config.landing_root, e, _sources(config)) for e in CANONICAL}
+    root = str(config.landing_root)
+    inputs = pl.DataFrame(
+        [{"entity": "sources", "position": i, "input": f"{kind}/{name}"}
+         for i, (kind, name) in enumerate(_sources(config))]
+        + [{"entity": e, "position": i, "input": str(f)[len(root) + 1:]}
+           for e, found in files.items() for i, f in enumerate(found)], schema=INPUTS_SCHEMA)
+    configured = config_tables(config)
+    if _unchanged(conn, {"landing_inputs": inputs, **configured}):
+        publish_if_consistent(conn)
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+                for t in (*CANONICAL, "source_conflicts", *configured)}
     counts: dict[str, int] = {}
     conflicts = []
     with _transaction(conn):
         for entity in CANONICAL:
-            frame = landed(config, entity)
+            frame = read_landed(config.landing_root, entity, _sources(config), files[entity])
             if entity != "quarantine":
                 conflicts.append(source_conflicts(frame, entity))
             counts[entity] = write_table(conn, entity, latest_by_key(frame, entity),
@@ -158,12 +177,32 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
         counts["source_conflicts"] = write_table(
             conn, "source_conflicts", pl.concat(conflicts),
             ("entity", "winning_source", "losing_source"))
-        for name, frame in config_tables(config).items():
-            counts[name] = write_table(conn, name, frame, (frame.columns[0], frame.columns[1]))
+        for name, frame in configured.items():
+            counts[name] = write_table(conn, name, frame, _order_of(frame))
+        write_table(conn, "landing_inputs", inputs, ("entity", "position"))
         _stamp(conn, counts, max((v for v in _builds(conn).values() if v is not None),
                                  default=0) + 1)
     publish_if_consistent(conn)
     return counts
+
+
+def _order_of(frame: pl.DataFrame) -> tuple[str, ...]:
+    return (frame.columns[0], frame.columns[1])
+
+
+def _unchanged(conn: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> bool:
+    """True when the warehouse holds every canonical table and each of `tables` as given (in
+    the order `write_table` stores them)."""
+    present = set(_builds(conn))
+    if not present >= {*CANONICAL, "source_conflicts", *tables}:
+        return False
+    for name, frame in tables.items():
+        order = ("entity", "position") if name == "landing_inputs" else _order_of(frame)
+        stored = read_table(conn, name)
+        if stored.schema != frame.schema or not stored.equals(
+                frame.sort(list(order), nulls_last=True)):
+            return False
+    return True
 
 
 @contextmanager

@@ -198,17 +198,16 @@ class Snapshot:
         return removed
 
 
-def read_landed(root: LandingRoot, entity: str, sources: list[tuple[str, str]]) -> pl.DataFrame:
-    """Every landed record of `entity` the build should see, with its precedence.
+def landed_files(root: LandingRoot, entity: str, sources: list[tuple[str, str]]
+                 ) -> list[Path | str]:
+    """The landing files of `entity` the build should read, in precedence order within a source.
 
     `sources` lists the configured sources as (kind, name) in config order. A snapshot source
     contributes the files of its latest manifest; a snapshot partition no configured source owns
     any more contributes nothing (what it held is gone); a partition without a manifest (batches
     written by an older version, or by hand) and every API source contribute all their batches.
-    Columns added: `_rank` (the position in `sources` of the row's `source`, -1 when unknown:
-    a later-listed source wins a shared key) and `_seq` (landing order within a source).
     """
-    from pipelines.landing import _read_all, batch_files
+    from pipelines.landing import batch_files
 
     store = Store(root)
     configured = {(safe_segment(kind), safe_segment(name)) for kind, name in sources}
@@ -232,7 +231,18 @@ def read_landed(root: LandingRoot, entity: str, sources: list[tuple[str, str]]) 
                            for p in found for f in p.files.values() if f.startswith(prefix)]
         if manifests[(kind, part)] is None:
             chosen.append(file)
-    files = chosen + listed
+    return chosen + listed
+
+
+def read_landed(root: LandingRoot, entity: str, sources: list[tuple[str, str]],
+                files: list[Path | str] | None = None) -> pl.DataFrame:
+    """Every landed record of `entity` the build should see (`landed_files`), with its
+    precedence: `_rank` (the position in `sources` of the row's `source`, -1 when unknown: a
+    later-listed source wins a shared key) and `_seq` (landing order within a source)."""
+    from pipelines.landing import _read_all
+
+    if files is None:
+        files = landed_files(root, entity, sources)
     ranks = {name: position for position, (_, name) in enumerate(sources)}
     frames = [
         conform(entity, frame).with_columns(
