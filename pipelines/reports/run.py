@@ -194,6 +194,7 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
+        "incident_sources": data.coverage.get("incident_sources") or [],
     }
     return context, figures
 
