@@ -155,13 +155,15 @@ class Snapshot:
             frame = conform(entity, frame)
             if frame.height == 0:
                 continue
-            part.files[entity] = self._write(entity, frame)
+            part.files[entity] = self._write(entity, frame, fingerprint)
         self.parts.append(part)
         return part
 
-    def _write(self, entity: str, frame: pl.DataFrame) -> str:
-        digest = hashlib.sha256(frame.hash_rows(seed=0).to_numpy().tobytes()
-                                + str(frame.height).encode()).hexdigest()[:20]
+    def _write(self, entity: str, frame: pl.DataFrame, fingerprint: str) -> str:
+        # Named by what decides its rows: the input's fingerprint, else the rows themselves.
+        content = (fingerprint.encode() if fingerprint else
+                   frame.hash_rows(seed=0).to_numpy().tobytes() + str(frame.height).encode())
+        digest = hashlib.sha256(content + entity.encode()).hexdigest()[:20]
         prefix = f"{safe_segment(entity)}/"
         same = [f for f in self._present if f.startswith(prefix) and _digest(f) == digest]
         if same:  # the same rows already landed: point at them
