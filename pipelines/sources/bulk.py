@@ -32,6 +32,8 @@ BATCH_ROWS = 50_000
 
 def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) byte offsets of each line of `data` (the end includes its newline)."""
+    if not data:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
     if data and (ends.size == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))

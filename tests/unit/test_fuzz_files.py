@@ -425,3 +425,9 @@ def test_a_plainly_good_file_loads_wholly_in_bulk() -> None:
     row = loaded.row(0, named=True)
     assert row["status"] == "success" and row["labels"] == ["a", "b"]
     assert row["started_at"].isoformat() == "2026-01-05T08:00:00.500000+00:00"
+
+
+def test_an_empty_file_has_no_records_either_way(tmp_path: Path) -> None:
+    (tmp_path / "incidents.jsonl").write_bytes(b"")
+    for bulk in (True, False):
+        assert read_folder(tmp_path, "e", bulk=bulk).tally.read["incidents"] == 0
