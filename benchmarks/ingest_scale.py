@@ -54,8 +54,10 @@ def ingest(events: Path, landing: Path) -> tuple[float, int]:
 def whole_run(config: Path) -> float:
     """Seconds one `dora-pipeline run` takes (in its own process, as a user would run it)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--config", str(config)],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--config", str(config)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the run failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - started
 
 
