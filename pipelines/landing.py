@@ -109,9 +109,14 @@ def write_batch(
     """Land `frame` (conformed to the entity's schema) as a new batch.
 
     Returns the new file (a `Path`, or a URL on an object store), or None when the frame is empty
-    or an identical batch already exists.
+    or identical to the newest batch of its folder. An `_updated_at` column (an API source's
+    update time of each record) is kept: the build prefers the newer version of a record by it.
     """
+    updated = frame.select(pl.col("_updated_at").cast(pl.Datetime("us", "UTC"))) \
+        if "_updated_at" in frame.columns else None
     frame = conform(entity, frame)
+    if updated is not None and updated["_updated_at"].null_count() < frame.height:
+        frame = frame.with_columns(updated["_updated_at"])
     if frame.height == 0:
         return None
     buffer = io.BytesIO()
