@@ -35,6 +35,7 @@ from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
+from pipelines.landing import _digest
 from pipelines.snapshot import landed_files, read_landed
 from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
@@ -161,7 +162,7 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
     inputs = pl.DataFrame(
         [{"entity": "sources", "position": i, "input": f"{kind}/{name}"}
          for i, (kind, name) in enumerate(_sources(config))]
-        + [{"entity": e, "position": i, "input": str(f)[len(root) + 1:]}
+        + [{"entity": e, "position": i, "input": _content_name(str(f)[len(root) + 1:])}
            for e, found in files.items() for i, f in enumerate(found)], schema=INPUTS_SCHEMA)
     configured = config_tables(config)
     if _unchanged(conn, {"landing_inputs": inputs, **configured}):
@@ -187,6 +188,13 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
                                  default=0) + 1)
     publish_if_consistent(conn)
     return counts
+
+
+def _content_name(path: str) -> str:
+    """A landing file named by its folder and content hash only: its time and run differ from
+    one run to the next, the tables built from it do not."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/{_digest(name) or name}"
 
 
 def _order_of(frame: pl.DataFrame) -> tuple[str, ...]:
