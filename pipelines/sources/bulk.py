@@ -172,7 +172,7 @@ WITH parsed AS MATERIALIZED (
     SELECT line_no, TRY(json_keys(line)) AS _keys,
            TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
-    WHERE starts_with(ltrim(line), '{{')
+    WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
       AND NOT contains(line, '\\u0000')
 ), checked AS (
