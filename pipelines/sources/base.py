@@ -11,6 +11,8 @@ import polars as pl
 
 from metrics.schema import SCHEMAS
 
+RAW_LIMIT = 10_000  # characters of a bad record's raw text kept in quarantine
+
 
 def source_name(source_cfg: Any, index: int) -> str:
     """A stable name for a configured source: its `name`, else `<kind>-<position>`."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.sources.files import CELL_LIMIT, read_folder
+from pipelines.sources.csv_records import CELL_LIMIT
+from pipelines.sources.files import read_folder
 
 HEADER = "id,service,environment,revision,finished_at,status,labels\n"
 
