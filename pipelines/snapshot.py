@@ -25,12 +25,14 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics.schema import conform
+from metrics.schema import conform, empty
 from pipelines.landing import (
     LandingRoot,
     _batch_name,
     _digest,
     _filesystem,
+    _read_all,
+    batch_files,
     landing_root,
     safe_segment,
 )
@@ -209,8 +211,6 @@ def landed_files(root: LandingRoot, entity: str, sources: list[tuple[str, str]]
     any more contributes nothing (what it held is gone); a partition without a manifest (batches
     written by an older version, or by hand) and every API source contribute all their batches.
     """
-    from pipelines.landing import batch_files
-
     store = Store(root)
     configured = {(safe_segment(kind), safe_segment(name)) for kind, name in sources}
     manifests: dict[tuple[str, str], list[Part] | None] = {}
@@ -241,8 +241,6 @@ def read_landed(root: LandingRoot, entity: str, sources: list[tuple[str, str]],
     """Every landed record of `entity` the build should see (`landed_files`), with its
     precedence: `_rank` (the position in `sources` of the row's `source`, -1 when unknown: a
     later-listed source wins a shared key) and `_seq` (landing order within a source)."""
-    from pipelines.landing import _read_all
-
     if files is None:
         files = landed_files(root, entity, sources)
     ranks = {name: position for position, (_, name) in enumerate(sources)}
@@ -254,7 +252,6 @@ def read_landed(root: LandingRoot, entity: str, sources: list[tuple[str, str]],
         for i, frame in enumerate(_read_all(files))
     ]
     if not frames:
-        from metrics.schema import empty
         return empty(entity).with_columns(pl.lit(0, pl.Int64).alias("_seq"),
                                           pl.lit(0, pl.Int64).alias("_rank"))
     out = pl.concat(frames, how="diagonal_relaxed")
