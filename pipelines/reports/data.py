@@ -64,6 +64,7 @@ class Overview:
     team_metrics: pl.DataFrame
     org_metrics: pl.DataFrame
     coverage: pl.DataFrame
+    conflicts: pl.DataFrame  # keys two sources both give (`source_conflicts`)
     quarantined: int
     loaded: int
     first_period: dt.date | None
@@ -95,6 +96,7 @@ def load_overview(conn: duckdb.DuckDBPyConnection, teams: list[str] | None = Non
     metrics = with_rolling(query(conn, "report_team_metrics", teams=teams))
     org = query(conn, "report_org_metrics")
     coverage = query(conn, "report_coverage")
+    conflicts = query(conn, "report_source_conflicts")
     totals = query(conn, "report_quarantine").row(0, named=True)
     weekly = metrics.filter(pl.col("grain") == "week")["period_start"]
     return Overview(
@@ -103,6 +105,7 @@ def load_overview(conn: duckdb.DuckDBPyConnection, teams: list[str] | None = Non
         team_metrics=metrics,
         org_metrics=org,
         coverage=coverage,
+        conflicts=conflicts,
         quarantined=int(totals["quarantined"] or 0),
         loaded=int(totals["loaded"] or 0),
         first_period=weekly.min() if weekly.len() else None,

@@ -236,6 +236,7 @@ def _team_context(config: DoraConfig, overview: Overview,
                             for row in reorganisations.sort("date", "service").to_dicts()],
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
+        "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
         "records_json": records_json(data.records),
     }
