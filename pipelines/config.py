@@ -1,4 +1,4 @@
-"""The config file of SOURCES.md, validated with pydantic.
+"""The config file of docs/config.md, validated with pydantic.
 
 A wrong file raises `ConfigError` with one message per problem naming the key path and the line,
 never a pydantic traceback. Relative paths are resolved against the config file's folder.
@@ -605,7 +605,7 @@ def _describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
         line = _line_of(root, loc)
         msg = _printable(err["msg"].removeprefix("Value error, "), 300)
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (not in SOURCES.md)"
+            msg = "unknown key (not in docs/config.md)"
         where = f"line {line}: " if line else ""
         lines.append(f"  {where}`{key}`: {msg}")
     if len(errors) > MAX_PROBLEMS:

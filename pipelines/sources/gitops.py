@@ -1,6 +1,6 @@
 """The `gitops` source: image-tag changes on a config repo's branch are deployments.
 
-SOURCES.md (GitOps): at each commit of `branch`, following first parents (a merged PR counts at
+docs/config.md (GitOps): at each commit of `branch`, following first parents (a merged PR counts at
 its merge commit), the files matching `files` give each service's image tag per environment. A
 change of tag is a successful deployment at the commit's committer time; the tag resolves to an
 app commit through the service's app clone (a `git` source). A change to a strict ancestor of the
