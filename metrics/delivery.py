@@ -4,6 +4,10 @@ Graph mode walks each service's commit graph once: deployments are taken in orde
 walk stops at commits an earlier deployment already reached, so every commit is visited once
 per service rather than answering one ancestry query per deployment. Time mode (a repo whose
 commits carry no parents) delivers a change by the first deployment finishing at or after it.
+
+Only the walk runs in Python; everything around it (time mode, pull requests, bare commits,
+lead times) is one set of joins over all services at once, keyed by service, so the cost grows
+with the rows, not with the number of services.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from metrics.paths import commits_in_paths, prs_in_paths
+from metrics.paths import service_member_commits, service_member_prs
 from metrics.schema import UTC_TS
 
 HOUR_US = 3_600_000_000
@@ -21,6 +25,7 @@ COMMIT_DELIVERY_SCHEMA = {
     "service": pl.String, "sha": pl.String, "deployment_id": pl.String, "baseline": pl.Boolean,
 }
 IMPLICIT_SCHEMA = {"deployment_id": pl.String, "rolled_back_id": pl.String}
+_SHA_DEP = {"service": pl.String, "sha": pl.String, "deployment_index": pl.Int64}
 
 
 @dataclass
@@ -60,7 +65,9 @@ def walk_graph(revisions: list[str], parents: dict[str, list[str] | None]) -> _W
             if sha in order:
                 continue
             order[sha] = k
-            stack.extend(p for p in parents[sha] or () if p in parents and p not in order)
+            for p in parents[sha] or ():
+                if p not in order and p in parents:
+                    stack.append(p)
     return _Walk(order, implicit)
 
 
@@ -90,75 +97,110 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
     `deployments` are the counted ones (successful, to production) with `id`, `service`,
     `revision`, `finished_at`; `services` has `service`, `repo`, `paths` (list or null).
     """
-    deployments = deployments.sort("service", "finished_at", "id")
-    merged = pull_requests.filter(pl.col("merged_at").is_not_null())
-    graph_repos = set(
-        commits.filter(pl.col("parents").list.len() > 0).get_column("repo").unique().to_list()
+    deps = (
+        deployments.sort("service", "finished_at", "id")
+        .join(services.select("service"), on="service", how="semi", maintain_order="left")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("service")
+                      .alias("deployment_index"))
     )
-    changes, deliveries, implicit, modes = [], [], [], {}
-    by_repo = {key[0]: frame for key, frame in commits.group_by("repo")}
-    prs_by_repo = {key[0]: frame for key, frame in merged.group_by("repo")}
-    parents_cache: dict[str, dict[str, list[str] | None]] = {}
-    for svc in services.iter_rows(named=True):
-        deps = deployments.filter(pl.col("service") == svc["service"])
-        repo_commits = by_repo.get(svc["repo"], _empty_like(commits))
-        repo_prs = prs_by_repo.get(svc["repo"], _empty_like(merged))
-        if deps.height == 0:
-            continue
-        members = (commits_in_paths(repo_commits, svc["paths"]) if svc["paths"] else None)
-        if svc["repo"] in graph_repos:
-            modes[svc["service"]] = "graph"
-            if svc["repo"] not in parents_cache:
-                parents_cache[svc["repo"]] = dict(
-                    zip(repo_commits.get_column("sha").to_list(),
-                        repo_commits.get_column("parents").to_list(), strict=True)
-                )
-            sha_dep, imp = _graph_service(deps, parents_cache[svc["repo"]])
-            implicit.append(imp)
-        else:
-            modes[svc["service"]] = "time"
-            sha_dep = _time_service(deps, repo_commits)
-        result = _changes_of_service(svc, deps, sha_dep, repo_commits, repo_prs, members)
-        changes.append(result[0])
-        deliveries.append(result[1])
+    graph_repos = (commits.filter(pl.col("parents").list.len() > 0)
+                   .select("repo").unique().get_column("repo"))
+    # The services that deliver anything (one deployment at least), in the config's order.
+    active = services.select("service", "repo", "paths").join(
+        deps.select("service").unique(), on="service", how="semi", maintain_order="left",
+    ).with_columns(pl.col("repo").is_in(graph_repos.implode()).alias("graph"))
+    modes = dict(zip(active.get_column("service").to_list(),
+                     ["graph" if g else "time" for g in active.get_column("graph").to_list()],
+                     strict=True))
+    sha_dep_graph, implicit = _walk_services(commits, deps, active.filter(pl.col("graph")))
+    sha_dep_time = _asof(
+        active.filter(~pl.col("graph")).select("service", "repo")
+        .join(commits.select("repo", "sha", pl.col("committed_at").alias("t")), on="repo"),
+        deps,
+    ).select(list(_SHA_DEP))
+    sha_dep = pl.concat([sha_dep_graph, sha_dep_time.cast(_SHA_DEP)])
+    path_services = active.filter(pl.col("paths").list.len() > 0)
+    members = service_member_commits(commits, path_services)
+    if path_services.height:
+        # A service made of paths only delivers the commits under its paths.
+        sha_dep = pl.concat([
+            sha_dep.filter(~pl.col("service").is_in(path_services.get_column("service")
+                                                     .implode())),
+            sha_dep.join(members, on=["service", "sha"], how="semi"),
+        ])
+    dep_index = deps.select(
+        "service", pl.col("id").alias("deployment_id"),
+        pl.col("finished_at").alias("delivered_at"), "deployment_index",
+    )
+    deliveries = sha_dep.join(dep_index, on=["service", "deployment_index"]).select(
+        "service", "sha", "deployment_id", (pl.col("deployment_index") == 0).alias("baseline"),
+    )
+    merged = pull_requests.filter(pl.col("merged_at").is_not_null())
+    prs = _pr_changes(merged, commits, sha_dep, deps, active, path_services, members)
+    bare = _bare_changes(commits, merged, sha_dep, active)
+    changes = (
+        pl.concat([prs, bare], how="diagonal_relaxed")
+        .join(dep_index, on=["service", "deployment_index"])
+        .filter(pl.col("deployment_index") > 0)  # the first deployment is the baseline
+        .join(active.select("service", "repo"), on="service")
+    )
     return Delivery(
-        changes=_concat(changes, CHANGES_SCHEMA),
-        commit_deliveries=_concat(deliveries, COMMIT_DELIVERY_SCHEMA),
-        implicit_rollbacks=_concat(implicit, IMPLICIT_SCHEMA),
+        changes=_finish(changes),
+        commit_deliveries=deliveries.cast(COMMIT_DELIVERY_SCHEMA),
+        implicit_rollbacks=implicit,
         modes=modes,
     )
 
 
-def _graph_service(deps: pl.DataFrame, parents: dict[str, list[str] | None]
+def _walk_services(commits: pl.DataFrame, deps: pl.DataFrame, graph_services: pl.DataFrame
                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    ids = deps.get_column("id").to_list()
-    walk = walk_graph(deps.get_column("revision").to_list(), parents)
+    """Walk the graph of every graph-mode service: (service, sha, deployment_index) and the
+    implicit rollbacks. Each repo's parents map is built once, whatever its services."""
+    if graph_services.height == 0:
+        return pl.DataFrame(schema=_SHA_DEP), pl.DataFrame(schema=IMPLICIT_SCHEMA)
+    by_repo = (
+        commits.join(graph_services.select("repo").unique(), on="repo", how="semi")
+        .group_by("repo").agg("sha", "parents")
+    )
+    graphs = {repo: dict(zip(shas, parents, strict=True))
+              for repo, shas, parents in by_repo.iter_rows()}
+    revisions = (
+        deps.join(graph_services.select("service"), on="service", how="semi")
+        .group_by("service").agg("revision", "id")
+    )
+    runs = {service: (revs, ids) for service, revs, ids in revisions.iter_rows()}
+    services: list[str] = []
+    shas: list[str] = []
+    indices: list[int] = []
+    rolling: list[str] = []
+    rolled: list[str] = []
+    for service, repo in graph_services.select("service", "repo").iter_rows():
+        revs, ids = runs[service]
+        walk = walk_graph(revs, graphs[repo])
+        services.extend([service] * len(walk.order))
+        shas.extend(walk.order)
+        indices.extend(walk.order.values())
+        rolling.extend(ids[a] for a, _ in walk.implicit)
+        rolled.extend(ids[b] for _, b in walk.implicit)
     sha_dep = pl.DataFrame(
-        {"sha": list(walk.order), "deployment_index": list(walk.order.values())},
-        schema={"sha": pl.String, "deployment_index": pl.Int64},
+        {"service": services, "sha": shas, "deployment_index": indices},
+        schema=_SHA_DEP,
     )
-    implicit = pl.DataFrame(
-        [(ids[a], ids[b]) for a, b in walk.implicit], schema=IMPLICIT_SCHEMA, orient="row"
-    )
+    implicit = pl.DataFrame({"deployment_id": rolling, "rolled_back_id": rolled},
+                            schema=IMPLICIT_SCHEMA)
     return sha_dep, implicit
 
 
-def _time_service(deps: pl.DataFrame, repo_commits: pl.DataFrame) -> pl.DataFrame:
-    """Time mode for commits: the first deployment finishing at or after `committed_at`."""
-    return _asof(
-        repo_commits.select("sha", pl.col("committed_at").alias("t")), deps
-    ).select("sha", "deployment_index")
-
-
 def _asof(items: pl.DataFrame, deps: pl.DataFrame) -> pl.DataFrame:
-    """Attach `deployment_index`: the first deployment with `finished_at` >= `t` (or null)."""
+    """Attach `deployment_index`: per service, the first deployment with `finished_at` >= `t`
+    (rows with none are dropped)."""
     indexed = deps.select(
-        pl.col("finished_at").alias("t_dep"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("deployment_index"),
-    )
+        "service", pl.col("finished_at").alias("t_dep"), "deployment_index",
+    ).sort("t_dep", "service", "deployment_index")
     items = items.filter(pl.col("t").is_not_null()).sort("t")
     return items.join_asof(
-        indexed, left_on="t", right_on="t_dep", strategy="forward"
+        indexed, left_on="t", right_on="t_dep", by="service", strategy="forward",
+        check_sortedness=False,
     ).filter(pl.col("deployment_index").is_not_null())
 
 
@@ -172,63 +214,42 @@ CHANGES_SCHEMA = {
 }
 
 
-def _changes_of_service(svc: dict, deps: pl.DataFrame, sha_dep: pl.DataFrame,
-                        repo_commits: pl.DataFrame, repo_prs: pl.DataFrame,
-                        members: pl.Series | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    dep_index = deps.select(
-        pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("delivered_at"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("deployment_index"),
-    )
-    if members is not None:
-        sha_dep = sha_dep.filter(pl.col("sha").is_in(members.implode()))
-    deliveries = sha_dep.join(dep_index, on="deployment_index").select(
-        pl.lit(svc["service"]).alias("service"), "sha", "deployment_id",
-        (pl.col("deployment_index") == 0).alias("baseline"),
-    )
-    graph = bool(repo_commits.filter(pl.col("parents").list.len() > 0).height)
-    prs = _pr_changes(repo_prs, repo_commits, sha_dep, deps, graph, members, svc["paths"])
-    bare = _bare_changes(repo_commits, repo_prs, sha_dep, members)
-    changes = (
-        pl.concat([prs, bare], how="diagonal_relaxed")
-        .join(dep_index, on="deployment_index")
-        .filter(pl.col("deployment_index") > 0)  # the first deployment is the baseline
-        .with_columns(pl.lit(svc["service"]).alias("service"), pl.lit(svc["repo"]).alias("repo"))
-    )
-    return _finish(changes), deliveries
-
-
-def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
-                deps: pl.DataFrame, graph: bool, members: pl.Series | None,
-                globs: list[str] | None) -> pl.DataFrame:
-    """Merged PRs with their start, first review and delivering deployment index."""
-    if prs.height == 0:
-        return pl.DataFrame()
-    authored = commits.select("sha", "authored_at")
+def _pr_changes(merged: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
+                deps: pl.DataFrame, active: pl.DataFrame, path_services: pl.DataFrame,
+                members: pl.DataFrame) -> pl.DataFrame:
+    """Merged PRs (one row per service delivering them) with their start, first review and
+    delivering deployment index."""
+    keys = ["repo", "number"]
     own = (
-        prs.select("number", pl.col("commit_shas").alias("sha")).explode("sha")
-        .join(authored, on="sha", how="inner")
-        .group_by("number").agg(pl.col("authored_at").min().alias("first_authored"))
+        merged.select(*keys, pl.col("commit_shas").alias("sha")).explode("sha")
+        .join(commits.select("repo", "sha", "authored_at"), on=["repo", "sha"], how="inner")
+        .group_by(keys).agg(pl.col("authored_at").min().alias("first_authored"))
     )
-    prs = prs.join(own, on="number", how="left").join(
-        _first_reviews(prs), on="number", how="left")
-    if members is not None:
-        prs = prs.filter(pl.col("number").is_in(prs_in_paths(prs, globs, members).implode()))
-    if graph:
-        via_merge = prs.select("number", pl.col("merge_commit_sha").alias("sha")).join(
-            sha_dep, on="sha", how="inner").select("number", "deployment_index")
-        # No merge commit in the data: the PR is delivered once all its known commits are.
-        via_commits = (
-            prs.filter(~pl.col("number").is_in(via_merge.get_column("number").implode()))
-            .select("number", pl.col("commit_shas").alias("sha")).explode("sha")
-            .join(sha_dep, on="sha", how="inner")
-            .group_by("number").agg(pl.col("deployment_index").max())
-        )
-        located = pl.concat([via_merge, via_commits])
-        prs = prs.join(located, on="number", how="inner")
-    else:
-        prs = _asof(prs.with_columns(pl.col("merged_at").alias("t")), deps)
-    return prs.select(
-        pl.lit("pull_request").alias("change_type"),
+    prs = (merged.join(own, on=keys, how="left").join(_first_reviews(merged), on=keys, how="left")
+           .join(active.select("service", "repo", "graph"), on="repo", how="inner"))
+    if path_services.height:
+        owned = service_member_prs(merged, path_services, members)
+        in_paths = pl.col("service").is_in(path_services.get_column("service").implode())
+        prs = pl.concat([prs.filter(~in_paths),
+                         prs.join(owned, on=["service", *keys], how="semi")])
+    graph = prs.filter(pl.col("graph"))
+    via_merge = graph.select("service", "number", pl.col("merge_commit_sha").alias("sha")).join(
+        sha_dep, on=["service", "sha"], how="inner").select("service", "number",
+                                                            "deployment_index")
+    # No merge commit in the data: the PR is delivered once all its known commits are.
+    via_commits = (
+        graph.join(via_merge, on=["service", "number"], how="anti")
+        .select("service", "number", pl.col("commit_shas").alias("sha")).explode("sha")
+        .join(sha_dep, on=["service", "sha"], how="inner")
+        .group_by("service", "number").agg(pl.col("deployment_index").max())
+    )
+    located = pl.concat([
+        graph.join(pl.concat([via_merge, via_commits]), on=["service", "number"], how="inner"),
+        _asof(prs.filter(~pl.col("graph")).with_columns(pl.col("merged_at").alias("t")), deps)
+        .drop("t", "t_dep"),
+    ], how="diagonal_relaxed")
+    return located.select(
+        "service", pl.lit("pull_request").alias("change_type"),
         pl.format("{}#{}", pl.col("repo"), pl.col("number")).alias("change_id"),
         pl.col("number").alias("pr_number"),
         pl.col("merge_commit_sha").alias("sha"), "title", "author",
@@ -238,12 +259,12 @@ def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
 
 
 def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
-    """Per PR number, the first review by someone other than the author and not a bot."""
+    """Per PR, the first review by someone other than the author and not a bot."""
     return (
-        prs.select("number", pl.col("author").alias("pr_author"), "reviews")
+        prs.select("repo", "number", pl.col("author").alias("pr_author"), "reviews")
         .explode("reviews")
         .select(
-            "number", "pr_author",
+            "repo", "number", "pr_author",
             pl.col("reviews").struct.field("author").alias("reviewer"),
             pl.col("reviews").struct.field("submitted_at").alias("submitted_at"),
         )
@@ -252,26 +273,25 @@ def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
             & (pl.col("reviewer") != pl.col("pr_author").fill_null(""))
             & ~pl.col("reviewer").str.ends_with("[bot]")
         )
-        .group_by("number")
+        .group_by("repo", "number")
         .agg(pl.col("submitted_at").min().alias("first_review_at"))
     )
 
 
-def _bare_changes(commits: pl.DataFrame, prs: pl.DataFrame, sha_dep: pl.DataFrame,
-                  members: pl.Series | None) -> pl.DataFrame:
-    """Delivered commits that are neither merge commits nor part of a merged PR."""
+def _bare_changes(commits: pl.DataFrame, merged: pl.DataFrame, sha_dep: pl.DataFrame,
+                  active: pl.DataFrame) -> pl.DataFrame:
+    """Delivered commits that are neither merge commits nor part of a merged PR of their repo."""
     in_prs = pl.concat([
-        prs.select(pl.col("commit_shas").alias("sha")).explode("sha").get_column("sha"),
-        prs.get_column("merge_commit_sha"),
-    ]).drop_nulls().unique()
-    bare = commits.filter(
-        (pl.col("parents").list.len().fill_null(0) < 2) & ~pl.col("sha").is_in(in_prs.implode())
-    )
-    if members is not None:
-        bare = bare.filter(pl.col("sha").is_in(members.implode()))
-    return bare.join(sha_dep, on="sha", how="inner").select(
-        pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"), "sha",
-        pl.col("message").str.split("\n").list.first().alias("title"), "author",
+        merged.select("repo", pl.col("commit_shas").alias("sha")).explode("sha"),
+        merged.select("repo", pl.col("merge_commit_sha").alias("sha")),
+    ]).drop_nulls()
+    bare = commits.filter(pl.col("parents").list.len().fill_null(0) < 2).join(
+        in_prs, on=["repo", "sha"], how="anti")
+    # `sha_dep` already holds only the commits under a path service's paths.
+    delivered = sha_dep.join(active.select("service", "repo"), on="service")
+    return delivered.join(bare, on=["repo", "sha"], how="inner").select(
+        "service", pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"),
+        "sha", pl.col("message").str.split("\n").list.first().alias("title"), "author",
         pl.col("authored_at").alias("started_at"),
         pl.col("committed_at").alias("merged_at"), "deployment_index",
     )
@@ -303,12 +323,3 @@ def _finish(changes: pl.DataFrame) -> pl.DataFrame:
         .then(_segment("delivered_at", "merged_at")).alias("deploy_hours"),
         (lead < 0).alias("negative_lead_time"),
     ).select(list(CHANGES_SCHEMA)).cast(CHANGES_SCHEMA)
-
-
-def _empty_like(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.clear()
-
-
-def _concat(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
-    frames = [f.cast(schema) for f in frames if f.height]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
