@@ -10,7 +10,8 @@
 `commits` writes a generated org as event files (JSON Lines, CSV), then measures, each in a fresh
 child process:
 - the floor: DuckDB reading every event file into tables, plus one Python walk of each service's
-  commit graph that finds every commit's delivering deployment (`metrics.delivery.walk_graph`);
+  commit graph that finds every commit's delivering deployment (`metrics.delivery.commit_graph`
+  numbers the commits, `walk_graph` walks them);
 - the whole run (ingest, warehouse, metrics, reports: what `dora-pipeline run` does), with the
   seconds of each stage and the child's peak resident memory (ru_maxrss).
 It prints the ratio of the run to the floor. Targets (issue 15): run <= 4x the floor and
@@ -46,7 +47,7 @@ FLOOR = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 import duckdb, polars as pl, yaml
-from metrics.delivery import walk_graph
+from metrics.delivery import commit_graph, walk_graph
 events, files = {events!r}, {files!r}
 config = yaml.safe_load(open({config!r}, encoding="utf-8"))
 start = time.perf_counter()
@@ -56,16 +57,16 @@ for name, table in files.items():
     conn.execute(f"CREATE TABLE {{table}} AS SELECT * FROM {{reader}}('{{events}}/{{name}}')")
 read = time.perf_counter() - start
 start = time.perf_counter()
-repo_of = {{s["name"]: s["repo"] for s in config["services"]}}
-commits = conn.sql("SELECT repo, sha, parents FROM commits").pl()
-graphs = {{repo: dict(zip(shas, parents)) for repo, shas, parents in
-          commits.group_by("repo").agg("sha", "parents").iter_rows()}}
-deployments = conn.sql(
-    "SELECT service, list(revision ORDER BY finished_at::TIMESTAMPTZ, id) FROM deployments "
-    "WHERE status = 'success' AND lower(environment) IN ('production', 'prod') "
-    "GROUP BY service").fetchall()
-delivered = sum(len(walk_graph(revisions, graphs.get(repo_of.get(service), {{}})).order)
-                for service, revisions in deployments)
+repos = pl.DataFrame([(s["name"], s["repo"]) for s in config["services"]],
+                     schema=["service", "repo"], orient="row")
+graph = commit_graph(conn.sql("SELECT repo, sha, parents FROM commits").pl())
+runs = (conn.sql("SELECT service, revision, finished_at::TIMESTAMPTZ AS t, id FROM deployments "
+                 "WHERE status = 'success' AND lower(environment) IN ('production', 'prod')")
+        .pl().sort("service", "t", "id").join(repos, on="service", maintain_order="left")
+        .join(graph.nodes.rename({{"sha": "revision"}}), on=["repo", "revision"], how="left",
+              maintain_order="left")
+        .group_by("service").agg("node"))
+delivered = sum(len(walk_graph(revisions, graph).order) for _, revisions in runs.iter_rows())
 walk = time.perf_counter() - start
 print(json.dumps({{"read": read, "walk": walk, "delivered": delivered}}))
 """

@@ -40,48 +40,80 @@ class Delivery:
 
 @dataclass
 class _Walk:
-    order: dict[str, int]            # sha -> index of the delivering deployment
+    order: dict[int, int]            # commit node -> index of the delivering deployment
     implicit: list[tuple[int, int]]  # (rolling-back index, rolled-back index)
 
 
-def walk_graph(revisions: list[str], parents: dict[str, list[str] | None]) -> _Walk:
+@dataclass(frozen=True)
+class CommitGraph:
+    """Commits numbered as nodes, with their parents in compressed rows: the parents of node
+    `n` are `parents[start[n]:start[n + 1]]` (only parents that are in the data)."""
+
+    nodes: pl.DataFrame  # node, repo, sha
+    start: list[int]
+    parents: list[int]
+
+
+def commit_graph(commits: pl.DataFrame) -> CommitGraph:
+    """The graph of `commits` (repo, sha, parents), numbered in polars so that Python only
+    handles flat lists of small integers (no object per commit for the collector to scan)."""
+    nodes = (commits.select("repo", "sha", "parents")
+             .unique(["repo", "sha"], keep="last", maintain_order=True)
+             .with_row_index("node").with_columns(pl.col("node").cast(pl.Int64)))
+    edges = (
+        nodes.select("node", "repo", pl.col("parents").alias("sha")).explode("sha")
+        .join(nodes.select("repo", "sha", pl.col("node").alias("parent")), on=["repo", "sha"],
+              how="inner")
+        .sort("node", maintain_order=True)
+    )
+    counts = nodes.select("node").join(edges.group_by("node").len(), on="node", how="left",
+                                       maintain_order="left")
+    start = [0, *counts.get_column("len").fill_null(0).cum_sum().to_list()]
+    return CommitGraph(nodes.select("node", "repo", "sha"), start,
+                       edges.get_column("parent").to_list())
+
+
+def walk_graph(revisions: list[int | None], graph: CommitGraph) -> _Walk:
     """Deliver commits to deployments in order; find implicit rollbacks on the way.
 
-    `revisions` are one service's deployment revisions in order. A commit belongs to the first
-    deployment from whose revision it is reachable. The next deployment rolls back the previous
-    one implicitly when its revision is a strict ancestor of the previous revision.
+    `revisions` are one service's deployment revisions in order, as nodes of `graph` (None: a
+    revision not in the data, which delivers nothing). A commit belongs to the first deployment
+    from whose revision it is reachable. The next deployment rolls back the previous one
+    implicitly when its revision is a strict ancestor of the previous revision. Each commit is
+    expanded once, whatever the number of deployments: a walk stops at commits an earlier
+    deployment reached.
     """
-    order: dict[str, int] = {}
+    start, parents = graph.start, graph.parents
+    order: dict[int, int] = {}
     implicit: list[tuple[int, int]] = []
     for k, rev in enumerate(revisions):
         if k > 0 and rev in order and rev != revisions[k - 1]:
-            if _is_ancestor(rev, revisions[k - 1], parents, order):
+            if _is_ancestor(rev, revisions[k - 1], graph, order):
                 implicit.append((k, k - 1))
-        if rev not in parents or rev in order:
+        if rev is None or rev in order:
             continue
         stack = [rev]
         while stack:
-            sha = stack.pop()
-            if sha in order:
+            node = stack.pop()
+            if node in order:
                 continue
-            order[sha] = k
-            for p in parents[sha] or ():
-                if p not in order and p in parents:
-                    stack.append(p)
+            order[node] = k
+            stack.extend(parents[start[node]:start[node + 1]])
     return _Walk(order, implicit)
 
 
-def _is_ancestor(old: str, new: str, parents: dict[str, list[str] | None],
-                 order: dict[str, int]) -> bool:
+def _is_ancestor(old: int, new: int | None, graph: CommitGraph, order: dict[int, int]) -> bool:
     """Is `old` a strict ancestor of `new`? Only commits delivered no earlier than `old` can
     lie between them (a descendant is never delivered before its ancestor), which keeps the
     search to the few commits of a rollback instead of the whole history."""
-    if new not in order or old == new:
+    if new is None or new not in order or old == new:
         return False
+    start, parents = graph.start, graph.parents
     floor = order[old]
     seen, stack = {new}, [new]
     while stack:
-        for p in parents.get(stack.pop()) or ():
+        node = stack.pop()
+        for p in parents[start[node]:start[node + 1]]:
             if p == old:
                 return True
             if p not in seen and order.get(p, -1) >= floor:
@@ -155,37 +187,37 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
 def _walk_services(commits: pl.DataFrame, deps: pl.DataFrame, graph_services: pl.DataFrame
                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Walk the graph of every graph-mode service: (service, sha, deployment_index) and the
-    implicit rollbacks. Each repo's parents map is built once, whatever its services."""
+    implicit rollbacks. The commit graph of all their repos is built once."""
     if graph_services.height == 0:
         return pl.DataFrame(schema=_SHA_DEP), pl.DataFrame(schema=IMPLICIT_SCHEMA)
-    by_repo = (
-        commits.join(graph_services.select("repo").unique(), on="repo", how="semi")
-        .group_by("repo").agg("sha", "parents")
+    graph = commit_graph(commits.select("repo", "sha", "parents").join(
+        graph_services.select("repo").unique(), on="repo", how="semi"))
+    nodes = graph.nodes
+    runs = (
+        deps.join(graph_services.select("service", "repo"), on="service",
+                  maintain_order="left")
+        .join(nodes.select("repo", pl.col("sha").alias("revision"), "node"),
+              on=["repo", "revision"], how="left", maintain_order="left")
+        .group_by("service", maintain_order=True).agg("node", "id")
     )
-    graphs = {repo: dict(zip(shas, parents, strict=True))
-              for repo, shas, parents in by_repo.iter_rows()}
-    revisions = (
-        deps.join(graph_services.select("service"), on="service", how="semi")
-        .group_by("service").agg("revision", "id")
-    )
-    runs = {service: (revs, ids) for service, revs, ids in revisions.iter_rows()}
+    run_of = {service: (revs, ids) for service, revs, ids in runs.iter_rows()}
     services: list[str] = []
-    shas: list[str] = []
+    delivered: list[int] = []
     indices: list[int] = []
     rolling: list[str] = []
     rolled: list[str] = []
-    for service, repo in graph_services.select("service", "repo").iter_rows():
-        revs, ids = runs[service]
-        walk = walk_graph(revs, graphs[repo])
+    for service in graph_services.get_column("service").to_list():
+        revs, ids = run_of[service]
+        walk = walk_graph(revs, graph)
         services.extend([service] * len(walk.order))
-        shas.extend(walk.order)
+        delivered.extend(walk.order)
         indices.extend(walk.order.values())
         rolling.extend(ids[a] for a, _ in walk.implicit)
         rolled.extend(ids[b] for _, b in walk.implicit)
     sha_dep = pl.DataFrame(
-        {"service": services, "sha": shas, "deployment_index": indices},
-        schema=_SHA_DEP,
-    )
+        {"service": services, "node": delivered, "deployment_index": indices},
+        schema={"service": pl.String, "node": pl.Int64, "deployment_index": pl.Int64},
+    ).join(nodes.select("node", "sha"), on="node", maintain_order="left").select(list(_SHA_DEP))
     implicit = pl.DataFrame({"deployment_id": rolling, "rolled_back_id": rolled},
                             schema=IMPLICIT_SCHEMA)
     return sha_dep, implicit
@@ -285,8 +317,12 @@ def _bare_changes(commits: pl.DataFrame, merged: pl.DataFrame, sha_dep: pl.DataF
         merged.select("repo", pl.col("commit_shas").alias("sha")).explode("sha"),
         merged.select("repo", pl.col("merge_commit_sha").alias("sha")),
     ]).drop_nulls()
-    bare = commits.filter(pl.col("parents").list.len().fill_null(0) < 2).join(
-        in_prs, on=["repo", "sha"], how="anti")
+    bare = (
+        commits.select("repo", "sha", "parents", "message", "author", "authored_at",
+                       "committed_at")
+        .filter(pl.col("parents").list.len().fill_null(0) < 2)
+        .join(in_prs, on=["repo", "sha"], how="anti")
+    )
     # `sha_dep` already holds only the commits under a path service's paths.
     delivered = sha_dep.join(active.select("service", "repo"), on="service")
     return delivered.join(bare, on=["repo", "sha"], how="inner").select(
