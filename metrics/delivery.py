@@ -25,6 +25,10 @@ COMMIT_DELIVERY_SCHEMA = {
     "service": pl.String, "sha": pl.String, "deployment_id": pl.String, "baseline": pl.Boolean,
 }
 IMPLICIT_SCHEMA = {"deployment_id": pl.String, "rolled_back_id": pl.String}
+# The columns delivery reads, besides `files` (only services made of paths use it).
+COMMIT_COLUMNS = ("repo", "sha", "parents", "authored_at", "committed_at", "author", "message")
+PR_COLUMNS = ("repo", "number", "title", "author", "created_at", "merged_at",
+              "merge_commit_sha", "commit_shas", "reviews")
 _SHA_DEP = {"service": pl.String, "sha": pl.String, "deployment_index": pl.Int64}
 
 
@@ -152,9 +156,10 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
     ).select(list(_SHA_DEP))
     sha_dep = pl.concat([sha_dep_graph, sha_dep_time.cast(_SHA_DEP)])
     path_services = active.filter(pl.col("paths").list.len() > 0)
-    members = service_member_commits(commits, path_services)
+    members = pl.DataFrame(schema={"service": pl.String, "sha": pl.String})
     if path_services.height:
         # A service made of paths only delivers the commits under its paths.
+        members = service_member_commits(commits, path_services)
         sha_dep = pl.concat([
             sha_dep.filter(~pl.col("service").is_in(path_services.get_column("service")
                                                      .implode())),
