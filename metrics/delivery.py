@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from metrics.paths import service_member_commits, service_member_prs
@@ -29,7 +30,6 @@ IMPLICIT_SCHEMA = {"deployment_id": pl.String, "rolled_back_id": pl.String}
 COMMIT_COLUMNS = ("repo", "sha", "parents", "authored_at", "committed_at", "author", "message")
 PR_COLUMNS = ("repo", "number", "title", "author", "created_at", "merged_at",
               "merge_commit_sha", "commit_shas", "reviews")
-_SHA_DEP = {"service": pl.String, "sha": pl.String, "deployment_index": pl.Int64}
 
 
 @dataclass
@@ -59,22 +59,32 @@ class CommitGraph:
 
 
 def commit_graph(commits: pl.DataFrame) -> CommitGraph:
-    """The graph of `commits` (repo, sha, parents), numbered in polars so that Python only
-    handles flat lists of small integers (no object per commit for the collector to scan)."""
-    nodes = (commits.select("repo", "sha", "parents")
-             .unique(["repo", "sha"], keep="last", maintain_order=True)
-             .with_row_index("node").with_columns(pl.col("node").cast(pl.Int64)))
+    """The graph of `commits` (repo, sha, parents; one row per repo and sha, see
+    `unique_commits`), each commit numbered by its row. The numbering is done in polars, so
+    Python only handles flat lists of small integers (no object per commit to collect)."""
+    nodes = commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo", "sha")
     edges = (
-        nodes.select("node", "repo", pl.col("parents").alias("sha")).explode("sha")
-        .join(nodes.select("repo", "sha", pl.col("node").alias("parent")), on=["repo", "sha"],
-              how="inner")
+        commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo",
+                       pl.col("parents").alias("sha"))
+        .explode("sha")
+        .join(nodes.rename({"node": "parent"}), on=["repo", "sha"], how="inner")
+        .select("node", "parent")
         .sort("node", maintain_order=True)
     )
-    counts = nodes.select("node").join(edges.group_by("node").len(), on="node", how="left",
-                                       maintain_order="left")
-    start = [0, *counts.get_column("len").fill_null(0).cum_sum().to_list()]
-    return CommitGraph(nodes.select("node", "repo", "sha"), start,
-                       edges.get_column("parent").to_list())
+    counts = np.bincount(edges.get_column("node").to_numpy(), minlength=commits.height)
+    start = [0, *np.cumsum(counts).tolist()]
+    return CommitGraph(nodes, start, edges.get_column("parent").to_list())
+
+
+def unique_commits(commits: pl.DataFrame) -> pl.DataFrame:
+    """`commits` with one row per (repo, sha), the last one given (the warehouse's upsert rule).
+
+    Warehouse tables already are; checking by hash costs a fraction of deduplicating.
+    """
+    distinct = commits.select(pl.struct("repo", "sha").hash().n_unique()).item()
+    if distinct == commits.height:
+        return commits
+    return commits.unique(["repo", "sha"], keep="last", maintain_order=True)
 
 
 def walk_graph(revisions: list[int | None], graph: CommitGraph) -> _Walk:
@@ -132,54 +142,72 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
 
     `deployments` are the counted ones (successful, to production) with `id`, `service`,
     `revision`, `finished_at`; `services` has `service`, `repo`, `paths` (list or null).
+    Commits are numbered once (`node`, their row) and services by their row among those that
+    deploy (`svc`), so the joins after the walk are on integers.
     """
-    deps = (
-        deployments.sort("service", "finished_at", "id")
-        .join(services.select("service"), on="service", how="semi", maintain_order="left")
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("service")
-                      .alias("deployment_index"))
-    )
+    commits = unique_commits(commits)
     graph_repos = (commits.filter(pl.col("parents").list.len() > 0)
                    .select("repo").unique().get_column("repo"))
     # The services that deliver anything (one deployment at least), in the config's order.
-    active = services.select("service", "repo", "paths").join(
-        deps.select("service").unique(), on="service", how="semi", maintain_order="left",
-    ).with_columns(pl.col("repo").is_in(graph_repos.implode()).alias("graph"))
+    active = (
+        services.select("service", "repo", "paths")
+        .join(deployments.select("service").unique(), on="service", how="semi",
+              maintain_order="left")
+        .with_row_index("svc").with_columns(pl.col("svc").cast(pl.Int64),
+                                            pl.col("repo").is_in(graph_repos.implode())
+                                            .alias("graph"))
+    )
     modes = dict(zip(active.get_column("service").to_list(),
                      ["graph" if g else "time" for g in active.get_column("graph").to_list()],
                      strict=True))
-    sha_dep_graph, implicit = _walk_services(commits, deps, active.filter(pl.col("graph")))
-    sha_dep_time = _asof(
-        active.filter(~pl.col("graph")).select("service", "repo")
-        .join(commits.select("repo", "sha", pl.col("committed_at").alias("t")), on="repo"),
+    deps = (
+        deployments.sort("service", "finished_at", "id")
+        .join(active.select("service", "svc", "repo", "graph"), on="service",
+              maintain_order="left")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("svc")
+                      .alias("deployment_index"))
+    )
+    delivered, implicit = _walk_services(commits, deps)
+    timed = _asof(
+        active.filter(~pl.col("graph")).select("svc", "repo").join(
+            commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo",
+                           pl.col("committed_at").alias("t")), on="repo"),
         deps,
-    ).select(list(_SHA_DEP))
-    sha_dep = pl.concat([sha_dep_graph, sha_dep_time.cast(_SHA_DEP)])
+    ).select(list(_DELIVERED))
+    delivered = pl.concat([delivered, timed])
     path_services = active.filter(pl.col("paths").list.len() > 0)
-    members = pl.DataFrame(schema={"service": pl.String, "sha": pl.String})
+    members = pl.DataFrame(schema={"service": pl.String, "sha": pl.String, "node": pl.Int64})
     if path_services.height:
         # A service made of paths only delivers the commits under its paths.
-        members = service_member_commits(commits, path_services)
-        sha_dep = pl.concat([
-            sha_dep.filter(~pl.col("service").is_in(path_services.get_column("service")
-                                                     .implode())),
-            sha_dep.join(members, on=["service", "sha"], how="semi"),
+        members = service_member_commits(
+            commits.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("node")),
+            path_services, keys=("sha", "node"))
+        in_paths = pl.col("svc").is_in(path_services.get_column("svc").implode())
+        delivered = pl.concat([
+            delivered.filter(~in_paths),
+            delivered.join(members.join(active.select("service", "svc"), on="service")
+                           .select("svc", "node"), on=["svc", "node"], how="semi"),
         ])
     dep_index = deps.select(
-        "service", pl.col("id").alias("deployment_id"),
-        pl.col("finished_at").alias("delivered_at"), "deployment_index",
+        "svc", pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("delivered_at"),
+        "deployment_index",
     )
-    deliveries = sha_dep.join(dep_index, on=["service", "deployment_index"]).select(
-        "service", "sha", "deployment_id", (pl.col("deployment_index") == 0).alias("baseline"),
-    )
-    merged = pull_requests.filter(pl.col("merged_at").is_not_null())
-    prs = _pr_changes(merged, commits, sha_dep, deps, active, path_services, members)
-    bare = _bare_changes(commits, merged, sha_dep, active)
+    names = active.select("svc", "service", "repo")
+    deliveries = _gather(
+        delivered.join(dep_index, on=["svc", "deployment_index"]).join(names, on="svc"),
+        commits, ["sha"],
+    ).select("service", "sha", "deployment_id",
+             (pl.col("deployment_index") == 0).alias("baseline"))
+    merged = pull_requests.filter(pl.col("merged_at").is_not_null()).with_row_index("pr")
+    pr_nodes = _pr_nodes(merged, commits)
+    prs = _pr_changes(merged, pr_nodes, commits, delivered, deps, active, path_services,
+                      members)
+    bare = _bare_changes(commits, pr_nodes, delivered)
     changes = (
         pl.concat([prs, bare], how="diagonal_relaxed")
-        .join(dep_index, on=["service", "deployment_index"])
+        .join(dep_index, on=["svc", "deployment_index"])
         .filter(pl.col("deployment_index") > 0)  # the first deployment is the baseline
-        .join(active.select("service", "repo"), on="service")
+        .join(names, on="svc")
     )
     return Delivery(
         changes=_finish(changes),
@@ -189,56 +217,72 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
     )
 
 
-def _walk_services(commits: pl.DataFrame, deps: pl.DataFrame, graph_services: pl.DataFrame
+_DELIVERED = {"svc": pl.Int64, "node": pl.Int64, "deployment_index": pl.Int64}
+
+
+def _walk_services(commits: pl.DataFrame, deps: pl.DataFrame
                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Walk the graph of every graph-mode service: (service, sha, deployment_index) and the
-    implicit rollbacks. The commit graph of all their repos is built once."""
-    if graph_services.height == 0:
-        return pl.DataFrame(schema=_SHA_DEP), pl.DataFrame(schema=IMPLICIT_SCHEMA)
-    graph = commit_graph(commits.select("repo", "sha", "parents").join(
-        graph_services.select("repo").unique(), on="repo", how="semi"))
-    nodes = graph.nodes
+    """Walk the graph of every graph-mode service: (svc, node, deployment_index) and the
+    implicit rollbacks. One graph holds every repo's commits."""
+    deps = deps.filter(pl.col("graph"))
+    if deps.height == 0:
+        return pl.DataFrame(schema=_DELIVERED), pl.DataFrame(schema=IMPLICIT_SCHEMA)
+    graph = commit_graph(commits)
     runs = (
-        deps.join(graph_services.select("service", "repo"), on="service",
+        deps.join(graph.nodes.rename({"sha": "revision"}), on=["repo", "revision"], how="left",
                   maintain_order="left")
-        .join(nodes.select("repo", pl.col("sha").alias("revision"), "node"),
-              on=["repo", "revision"], how="left", maintain_order="left")
-        .group_by("service", maintain_order=True).agg("node", "id")
+        .group_by("svc", maintain_order=True).agg("node", "id")
+        .sort("svc")  # the config's order, as the implicit rollbacks are listed
     )
-    run_of = {service: (revs, ids) for service, revs, ids in runs.iter_rows()}
-    services: list[str] = []
-    delivered: list[int] = []
+    svcs: list[int] = []
+    nodes: list[int] = []
     indices: list[int] = []
     rolling: list[str] = []
     rolled: list[str] = []
-    for service in graph_services.get_column("service").to_list():
-        revs, ids = run_of[service]
+    for svc, revs, ids in runs.iter_rows():
         walk = walk_graph(revs, graph)
-        services.extend([service] * len(walk.order))
-        delivered.extend(walk.order)
+        svcs.extend([svc] * len(walk.order))
+        nodes.extend(walk.order)
         indices.extend(walk.order.values())
         rolling.extend(ids[a] for a, _ in walk.implicit)
         rolled.extend(ids[b] for _, b in walk.implicit)
-    sha_dep = pl.DataFrame(
-        {"service": services, "node": delivered, "deployment_index": indices},
-        schema={"service": pl.String, "node": pl.Int64, "deployment_index": pl.Int64},
-    ).join(nodes.select("node", "sha"), on="node", maintain_order="left").select(list(_SHA_DEP))
+    delivered = pl.DataFrame({"svc": svcs, "node": nodes, "deployment_index": indices},
+                             schema=_DELIVERED)
     implicit = pl.DataFrame({"deployment_id": rolling, "rolled_back_id": rolled},
                             schema=IMPLICIT_SCHEMA)
-    return sha_dep, implicit
+    return delivered, implicit
 
 
 def _asof(items: pl.DataFrame, deps: pl.DataFrame) -> pl.DataFrame:
-    """Attach `deployment_index`: per service, the first deployment with `finished_at` >= `t`
-    (rows with none are dropped)."""
+    """Attach `deployment_index`: per service (`svc`), the first deployment with
+    `finished_at` >= `t` (rows with none are dropped)."""
     indexed = deps.select(
-        "service", pl.col("finished_at").alias("t_dep"), "deployment_index",
-    ).sort("t_dep", "service", "deployment_index")
+        "svc", pl.col("finished_at").alias("t_dep"), "deployment_index",
+    ).sort("t_dep", "svc", "deployment_index")
     items = items.filter(pl.col("t").is_not_null()).sort("t")
     return items.join_asof(
-        indexed, left_on="t", right_on="t_dep", by="service", strategy="forward",
+        indexed, left_on="t", right_on="t_dep", by="svc", strategy="forward",
         check_sortedness=False,
     ).filter(pl.col("deployment_index").is_not_null())
+
+
+def _gather(frame: pl.DataFrame, commits: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """`frame` with `columns` of the commit each row's `node` names (a gather, no join)."""
+    nodes = frame.get_column("node")
+    return frame.with_columns(commits.get_column(c).gather(nodes) for c in columns)
+
+
+def _pr_nodes(merged: pl.DataFrame, commits: pl.DataFrame) -> pl.DataFrame:
+    """(pr, node, merge): each merged PR's own commits and its merge commit (`merge` true), as
+    commit nodes; commits not in the data are left out."""
+    keys = commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo", "sha")
+    shas = pl.concat([
+        merged.select("pr", "repo", pl.col("commit_shas").alias("sha"), pl.lit(False)
+                      .alias("merge")).explode("sha"),
+        merged.select("pr", "repo", pl.col("merge_commit_sha").alias("sha"), pl.lit(True)
+                      .alias("merge")),
+    ])
+    return shas.join(keys, on=["repo", "sha"], how="inner").select("pr", "node", "merge")
 
 
 CHANGES_SCHEMA = {
@@ -251,42 +295,44 @@ CHANGES_SCHEMA = {
 }
 
 
-def _pr_changes(merged: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
-                deps: pl.DataFrame, active: pl.DataFrame, path_services: pl.DataFrame,
-                members: pl.DataFrame) -> pl.DataFrame:
+def _pr_changes(merged: pl.DataFrame, pr_nodes: pl.DataFrame, commits: pl.DataFrame,
+                delivered: pl.DataFrame, deps: pl.DataFrame, active: pl.DataFrame,
+                path_services: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     """Merged PRs (one row per service delivering them) with their start, first review and
     delivering deployment index."""
-    keys = ["repo", "number"]
-    own = (
-        merged.select(*keys, pl.col("commit_shas").alias("sha")).explode("sha")
-        .join(commits.select("repo", "sha", "authored_at"), on=["repo", "sha"], how="inner")
-        .group_by(keys).agg(pl.col("authored_at").min().alias("first_authored"))
+    own = pr_nodes.filter(~pl.col("merge"))
+    first_authored = (
+        _gather(own, commits, ["authored_at"])
+        .group_by("pr").agg(pl.col("authored_at").min().alias("first_authored"))
     )
-    prs = (merged.join(own, on=keys, how="left").join(_first_reviews(merged), on=keys, how="left")
-           .join(active.select("service", "repo", "graph"), on="repo", how="inner"))
+    prs = (merged.join(first_authored, on="pr", how="left")
+           .join(_first_reviews(merged), on="pr", how="left")
+           .join(active.select("svc", "service", "repo", "graph"), on="repo", how="inner"))
     if path_services.height:
-        owned = service_member_prs(merged, path_services, members)
+        owned = service_member_prs(merged, path_services, members.select("service", "sha"))
         in_paths = pl.col("service").is_in(path_services.get_column("service").implode())
         prs = pl.concat([prs.filter(~in_paths),
-                         prs.join(owned, on=["service", *keys], how="semi")])
-    graph = prs.filter(pl.col("graph"))
-    via_merge = graph.select("service", "number", pl.col("merge_commit_sha").alias("sha")).join(
-        sha_dep, on=["service", "sha"], how="inner").select("service", "number",
-                                                            "deployment_index")
+                         prs.join(owned, on=["service", "repo", "number"], how="semi")])
+    graph = prs.filter(pl.col("graph")).select("svc", "pr")
+    via_merge = (
+        graph.join(pr_nodes.filter(pl.col("merge")).select("pr", "node"), on="pr")
+        .join(delivered, on=["svc", "node"], how="inner").select("svc", "pr",
+                                                                  "deployment_index")
+    )
     # No merge commit in the data: the PR is delivered once all its known commits are.
     via_commits = (
-        graph.join(via_merge, on=["service", "number"], how="anti")
-        .select("service", "number", pl.col("commit_shas").alias("sha")).explode("sha")
-        .join(sha_dep, on=["service", "sha"], how="inner")
-        .group_by("service", "number").agg(pl.col("deployment_index").max())
+        graph.join(via_merge, on=["svc", "pr"], how="anti")
+        .join(own.select("pr", "node"), on="pr")
+        .join(delivered, on=["svc", "node"], how="inner")
+        .group_by("svc", "pr").agg(pl.col("deployment_index").max())
     )
     located = pl.concat([
-        graph.join(pl.concat([via_merge, via_commits]), on=["service", "number"], how="inner"),
+        prs.join(pl.concat([via_merge, via_commits]), on=["svc", "pr"], how="inner"),
         _asof(prs.filter(~pl.col("graph")).with_columns(pl.col("merged_at").alias("t")), deps)
         .drop("t", "t_dep"),
     ], how="diagonal_relaxed")
     return located.select(
-        "service", pl.lit("pull_request").alias("change_type"),
+        "svc", pl.lit("pull_request").alias("change_type"),
         pl.format("{}#{}", pl.col("repo"), pl.col("number")).alias("change_id"),
         pl.col("number").alias("pr_number"),
         pl.col("merge_commit_sha").alias("sha"), "title", "author",
@@ -298,10 +344,10 @@ def _pr_changes(merged: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFra
 def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
     """Per PR, the first review by someone other than the author and not a bot."""
     return (
-        prs.select("repo", "number", pl.col("author").alias("pr_author"), "reviews")
+        prs.select("pr", pl.col("author").alias("pr_author"), "reviews")
         .explode("reviews")
         .select(
-            "repo", "number", "pr_author",
+            "pr", "pr_author",
             pl.col("reviews").struct.field("author").alias("reviewer"),
             pl.col("reviews").struct.field("submitted_at").alias("submitted_at"),
         )
@@ -310,31 +356,26 @@ def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
             & (pl.col("reviewer") != pl.col("pr_author").fill_null(""))
             & ~pl.col("reviewer").str.ends_with("[bot]")
         )
-        .group_by("repo", "number")
+        .group_by("pr")
         .agg(pl.col("submitted_at").min().alias("first_review_at"))
     )
 
 
-def _bare_changes(commits: pl.DataFrame, merged: pl.DataFrame, sha_dep: pl.DataFrame,
-                  active: pl.DataFrame) -> pl.DataFrame:
+def _bare_changes(commits: pl.DataFrame, pr_nodes: pl.DataFrame, delivered: pl.DataFrame
+                  ) -> pl.DataFrame:
     """Delivered commits that are neither merge commits nor part of a merged PR of their repo."""
-    in_prs = pl.concat([
-        merged.select("repo", pl.col("commit_shas").alias("sha")).explode("sha"),
-        merged.select("repo", pl.col("merge_commit_sha").alias("sha")),
-    ]).drop_nulls()
+    single_parent = commits.get_column("parents").list.len().fill_null(0) < 2
     bare = (
-        commits.select("repo", "sha", "parents", "message", "author", "authored_at",
-                       "committed_at")
-        .filter(pl.col("parents").list.len().fill_null(0) < 2)
-        .join(in_prs, on=["repo", "sha"], how="anti")
+        delivered.filter(single_parent.gather(delivered.get_column("node")))
+        .join(pr_nodes.select("node").unique(), on="node", how="anti")
     )
-    # `sha_dep` already holds only the commits under a path service's paths.
-    delivered = sha_dep.join(active.select("service", "repo"), on="service")
-    return delivered.join(bare, on=["repo", "sha"], how="inner").select(
-        "service", pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"),
-        "sha", pl.col("message").str.split("\n").list.first().alias("title"), "author",
-        pl.col("authored_at").alias("started_at"),
-        pl.col("committed_at").alias("merged_at"), "deployment_index",
+    # `delivered` already holds only the commits under a path service's paths.
+    return _gather(bare, commits, ["sha", "message", "author", "authored_at", "committed_at"]
+                   ).select(
+        "svc", pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"), "sha",
+        pl.col("message").str.split("\n").list.first().alias("title"), "author",
+        pl.col("authored_at").alias("started_at"), pl.col("committed_at").alias("merged_at"),
+        "deployment_index",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -55,21 +56,22 @@ def matching_files(files: pl.DataFrame, path_services: pl.DataFrame) -> pl.DataF
     return pl.concat(parts).cast(_MATCHED) if parts else pl.DataFrame(schema=_MATCHED)
 
 
-def service_member_commits(commits: pl.DataFrame, path_services: pl.DataFrame) -> pl.DataFrame:
-    """(service, sha): the commits that belong to each service of `path_services`, which has
-    `service`, `repo` and `paths` (globs).
+def service_member_commits(commits: pl.DataFrame, path_services: pl.DataFrame,
+                           keys: Sequence[str] = ("sha",)) -> pl.DataFrame:
+    """(service, *keys): the commits that belong to each service of `path_services`, which has
+    `service`, `repo` and `paths` (globs); `keys` are columns of `commits` naming a commit.
 
     A commit with no file list (`files` null) belongs: without file data the only honest
     choice is the repo-level default, and the coverage figures show how much data lacks files.
     """
     mine = commits.join(path_services.select("repo").unique(), on="repo", how="semi")
-    unknown = (mine.filter(pl.col("files").is_null()).select("repo", "sha")
+    unknown = (mine.filter(pl.col("files").is_null()).select("repo", *keys)
                .join(path_services.select("service", "repo"), on="repo"))
     touched = (mine.filter(pl.col("files").is_not_null())
-               .select("repo", "sha", pl.col("files").alias("file")).explode("file"))
+               .select("repo", *keys, pl.col("files").alias("file")).explode("file"))
     matched = matching_files(touched.select("repo", "file"), path_services)
     under = touched.join(matched, on=["repo", "file"])
-    return pl.concat([unknown.select("service", "sha"), under.select("service", "sha")]).unique()
+    return pl.concat([unknown.select("service", *keys), under.select("service", *keys)]).unique()
 
 
 def service_member_prs(prs: pl.DataFrame, path_services: pl.DataFrame,

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import polars as pl
 
-from metrics.delivery import CommitGraph, commit_graph, walk_graph
+from metrics.delivery import CommitGraph, commit_graph, unique_commits, walk_graph
 
 
 def graph_of(parents: dict[str, list[str]], repo: str = "acme/api"
@@ -79,12 +79,13 @@ def test_unknown_revision_delivers_nothing() -> None:
 def test_the_graph_keeps_repos_apart_and_drops_unknown_parents() -> None:
     """Two repos with the same sha are two commits; a parent outside the data is no edge; a
     commit given twice keeps its last parents (as the warehouse's upsert would)."""
+    assert unique_commits(pl.DataFrame({"repo": ["r"], "sha": ["a"]})).height == 1
     frame = pl.DataFrame({
         "repo": ["r1", "r1", "r2", "r2", "r1"],
         "sha": ["a", "b", "a", "b", "b"],
         "parents": [["gone"], ["zzz"], [], ["a"], ["a"]],
     })
-    graph = commit_graph(frame)
+    graph = commit_graph(unique_commits(frame))
     node = {(r, s): n for n, r, s in graph.nodes.iter_rows()}
     assert len(node) == graph.nodes.height == 4
     edges = {(r, s): [graph.parents[i] for i in range(graph.start[n], graph.start[n + 1])]
