@@ -20,7 +20,8 @@ from pipelines.defs.resources import DoraResource
 Progress = Callable[[str], None]
 
 STAGES: list[tuple[str, list[str]]] = [
-    ("ingest", ["files_landing", "git_landing", "gitops_landing", "operator_landing"]),
+    ("ingest", ["files_landing", "git_landing", "gitops_landing", "operator_landing",
+                "incident_landing"]),
     ("warehouse", ["warehouse_tables"]),
     ("metrics", ["changes", "deployment_outcomes", "slo_periods", "team_metrics",
                  "org_metrics", "reorganisations", "people_view", "code_owner_view"]),

@@ -6,7 +6,8 @@ import dagster as dg
 from pipelines.build import build_canonical
 from pipelines.defs.resources import DoraResource
 
-INGEST = ["files_landing", "github_landing", "git_landing", "gitops_landing", "operator_landing"]
+INGEST = ["files_landing", "github_landing", "git_landing", "gitops_landing", "operator_landing",
+          "incident_landing"]
 TABLES = {
     "commits": "Commits with parents and author/committer times (UTC).",
     "pull_requests": "Pull requests with commits, reviews and labels.",
