@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -308,36 +307,37 @@ class DoraConfig(_Strict):
     def git_source_of(self, entry: CodeOwnersFile) -> tuple[GitSource, str] | None:
         """The git source (and its name) a `codeowners` entry without `path` reads from: the
         one `source` names, else the first git source of the entry's repo."""
-        by_name, by_repo = self._git_sources
+        by_name, by_repo, _ = self._lookups()
         if entry.source is not None:
             return by_name.get(entry.source)
         return by_repo.get(entry.repo)
 
-    @cached_property
-    def _git_sources(self) -> tuple[dict[str, tuple[GitSource, str]],
-                                    dict[str, tuple[GitSource, str]]]:
-        # Built once, so checking every `codeowners` entry is linear in entries plus sources.
-        by_name: dict[str, tuple[GitSource, str]] = {}
-        by_repo: dict[str, tuple[GitSource, str]] = {}
+    def _lookups(self) -> tuple[dict[str, tuple[GitSource, str]],
+                                dict[str, tuple[GitSource, str]], dict[str, Service]]:
+        """Git sources by name and by repo, services by name (the first of each), built once
+        so that checking every `codeowners` entry stays linear. Kept beside the lists they
+        index: a `model_copy` with new `sources` or `services` builds them again."""
+        key = (id(self.sources), id(self.services))
+        cached = self.__dict__.get("_lookup_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        services: dict[str, Service] = {}
+        for service in self.services:
+            services.setdefault(service.name, service)
+        self.__dict__["_lookup_cache"] = (key, ({}, {}, services))
+        by_name, by_repo, _ = self.__dict__["_lookup_cache"][1]
         for index, source in enumerate(self.sources):
             if source.kind == "git":
                 name = source.name or f"git-{index}"
                 by_name.setdefault(name, (source, name))
                 by_repo.setdefault(self.git_repo_name(source), (source, name))
-        return by_name, by_repo
-
-    @cached_property
-    def _services_by_name(self) -> dict[str, Service]:
-        by_name: dict[str, Service] = {}
-        for service in self.services:
-            by_name.setdefault(service.name, service)
-        return by_name
+        return by_name, by_repo, services
 
     def git_repo_name(self, source: GitSource) -> str:
         """The repo a git source's rows carry: its `repo`, its service's, else the folder."""
         if source.repo:
             return source.repo
-        service = self._services_by_name.get(source.service) if source.service else None
+        service = self._lookups()[2].get(source.service) if source.service else None
         return service.repo if service else self.resolve(source.path).name.removesuffix(".git")
 
     def resolve(self, path: Path) -> Path:

@@ -81,3 +81,23 @@ def test_codeowners_find_their_git_source_among_many(tmp_path: Path) -> None:
     loaded = load_config(path)
     found = [loaded.git_source_of(entry)[1] for entry in loaded.codeowners]
     assert found == ["clone-7", "clone-158"]
+
+
+def test_a_copy_with_other_sources_looks_them_up_afresh(tmp_path: Path) -> None:
+    """The lookups are kept beside the lists they index, so a copy with new `sources` (as a
+    test or an ingest step may make) never answers from the original's."""
+    config = yaml.safe_load(_write(tmp_path / "base.yaml", 2).read_text(encoding="utf-8"))
+    config["sources"] = [{"kind": "git", "path": "clones/a", "repo": "acme/svc-00000",
+                          "name": "first"}]
+    config["codeowners"] = [{"repo": "acme/svc-00000"}]
+    path = tmp_path / "dora.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    loaded = load_config(path)
+    entry = loaded.codeowners[0]
+    assert loaded.git_source_of(entry)[1] == "first"
+    other = loaded.sources[0].model_copy(update={"name": "second"})
+    copy = loaded.model_copy(update={"sources": [other]})
+    assert copy.git_source_of(entry)[1] == "second"
+    assert loaded.git_source_of(entry)[1] == "first"
+    assert copy != loaded and loaded == load_config(path)
+    assert "_lookup_cache" not in loaded.model_dump()
