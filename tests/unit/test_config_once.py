@@ -101,3 +101,15 @@ def test_a_copy_with_other_sources_looks_them_up_afresh(tmp_path: Path) -> None:
     assert loaded.git_source_of(entry)[1] == "first"
     assert copy != loaded and loaded == load_config(path)
     assert "_lookup_cache" not in loaded.model_dump()
+
+
+def test_the_written_paths_are_checked_on_every_load(tmp_path: Path) -> None:
+    """A remembered config does not hide a warehouse path that became someone else's file."""
+    path = _write(tmp_path / "dora.yaml", 1)
+    first = load_config(path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dora.duckdb").write_text("my notes, not a warehouse\n")
+    with pytest.raises(ConfigError, match="`warehouse`: .* is not a DuckDB file"):
+        load_config(path)
+    (tmp_path / "data" / "dora.duckdb").unlink()
+    assert load_config(path) is first

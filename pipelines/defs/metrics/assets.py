@@ -1,4 +1,4 @@
-"""Metrics: the derived tables of METRICS.md, computed by the pure `metrics` package."""
+"""Metrics: the derived tables of docs/metrics.md, computed by the pure `metrics` package."""
 
 
 import dagster as dg
