@@ -456,8 +456,22 @@ def _paused_gc() -> Iterator[None]:
 
 
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:
-    """The YAML node tree (for line numbers) and the data it stands for, parsed once."""
-    loader = _LOADER(text)
+    """The YAML node tree (for line numbers) and the data it stands for, parsed once.
+
+    A text libyaml refuses is parsed again by PyYAML's own parser, which decides: the two
+    differ at the edges (PyYAML accepts a `\\udcff` escape, whose path the path checks then
+    name), and its messages are the ones users and tests know.
+    """
+    try:
+        return _parse_with(_LOADER, text)
+    except yaml.YAMLError:
+        if _LOADER is yaml.SafeLoader:
+            raise
+        return _parse_with(yaml.SafeLoader, text)
+
+
+def _parse_with(loader_class: Any, text: str) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         return root, (loader.construct_document(root) if root is not None else None)
