@@ -14,7 +14,7 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -31,7 +31,7 @@ from metrics.compute import (
     records_and_metrics,
     records_view_sql,
 )
-from metrics.delivery import Delivery
+from metrics.delivery import COMMIT_COLUMNS, PR_COLUMNS, Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
 from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
@@ -70,11 +70,22 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
     return frame.height
 
 
-def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    """A whole warehouse table as polars."""
-    frame = conn.sql(f'SELECT * FROM "{name}"').pl()  # noqa: S608 - our own table names
+def read_table(conn: duckdb.DuckDBPyConnection, name: str, columns: Sequence[str] = (),
+               repos: Sequence[str] | None = None, limit: int | None = None) -> pl.DataFrame:
+    """A warehouse table as polars: every column, or only `columns`; every row, or only those
+    of `repos`, or the first `limit` (0: just the schema). A step reads only what it uses: the
+    commit file lists alone are most of a large warehouse."""
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    sql = f'SELECT {select} FROM "{name}"'  # noqa: S608 - our own table and column names
+    params: dict[str, Any] = {}
+    if repos is not None:
+        sql += " WHERE repo IN (SELECT unnest($repos))"
+        params["repos"] = list(repos)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    frame = conn.sql(sql, params=params).pl()
     if name in SCHEMAS:  # nested timestamps (reviews) need the full schema to be relabelled
-        return frame.cast(SCHEMAS[name])
+        return frame.cast({c: t for c, t in SCHEMAS[name].items() if c in frame.columns})
     return utc(frame)
 
 
@@ -331,8 +342,13 @@ def _ownership(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def build_changes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """`changes`, `commit_deliveries` and `implicit_rollbacks`."""
-    commits, prs, deployments = _tables(conn, "commits", "pull_requests", "deployments")
-    delivery = compute_changes(commits, prs, deployments, _services(conn), _ownership(conn),
+    services = _services(conn)
+    paths = services.get_column("paths").list.len().fill_null(0).sum() > 0
+    files = ("files",) if paths else ()  # only services made of paths look at files
+    commits = read_table(conn, "commits", COMMIT_COLUMNS + files)
+    prs = read_table(conn, "pull_requests", PR_COLUMNS + files)
+    (deployments,) = _tables(conn, "deployments")
+    delivery = compute_changes(commits, prs, deployments, services, _ownership(conn),
                                settings_of(config))
     return _replace(conn, {
         "changes": (delivery.changes, ("service", "delivered_at", "change_id")),
@@ -343,9 +359,10 @@ def build_changes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[s
 
 def build_outcomes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """`deployment_outcomes` and `incident_attributions`."""
-    deployments, incidents, changes, deliveries, implicit = _tables(
-        conn, "deployments", "incidents", "changes", "commit_deliveries", "implicit_rollbacks")
-    delivery = Delivery(changes, deliveries, implicit, {})
+    deployments, incidents, deliveries, implicit = _tables(
+        conn, "deployments", "incidents", "commit_deliveries", "implicit_rollbacks")
+    # Outcomes need the deliveries, not the changes themselves.
+    delivery = Delivery(read_table(conn, "changes", limit=0), deliveries, implicit, {})
     outcomes, attributions = compute_outcomes(deployments, incidents, delivery,
                                               _ownership(conn), settings_of(config))
     return _replace(conn, {
@@ -397,9 +414,7 @@ def build_people_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
     `members` in the config the view is off and its tables are empty.
     """
     members = pl.DataFrame(members_of_teams(config), schema=MEMBER_SCHEMA)
-    (changes,) = _tables(conn, "changes")
-    if members.height == 0:
-        changes = changes.clear()
+    changes = read_table(conn, "changes", limit=0 if members.height == 0 else None)
     by_author = author_team_changes(changes, members)
     metrics = change_view_metrics(by_author, "author_team", config.min_sample)
     return _replace(conn, {
@@ -415,7 +430,11 @@ def build_code_owner_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig
     """The code-owner view: `code_owner_rules`, `changes_by_code_owner`,
     `team_metrics_by_code_owner` (changes by the CODEOWNERS team of the files they changed)."""
     files = load_codeowners(config)
-    changes, commits, prs = _tables(conn, "changes", "commits", "pull_requests")
+    repos = list(files)  # only the repos with a CODEOWNERS file (none: the view is empty)
+    changes = read_table(conn, "changes", repos=repos)
+    commits = read_table(conn, "commits", ("repo", "sha", "files"), repos=repos)
+    prs = read_table(conn, "pull_requests", ("repo", "number", "commit_shas",
+                                             "merge_commit_sha"), repos=repos)
     owners = {repo: (f.owners, f.aliases) for repo, f in files.items()}
     view = code_owner_changes(changes, commits, prs, _services(conn), owners)
     metrics = change_view_metrics(view, "code_owner_team", config.min_sample)
