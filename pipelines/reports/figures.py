@@ -317,25 +317,72 @@ def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
     return {"data": traces, "layout": layout}
 
 
-def _deployment_hover(row: dict) -> str:
-    lines = [f"<b>{esc(row['id'])}</b>",
-             f"{short(row['service'], 120)} · {_minute(row['finished_at_utc'])} UTC",
-             f"revision {esc((row['revision'] or 'unknown')[:12])}"]
-    if row["baseline"]:
-        lines.append("first deployment (baseline)")
-    if row["failed"]:
-        recovered = (f"restored after {row['fdrt_hours']:.1f} h"
-                     if row["fdrt_hours"] is not None else "not recovered")
-        lines.append(f"failed: {esc(', '.join(row['failure_reasons'] or []))}; {recovered}")
-    if row["rework"]:
-        lines.append(f"rework: {esc(', '.join(row['rework_reasons'] or []))}")
-    if row["rolls_back"]:
-        lines.append(f"rolls back {esc(row['rolls_back'])}")
-    if row["fixes"]:
-        lines.append(f"fixes {esc(row['fixes'])}")
-    if row["incident_ids"]:
-        lines.append(f"incidents: {esc(', '.join(row['incident_ids']))}")
-    return "<br>".join(lines)
+def _esc_expr(expr: pl.Expr) -> pl.Expr:
+    """`esc` as a polars expression (the same three entities, `&` first)."""
+    return (expr.str.replace_all("&", "&amp;", literal=True)
+            .str.replace_all("<", "&lt;", literal=True)
+            .str.replace_all(">", "&gt;", literal=True))
+
+
+def _joined(column: str) -> pl.Expr:
+    """`', '.join(value or [])` of a list column, escaped."""
+    return _esc_expr(pl.col(column).list.join(", ").fill_null(""))
+
+
+def _truthy(column: str) -> pl.Expr:
+    """Python truthiness of a bool, string or list column (null, false, "" and [] are false)."""
+    return pl.col(column).fill_null(False)
+
+
+def _deployment_columns(deployments: pl.DataFrame) -> pl.DataFrame:
+    """Per deployment, what its timeline marker shows: `x` (minute), `y` (escaped service),
+    `hover`, `week` (Monday of its week) and `kind` (see `deployment_kind`), built for all
+    rows at once in polars (a page can have thousands)."""
+    d = deployments
+    if d.height == 0:
+        return pl.DataFrame(schema={"x": pl.String, "y": pl.String, "hover": pl.String,
+                                    "week": pl.String, "kind": pl.String, "failed": pl.Boolean})
+    services = d["service"].unique().to_list()
+    shown = {s: esc(s) for s in services}
+    cut = {s: short(s, 120) for s in services}
+    # `:.1f` as Python writes it (polars rounds halves differently), for the failed rows only
+    restored = [None if v is None else f"restored after {v:.1f} h"
+                for v in d["fdrt_hours"].to_list()]
+    reasons = pl.col("rework_reasons").fill_null([])
+    rollback = (pl.col("rolls_back").fill_null("") != "") | reasons.list.contains("rollback") \
+        | reasons.list.contains("implicit_rollback")
+    fix = ((pl.col("fixes").fill_null("") != "") | pl.col("hotfix").fill_null(False)
+           | reasons.list.contains("fix") | reasons.list.contains("hotfix"))
+    minute = pl.col("finished_at_utc").dt.strftime("%Y-%m-%d %H:%M")
+    lines = [
+        pl.concat_str([pl.lit("<b>"), _esc_expr(pl.col("id")), pl.lit("</b>")]),
+        pl.concat_str([pl.col("service").replace_strict(cut, return_dtype=pl.String),
+                       pl.lit(" · "), minute, pl.lit(" UTC")]),
+        pl.concat_str([pl.lit("revision "),
+                       _esc_expr(pl.col("revision").fill_null("").replace("", "unknown")
+                                 .str.slice(0, 12))]),
+        pl.when(_truthy("baseline")).then(pl.lit("first deployment (baseline)")),
+        pl.when(_truthy("failed")).then(pl.concat_str([
+            pl.lit("failed: "), _joined("failure_reasons"), pl.lit("; "),
+            pl.Series("restored", restored, pl.String).fill_null("not recovered")])),
+        pl.when(_truthy("rework")).then(pl.concat_str([pl.lit("rework: "),
+                                                       _joined("rework_reasons")])),
+        pl.when(pl.col("rolls_back").fill_null("") != "").then(
+            pl.concat_str([pl.lit("rolls back "), _esc_expr(pl.col("rolls_back"))])),
+        pl.when(pl.col("fixes").fill_null("") != "").then(
+            pl.concat_str([pl.lit("fixes "), _esc_expr(pl.col("fixes"))])),
+        pl.when(pl.col("incident_ids").list.len().fill_null(0) > 0).then(
+            pl.concat_str([pl.lit("incidents: "), _joined("incident_ids")])),
+    ]
+    return d.select(
+        x=minute,
+        y=pl.col("service").replace_strict(shown, return_dtype=pl.String),
+        hover=pl.concat_str(lines, separator="<br>", ignore_nulls=True),
+        week=pl.col("finished_at_utc").dt.truncate("1w").dt.strftime("%Y-%m-%d"),
+        kind=pl.when(rollback).then(pl.lit("rollback")).when(fix).then(pl.lit("fix"))
+        .otherwise(pl.lit("deployment")),
+        failed=_truthy("failed"),
+    )
 
 
 def deployment_kind(row: dict) -> str:
@@ -371,9 +418,8 @@ def _incident_hover(row: dict) -> str:
 def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
     incidents as stars with a bar to their resolution."""
-    rows = deployments.to_dicts()
-    inc = incidents.to_dicts()
-    services = sorted({r["service"] for r in rows} | {r["service"] for r in inc},
+    inc = incidents.to_dicts()  # a few per service: not worth vectorising
+    services = sorted(set(deployments["service"].to_list()) | {r["service"] for r in inc},
                       key=lambda s: (s.casefold(), s))
     styles = {
         "deployment": ("deployment", {"symbol": "circle", "size": 7, "color": BLUE,
@@ -383,23 +429,21 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
     }
     traces = []
 
-    def markers(chosen: list[dict], name: str, marker: dict, role: str, metric: str) -> dict:
+    drawn = _deployment_columns(deployments)
+
+    def markers(chosen: pl.DataFrame, name: str, marker: dict, role: str, metric: str) -> dict:
         """Deployment markers; a click opens the records of `metric` for the week."""
         title = BY_COLUMN[metric].title
-        return {"type": "scatter", "x": [_minute(r["finished_at_utc"]) for r in chosen],
-                "y": [esc(r["service"]) for r in chosen], "mode": "markers", "name": name,
-                "marker": marker, "hovertext": [_deployment_hover(r) for r in chosen],
-                "hoverinfo": "text",
-                "customdata": [[week_of(r["finished_at_utc"]),
-                                f"{title}, week of {week_of(r['finished_at_utc'])}"]
-                               for r in chosen],
+        return {"type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
+                "mode": "markers", "name": name, "marker": marker,
+                "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
+                "customdata": [[w, f"{title}, week of {w}"] for w in chosen["week"].to_list()],
                 "meta": {"role": role, "grain": "week", "metric": metric}}
 
     for kind, (name, marker) in styles.items():
         metric = "deployments" if kind == "deployment" else "rework_rate"
-        traces.append(markers([r for r in rows if deployment_kind(r) == kind], name, marker,
-                              kind, metric))
-    traces.append(markers([r for r in rows if r["failed"]], "failed",
+        traces.append(markers(drawn.filter(pl.col("kind") == kind), name, marker, kind, metric))
+    traces.append(markers(drawn.filter(pl.col("failed")), "failed",
                           {"symbol": "circle-open", "size": 16, "color": RED,
                            "line": {"width": 2}}, "failed", "change_failure_rate"))
     bars_x: list[str | None] = []

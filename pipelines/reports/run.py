@@ -152,23 +152,41 @@ def _anchor(spec: MetricSpec) -> str:
 
 
 def records_json(records: pl.DataFrame | None) -> Markup | str:
-    """The records behind every clickable point, compact: each distinct (kind, id, detail) once
-    in `records`, and per "metric|grain|period" cell the record indexes and their hours.
+    """The records behind every clickable point, compact and columnar (flat arrays encode and
+    decode fast, whatever the number of records):
+
+    - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
+      (kind, id, detail), the kind as its index in `kinds`;
+    - `rows`, `hours`: per cell, its record indexes and hours, cell after cell, in the order
+      the table lists them;
+    - `cells`: "metric|grain|period" → [first position in `rows`, how many].
+
     Inert inside a script; "" when the warehouse has no `metric_records`."""
     if records is None:
         return ""
     keys = ["record_kind", "record_id", "detail"]
-    table = records.select(keys).unique(maintain_order=True).with_row_index("i")
-    cells = (records.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
-             .with_columns(pl.concat_str([pl.col("metric"), pl.col("grain"),
-                                          pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                                         separator="|").alias("cell"),
-                           pl.col("value_hours").round(3))
-             .group_by("cell", maintain_order=True)
-             .agg(pl.col("i"), pl.col("value_hours")))
+    # each distinct record once: its index is its place among the distinct (kind, id, detail)
+    numbered = records.with_columns(
+        pl.struct(keys).rank("dense").cast(pl.Int64).sub(1).alias("i"))
+    table = numbered.select("i", *keys).unique("i", keep="first").sort("i")
+    kinds = table["record_kind"].unique(maintain_order=True)
+    cells = (numbered.with_row_index("row")
+             .group_by("metric", "grain", "period_start", maintain_order=True)
+             .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
+             .select(pl.concat_str([pl.col("metric"), pl.col("grain"),
+                                    pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                   separator="|").alias("cell"), "first", "n"))
     return inert_json({
-        "records": table.select(keys).rows(),
-        "cells": {c: [i, h] for c, i, h in cells.select("cell", "i", "value_hours").rows()}})
+        "kinds": kinds.to_list(),
+        "kind": table["record_kind"].replace_strict(
+            kinds, pl.int_range(kinds.len(), eager=True), return_dtype=pl.Int64).to_list(),
+        "id": table["record_id"].to_list(),
+        "detail": table["detail"].to_list(),
+        "rows": numbered["i"].to_list(),
+        "hours": numbered["value_hours"].round(3).to_list(),
+        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
+                                               cells["n"].to_list(), strict=True)},
+    })
 
 
 def _team_context(config: DoraConfig, overview: Overview,

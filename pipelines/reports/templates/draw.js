@@ -17,12 +17,15 @@
   }
   window.doraSetBands = setBands;
 
-  // {records: [[kind, id, detail]], cells: {"metric|grain|period": [[record index], [hours]]}}
+  // Columnar (see records_json in pipelines/reports/run.py): {kinds: [kind], kind: [index in
+  // kinds], id: [...], detail: [...], rows: [record index], hours: [...],
+  // cells: {"metric|grain|period": [first position in rows, count]}}
   var store = null;
   function records() {
     if (store === null) {
       var el = document.getElementById("records-data");
-      store = el ? JSON.parse(el.textContent) : {records: [], cells: {}};
+      store = el ? JSON.parse(el.textContent)
+        : {kinds: [], kind: [], id: [], detail: [], rows: [], hours: [], cells: {}};
     }
     return store;
   }
@@ -39,20 +42,24 @@
     var box = document.querySelector('.records[data-for="' + gd.id + '"]');
     if (!box) { return; }
     var data = records();
-    var found = data.cells[metric + "|" + grain + "|" + period] || [[], []];
-    var rows = found[0].map(function (index, k) { return [index, found[1][k]]; });
+    var found = data.cells[metric + "|" + grain + "|" + period] || [0, 0];
+    var rows = [];
+    for (var k = found[0]; k < found[0] + found[1]; k++) {
+      rows.push([data.rows[k], data.hours[k]]);
+    }
     box.querySelector(".caption-text").textContent = caption;
     var count = rows.length === 1 ? "1 record" : rows.length + " records";
     box.querySelector(".count").textContent = count;
     var tbody = box.querySelector("tbody");
     var fresh = document.createElement("tbody");
     rows.forEach(function (row) {
-      var rec = data.records[row[0]];
+      var i = row[0];
+      var detail = data.detail[i];
       var tr = document.createElement("tr");
-      tr.appendChild(cell(rec[0]));
-      tr.appendChild(cell(rec[1]));
+      tr.appendChild(cell(data.kinds[data.kind[i]]));
+      tr.appendChild(cell(data.id[i]));
       tr.appendChild(cell(hours(row[1]), "num"));
-      tr.appendChild(cell(rec[2] === null ? "" : rec[2]));
+      tr.appendChild(cell(detail === null ? "" : detail));
       fresh.appendChild(tr);
     });
     if (!rows.length) {
