@@ -1,8 +1,11 @@
--- Report input: the records behind the charted cells of team_metrics (the metric_records view,
--- docs/sql.md), for $teams (a list; NULL for every team) and the $metrics a page can open.
-SELECT team, grain, period_start, metric, record_kind, record_id, value_hours, detail
-FROM metric_records
+-- Report input: the records behind the charted cells of team_metrics, for $teams (a list; NULL
+-- for every team) and the record $sets a page can open. Read from `team_metric_records` (the
+-- table under the metric_records view, docs/sql.md) by record set: metrics that share their
+-- records (lead times and changes; deployments and change failure rate) read them once, and the
+-- organisation's copy the view adds is not read at all.
+SELECT team, grain, period_start, record_set, record_kind, record_id, value_hours, detail
+FROM team_metric_records
 WHERE ($teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], team))
-    AND list_contains($metrics::VARCHAR[], metric)
-ORDER BY team, metric, grain, period_start, detail IS NULL, value_hours DESC NULLS LAST,
+    AND list_contains($sets::VARCHAR[], record_set)
+ORDER BY team, record_set, grain, period_start, detail IS NULL, value_hours DESC NULLS LAST,
     record_id

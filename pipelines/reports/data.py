@@ -55,6 +55,14 @@ def split(frame: pl.DataFrame, by: str | list[str]) -> dict:
     return {(k[0] if isinstance(by, str) else k): v for k, v in parts.items()}
 
 
+def split_sorted(frame: pl.DataFrame, by: str) -> dict[str, pl.DataFrame]:
+    """`frame`, sorted by `by` (the report queries sort by team first), split into one slice
+    per value: slices share the frame's memory, where `split` would copy every row."""
+    spans = (frame.select(by).with_row_index("row")
+             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
+    return {key: frame.slice(row, n) for key, row, n in spans.rows()}
+
+
 @dataclass
 class Overview:
     """What every page needs: the team list, all team metrics, org metrics, coverage."""
@@ -139,7 +147,7 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records: pl.DataFrame | None  # metric_records rows; None when the warehouse has no view
+    records: pl.DataFrame | None  # team_metric_records rows; None when the warehouse has none
 
 
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -150,16 +158,17 @@ def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
-               record_metrics: list[str]) -> dict[str, TeamData]:
-    """Everything the pages of `teams` (None: every team) show: one query per table, split."""
+               record_sets: list[str]) -> dict[str, TeamData]:
+    """Everything the pages of `teams` (None: every team) show: one query per table, split;
+    the records of `record_sets` (the registry's `record_set` of each metric a page opens)."""
     wanted = None if teams is None else list(teams)
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
     reorganisations = load_reorganisations(conn, wanted)
-    records = (query(conn, "report_records", teams=wanted, metrics=record_metrics)
-               if has_relation(conn, "metric_records") else None)
-    parts = {name: split(frame, "team") for name, frame in tables.items()}
-    reorg = split(reorganisations, "team")
-    recs = split(records, "team") if records is not None else {}
+    records = (query(conn, "report_records", teams=wanted, sets=record_sets)
+               if has_relation(conn, "team_metric_records") else None)
+    parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
+    reorg = split_sorted(reorganisations, "team")
+    recs = split_sorted(records, "team") if records is not None else {}
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
 
     def part(name: str, team: str) -> pl.DataFrame:

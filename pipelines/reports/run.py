@@ -26,6 +26,7 @@ import polars as pl
 from markupsafe import Markup
 
 from metrics.bands import SOURCES, URLS
+from metrics.registry import BY_COLUMN
 from pipelines.config import DoraConfig
 from pipelines.markdown import markdown_table
 from pipelines.reports import figures as figs
@@ -64,8 +65,9 @@ from pipelines.reports.specs import (
 
 Progress = Callable[[str], None]
 # The records a page can open on a click: every charted metric, plus the breakdown's changes
-# and the timeline's incidents.
+# and the timeline's incidents; read by record set (metrics that share records share a set).
 RECORD_METRICS = [*(s.key for s in METRIC_SPECS), "changes", "incidents_opened"]
+RECORD_SETS = {m: BY_COLUMN[m].record_set for m in RECORD_METRICS}
 PARTITIONS = "teams"
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
@@ -159,7 +161,8 @@ def records_json(records: pl.DataFrame | None) -> Markup | str:
       (kind, id, detail), the kind as its index in `kinds`;
     - `rows`, `hours`: per cell, its record indexes and hours, cell after cell, in the order
       the table lists them;
-    - `cells`: "metric|grain|period" → [first position in `rows`, how many].
+    - `cells`: "record set|grain|period" → [first position in `rows`, how many];
+    - `sets`: the record set of each metric a click can open.
 
     Inert inside a script; "" when the warehouse has no `metric_records`."""
     if records is None:
@@ -171,9 +174,9 @@ def records_json(records: pl.DataFrame | None) -> Markup | str:
     table = numbered.select("i", *keys).unique("i", keep="first").sort("i")
     kinds = table["record_kind"].unique(maintain_order=True)
     cells = (numbered.with_row_index("row")
-             .group_by("metric", "grain", "period_start", maintain_order=True)
+             .group_by("record_set", "grain", "period_start", maintain_order=True)
              .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
-             .select(pl.concat_str([pl.col("metric"), pl.col("grain"),
+             .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
                                     pl.col("period_start").dt.to_string("%Y-%m-%d")],
                                    separator="|").alias("cell"), "first", "n"))
     return inert_json({
@@ -184,6 +187,7 @@ def records_json(records: pl.DataFrame | None) -> Markup | str:
         "detail": table["detail"].to_list(),
         "rows": numbered["i"].to_list(),
         "hours": numbered["value_hours"].round(3).to_list(),
+        "sets": RECORD_SETS,
         "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
                                                cells["n"].to_list(), strict=True)},
     })
@@ -416,7 +420,7 @@ def build_chunk(config: DoraConfig, teams: list[str],
     """Read the data of `teams` in one pass per table and write their pages."""
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
-        data = load_teams(conn, overview, teams, RECORD_METRICS)
+        data = load_teams(conn, overview, teams, sorted(set(RECORD_SETS.values())))
     return [_write_team(config, overview, data[team]) for team in teams]
 
 

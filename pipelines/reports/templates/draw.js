@@ -19,13 +19,14 @@
 
   // Columnar (see records_json in pipelines/reports/run.py): {kinds: [kind], kind: [index in
   // kinds], id: [...], detail: [...], rows: [record index], hours: [...],
-  // cells: {"metric|grain|period": [first position in rows, count]}}
+  // cells: {"record set|grain|period": [first position in rows, count]},
+  // sets: {metric: its record set}}
   var store = null;
   function records() {
     if (store === null) {
       var el = document.getElementById("records-data");
       store = el ? JSON.parse(el.textContent)
-        : {kinds: [], kind: [], id: [], detail: [], rows: [], hours: [], cells: {}};
+        : {kinds: [], kind: [], id: [], detail: [], rows: [], hours: [], cells: {}, sets: {}};
     }
     return store;
   }
@@ -42,7 +43,8 @@
     var box = document.querySelector('.records[data-for="' + gd.id + '"]');
     if (!box) { return; }
     var data = records();
-    var found = data.cells[metric + "|" + grain + "|" + period] || [0, 0];
+    var set = data.sets[metric] || metric;
+    var found = data.cells[set + "|" + grain + "|" + period] || [0, 0];
     var rows = [];
     for (var k = found[0]; k < found[0] + found[1]; k++) {
       rows.push([data.rows[k], data.hours[k]]);
