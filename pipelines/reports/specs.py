@@ -14,6 +14,7 @@ import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
@@ -43,70 +44,71 @@ _SAMPLE_NOUN = {"deploy_days": "deploy days", "deployments": "deployments",
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How one registry metric is charted and read."""
+    """How one registry metric is charted and read (each property worked out once: a page
+    reads them for every point)."""
 
     metric: Metric
 
-    @property
+    @cached_property
     def key(self) -> str:
         return self.metric.column
 
-    @property
+    @cached_property
     def title(self) -> str:
         return self.metric.title
 
-    @property
+    @cached_property
     def label(self) -> str:
         return self.metric.label
 
-    @property
+    @cached_property
     def group(self) -> str:
         return self.metric.group
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """"count" (charted per week), "hours" or "rate"."""
         if isinstance(self.metric.how, Count):
             return "count"
         return "rate" if isinstance(self.metric.how, Rate) else "hours"
 
-    @property
+    @cached_property
     def lower_is_better(self) -> bool:
         return bool(self.metric.lower_is_better)
 
-    @property
+    @cached_property
     def samples(self) -> str | None:
         # a count's sample: the deploy days its deployments fell on
         return self.metric.samples or ("deploy_days" if self.key == "deployments" else None)
 
-    @property
+    @cached_property
     def sample_noun(self) -> str:
         return _SAMPLE_NOUN.get(self.samples or "", self.samples or "")
 
-    @property
+    @cached_property
     def low_sample(self) -> str | None:
         return _low_sample_column(self.metric)
 
-    @property
+    @cached_property
     def ci(self) -> tuple[str, str] | None:
         return _interval_columns(self.metric)
 
-    @property
+    @cached_property
     def band(self) -> str | None:
         """The DORA clusters drawn behind, where DORA published some for this metric."""
         return self.metric.band if self.metric.band in dora_bands.METRICS else None
 
-    @property
+    @cached_property
     def explain(self) -> str:
         extra = (" The monthly view divides each month's count by its number of weeks."
                  if self.kind == "count" else "")
         return self.metric.definition + extra
 
-    @property
+    @cached_property
     def unit(self) -> str:
         return {"count": "deploys", "hours": "h", "rate": "pp"}[self.kind]
 
-    @property
+    @cached_property
     def axis_title(self) -> str:
         return {"count": f"{self.metric.unit} per week", "hours": "hours",
                 "rate": f"share of {self.sample_noun}"}[self.kind]
