@@ -179,18 +179,28 @@ def records_json(records: pl.DataFrame | None) -> Markup | str:
              .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
                                     pl.col("period_start").dt.to_string("%Y-%m-%d")],
                                    separator="|").alias("cell"), "first", "n"))
-    return inert_json({
+    # the two long arrays of numbers are written by polars: Python's float repr is the slow
+    # part of json.dumps, and numbers never need escaping (they are inert as they are)
+    hours = numbered["value_hours"].round(3)
+    hours = hours.set(~hours.is_finite().fill_null(True), None)
+    rest = inert_json({
         "kinds": kinds.to_list(),
         "kind": table["record_kind"].replace_strict(
             kinds, pl.int_range(kinds.len(), eager=True), return_dtype=pl.Int64).to_list(),
         "id": table["record_id"].to_list(),
         "detail": table["detail"].to_list(),
-        "rows": numbered["i"].to_list(),
-        "hours": numbered["value_hours"].round(3).to_list(),
         "sets": RECORD_SETS,
         "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
                                                cells["n"].to_list(), strict=True)},
     })
+    text = ('{"rows":[' + _numbers(numbered["i"]) + '],"hours":[' + _numbers(hours) + "],"
+            + str(rest)[1:])  # str: a Markup would escape the plain text joined to it
+    return Markup(text)  # noqa: S704 - numbers and inert JSON only
+
+
+def _numbers(series: pl.Series) -> str:
+    """A numeric series as the inside of a JSON array (`null` for a missing value)."""
+    return series.cast(pl.String).fill_null("null").str.join(",").item() if len(series) else ""
 
 
 def _team_context(config: DoraConfig, overview: Overview,
