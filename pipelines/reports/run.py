@@ -363,17 +363,16 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
         if progress:
             _tell(progress, reports, 0, len(teams))
         return reports
-    size = -(-len(teams) // workers)  # one share per worker: each reads its data once
-    shares = [teams[i:i + size] for i in range(0, len(teams), size)]
-    return _in_workers(config, shares, progress)
+    return _in_workers(config, _shares(teams, workers, overview), progress)
 
 
 def _in_workers(config: DoraConfig, shares: list[list[str]],
                 progress: Progress | None) -> list[TeamReport]:
-    """Write each share of pages in its own worker process, reporting pages as they land."""
+    """Write the first share of pages here and each other share in its own worker process
+    (started first, so they import while this one works), reporting pages as they land."""
     env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # one worker per core is parallel enough
     procs, logs = [], []
-    for share in shares:
+    for share in shares[1:]:
         logs.append(tempfile.TemporaryFile())  # a file, not a pipe: never fills up and blocks
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.reports.worker"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -393,6 +392,10 @@ def _in_workers(config: DoraConfig, shares: list[list[str]],
         reader.start()
     total = sum(len(s) for s in shares)
     by_team: dict[str, TeamReport] = {}
+    for report in build_chunk(config, shares[0]):
+        by_team[report.team] = report
+        if progress:
+            _tell(progress, [report], len(by_team) - 1, total)
     finished = 0
     while finished < len(procs):
         item = done.get()
@@ -416,6 +419,20 @@ def _in_workers(config: DoraConfig, shares: list[list[str]],
 
 
 MIN_PARALLEL_PAGES = 200  # under this, starting workers (~2 s of imports) costs more than it saves
+# What a page costs, roughly, on a 2-core machine (benchmarks/reports_scale.py): a fixed part and
+# a part that grows with the team's history (records, deployments, incidents, SLIs), estimated
+# from every record loaded. Only used to size the share written while the workers start: on a
+# busy machine, workers for 50 long pages cost more than they saved (measured), so the number
+# of workers still follows the number of pages.
+PAGE_SECONDS = 0.02
+LOADED_RECORD_SECONDS = 4e-6
+WORKER_START_SECONDS = 2.5  # a worker's imports, before its first page
+
+
+def _estimate(pages: int, overview: Overview | None) -> float:
+    """Seconds the pages would take in one process (a rough guide to share them out)."""
+    loaded = overview.loaded if overview is not None else 0
+    return pages * PAGE_SECONDS + loaded * LOADED_RECORD_SECONDS
 
 
 def _workers(pages: int) -> int:
@@ -423,6 +440,18 @@ def _workers(pages: int) -> int:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cpus or 1, pages // (MIN_PARALLEL_PAGES // 2)))
+
+
+def _shares(teams: list[str], workers: int, overview: Overview | None) -> list[list[str]]:
+    """`teams` cut into one share per process; the first, written here while the workers
+    start, is larger by about the pages this process writes in a worker's start-up time."""
+    per_page = _estimate(len(teams), overview) / len(teams)
+    head = min(len(teams) - (workers - 1), round(WORKER_START_SECONDS / per_page))
+    first = min(len(teams) - (workers - 1),
+                max(1, -(-len(teams) // workers) + max(0, head) // workers))
+    rest = teams[first:]
+    size = -(-len(rest) // (workers - 1)) if rest else 1
+    return [teams[:first], *(rest[i:i + size] for i in range(0, len(rest), size))]
 
 
 def build_chunk(config: DoraConfig, teams: list[str],
