@@ -491,17 +491,24 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
             rows = parts.get((slo, grain), slos.clear())  # sorted by period in SQL
-            periods = [_day(p) for p in rows["period_start"].to_list()]
+            # plain column lists, not a dict per row: an SLO has a point per week for years
+            starts = rows["period_start"].to_list()
+            periods = [_day(p) for p in starts]
+            labels = [_period_label(p, grain) for p in starts]
+            name = short(slo, 120)
             hover = [
-                f"<b>{short(slo, 120)}</b> · {_period_label(r['period_start'], grain)}<br>"
-                f"attainment {_pct(r['attainment'])} (objective {_pct(r['objective'])}): "
-                f"{'met' if r['met'] else 'missed'}<br>{r['good']:,} good of {r['total']:,}"
-                f"<br>error budget remaining {_pct(r['error_budget_remaining'], 0)}"
-                for r in rows.iter_rows(named=True)]
+                f"<b>{name}</b> · {label}<br>"
+                f"attainment {_pct(att)} (objective {_pct(obj)}): "
+                f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
+                f"<br>error budget remaining {_pct(budget, 0)}"
+                for label, att, obj, met, good, total, budget in zip(
+                    labels, rows["attainment"].to_list(), rows["objective"].to_list(),
+                    rows["met"].to_list(), rows["good"].to_list(), rows["total"].to_list(),
+                    rows["error_budget_remaining"].to_list(), strict=True)]
             common = {"legendgroup": esc(slo), "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover,
-                      "customdata": [[_day(p), f"SLOs met, {_period_label(p, grain)}"]
-                                     for p in rows["period_start"].to_list()],
+                      "customdata": [[day, f"SLOs met, {label}"]
+                                     for day, label in zip(periods, labels, strict=True)],
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"].to_list(),
