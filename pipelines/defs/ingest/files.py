@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import landing_run
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.files import land_folder, read_folder
@@ -28,7 +29,7 @@ def files_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.M
         with landing_run(context.run.run_id):
             batches += land_folder(config.landing_root, name, result)
         tally.add(result.tally)
-    return dg.MaterializeResult(
+    return with_landing_version(dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches,
                   "reconciles": tally.reconciles}
-    )
+    ), config.landing_root, ["files"])

@@ -9,6 +9,7 @@ import polars as pl
 
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import LandingRoot, landing_run, read_entity, write_batch
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.files import FilesResult
@@ -39,9 +40,9 @@ def ingest(context: dg.AssetExecutionContext, config: DoraConfig, kinds: tuple[s
         with landing_run(context.run.run_id):
             batches += land(config.landing_root, source.kind, name, result)
         tally.add(result.tally)
-    return dg.MaterializeResult(
+    return with_landing_version(dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches, "reconciles": tally.reconciles}
-    )
+    ), config.landing_root, kinds)
 
 
 @dg.asset(group_name="ingest", kinds={"git", "parquet"})

@@ -51,11 +51,13 @@ def changes(dora: DoraResource):
     group_name="metrics",
     specs=[
         dg.AssetSpec("deployment_outcomes", deps=["deployments", "incidents", "changes",
-                                                  "commit_deliveries", "implicit_rollbacks"],
+                                                  "commit_deliveries", "implicit_rollbacks",
+                                                  "teams"],
                      kinds={"duckdb"}, description="One row per counted deployment: failed "
                      "and why, rework and why, restored_at."),
         dg.AssetSpec("incident_attributions", deps=["incidents", "deployments",
-                                                    "commit_deliveries"], kinds={"duckdb"},
+                                                    "commit_deliveries", "teams"],
+                     kinds={"duckdb"},
                      description="Which deployment each incident is attributed to, by which "
                                  "rule."),
     ],
@@ -94,14 +96,10 @@ def team_metrics(dora: DoraResource) -> dg.MaterializeResult:
 
 
 @dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
-                                      "slo_periods"], kinds={"duckdb"}, pool="duckdb")
+                                      "slo_periods", "teams"], kinds={"duckdb"}, pool="duckdb")
 def org_metrics(dora: DoraResource) -> dg.MaterializeResult:
     """The same metrics over all teams, computed from the records (never averaged)."""
     config = dora.load()
     with dora.warehouse() as conn:
         counts = build_team_metrics(conn, config, org=True)
     return dg.MaterializeResult(metadata={"dagster/row_count": counts["org_metrics"]})
-
-
-
-
