@@ -54,8 +54,9 @@ def apply_policies(defs: dg.Definitions) -> dg.Definitions:
     defs = replace(defs, assets=list({id(a): a for a in defs.assets or []}.values()))
     graph = defs.resolve_asset_graph()
     ingest = sorted(graph.asset_keys_for_group(INGEST_GROUP), key=lambda k: k.to_user_string())
-    mapped = defs.map_resolved_asset_specs(func=lambda spec: _with_policies(spec, ingest))
-    with warnings.catch_warnings():  # code references are a beta API; the links are worth it
+    with warnings.catch_warnings():  # preview and beta APIs: what they give is worth it
         warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        mapped = defs.map_resolved_asset_specs(func=lambda spec: _with_policies(spec, ingest))
         linked = dg.with_source_code_references(list(mapped.assets or []))
     return replace(mapped, assets=linked)

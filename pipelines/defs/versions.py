@@ -1,8 +1,9 @@
 """Data versions of the ingest assets, from what landed.
 
 An ingest asset's data version is a hash of the landing files of the source kinds it ingests
-(relative name and size of every file under `<landing>/<kind>/`). Landing writes a new file only for new content,
-so a run that found nothing new reports the same version as the last one, and the automation
+(relative name and size of every file under `<landing>/<kind>/`). Landing writes a new file only
+for new content, so a run that found nothing new reports the same version as the last one, and
+the automation
 (`pipelines.defs.automation.on_new_data`) does not rebuild the warehouse for it.
 """
 

@@ -18,6 +18,7 @@ import re
 
 import dagster as dg
 
+from pipelines.defs.executor import executor_from_env
 from pipelines.defs.ingest.github import (
     GITHUB_RETRY,
     add_repo_partitions,
@@ -28,7 +29,6 @@ from pipelines.defs.ingest.github import (
     is_transient,
     sync_partition,
 )
-from pipelines.defs.executor import executor_from_env
 from pipelines.defs.resources import DoraResource
 
 
