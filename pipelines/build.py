@@ -139,7 +139,10 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
     with _transaction(conn):
         for name, (frame, order) in tables.items():
             counts[name] = write_table(conn, name, frame, order)
-            _stamp(conn, [name], _derived_build(name, builds))
+            # A table computed from one written just before it (a view's summary from its
+            # rows) comes from that one's build.
+            builds[name] = _derived_build(name, builds)
+            _stamp(conn, [name], builds[name])
     publish_if_consistent(conn)
     return counts
 

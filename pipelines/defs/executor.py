@@ -18,8 +18,10 @@ executor is chosen by the environment (`DORA_EXECUTOR`):
 import os
 
 import dagster as dg
+from dagster._record import replace
 
 EXECUTORS = ("multiprocess", "in_process", "k8s")
+FANOUT_JOBS = ("github_sync",)
 
 
 def executor_from_env(name: str | None = None) -> dg.ExecutorDefinition:
@@ -45,3 +47,13 @@ def executor_from_env(name: str | None = None) -> dg.ExecutorDefinition:
 def executor() -> dg.Definitions:
     """The code location's default executor: in process (jobs may name their own)."""
     return dg.Definitions(executor=dg.in_process_executor)
+
+
+def with_fanout_executor(defs: dg.Definitions) -> dg.Definitions:
+    """`defs` with the executor of `$DORA_EXECUTOR` on the fan-out jobs (chosen when the
+    definitions load, so a deployment's environment decides)."""
+    executor_def = executor_from_env()
+    jobs = [job.with_executor_def(executor_def)
+            if isinstance(job, dg.JobDefinition) and job.name in FANOUT_JOBS else job
+            for job in defs.jobs or []]
+    return replace(defs, jobs=jobs)

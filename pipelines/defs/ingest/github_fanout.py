@@ -18,7 +18,6 @@ import re
 
 import dagster as dg
 
-from pipelines.defs.executor import executor_from_env
 from pipelines.defs.ingest.github import (
     GITHUB_RETRY,
     add_repo_partitions,
@@ -93,7 +92,6 @@ def github_sync_repos(context: dg.OpExecutionContext, repos: list[str],
 
 
 @dg.job(partitions_def=github_repos, tags={"dora/stage": "ingest"},
-        executor_def=executor_from_env(),
         description="Sync many GitHub repositories in one run, each step (a process or a pod) "
                     "syncing one (or `repos_per_step`) of them.")
 def github_sync() -> None:
