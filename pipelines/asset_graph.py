@@ -48,18 +48,22 @@ def stages(skip_groups: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
     keys = [k for k in graph.toposorted_asset_keys
             if graph.get(k).is_materializable and not graph.get(k).is_partitioned
             and graph.get(k).group_name not in skip_groups]
-    group_of = {k: graph.get(k).group_name for k in keys}
-    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-    for key in keys:
-        sorter.add(group_of[key], *(group_of[p] for p in graph.get(key).parent_keys
-                                     if p in group_of and group_of[p] != group_of[key]))
-    order = list(sorter.static_order())
-    nodes: dict[str, list[str]] = {group: [] for group in order}
-    for key in keys:
-        name = _node_name(graph, key)
-        if name not in nodes[group_of[key]]:
-            nodes[group_of[key]].append(name)
-    return [(group, nodes[group]) for group in order if nodes[group]]
+    op_of = {k: _node_name(graph, k) for k in keys}
+    group_of: dict[str, str] = {}
+    parents: dict[str, set[str]] = {}
+    for key in keys:  # an op (a multi-asset) depends on the parents of every key it makes
+        op = op_of[key]
+        group_of[op] = graph.get(key).group_name
+        parents.setdefault(op, set()).update(
+            op_of[p] for p in graph.get(key).parent_keys if p in op_of and op_of[p] != op)
+    groups: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    ops: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for op, ups in parents.items():
+        groups.add(group_of[op], *sorted({group_of[u] for u in ups} - {group_of[op]}))
+        ops.add(op, *sorted(ups))
+    op_order = list(ops.static_order())
+    return [(group, [op for op in op_order if group_of[op] == group])
+            for group in groups.static_order()]
 
 
 def tables() -> dict[str, tuple[str, ...]]:
