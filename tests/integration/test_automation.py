@@ -96,3 +96,25 @@ def test_the_warehouse_follows_new_data_only(defs: dg.Definitions, tmp_path: Pat
                                                    evaluation_time=_at(4, 30),
                                                    cursor=third.cursor)
         assert WAREHOUSE <= _requested(fourth)
+
+
+def test_a_config_error_fails_once_even_where_retries_are_allowed(tmp_path: Path) -> None:
+    """`github_landing` retries passing GitHub failures; a broken config is not one of them:
+    the run fails at once (the config is read when the run sets its resources up), never
+    retried."""
+    from pipelines.defs.ingest.github import github_landing
+
+    bad = tmp_path / "dora.yaml"
+    bad.write_text("teams: [\n", encoding="utf-8")
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("github_repos", ["acme/app"])
+        result = dg.materialize([github_landing], partition_key="acme/app", instance=instance,
+                                resources={"dora": DoraResource(config_path=str(bad))},
+                                raise_on_error=False)
+        events = instance.all_logs(result.run_id)
+    assert not result.success
+    types = {e.dagster_event.event_type for e in events if e.dagster_event}
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in types
+    assert dg.DagsterEventType.STEP_SUCCESS not in types
+    assert any("dora.yaml" in (e.message or "") or "dora.yaml" in str(e.dagster_event)
+               for e in events)

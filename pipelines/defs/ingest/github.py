@@ -8,6 +8,7 @@
 """
 
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,13 +29,14 @@ github_repos = dg.DynamicPartitionsDefinition(name="github_repos")
 # those are retried by Dagster, with backoff, after the client's own retries gave up. A bad
 # token, a missing repository or a config error fails at once (a retry would fail the same way).
 TRANSIENT_HINTS = ("run again to resume", "run again later to resume")
+_SERVER_ERROR = re.compile(r"GitHub answered 5\d\d ")
 GITHUB_RETRY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL,
                               jitter=dg.Jitter.PLUS_MINUS)
 
 
 def is_transient(message: str) -> bool:
     """True when a sync failure is worth retrying later (network, 5xx, rate limit)."""
-    return any(hint in message for hint in TRANSIENT_HINTS)
+    return any(hint in message for hint in TRANSIENT_HINTS) or bool(_SERVER_ERROR.search(message))
 
 
 @contextmanager
