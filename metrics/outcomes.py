@@ -10,7 +10,7 @@ HOUR_US = 3_600_000_000
 
 ATTRIBUTION_SCHEMA = {
     "incident_id": pl.String, "deployment_id": pl.String, "rule": pl.String,
-    "note": pl.String,
+    "note": pl.String, "source": pl.String,
 }
 
 
@@ -24,7 +24,8 @@ def counted_deployments(deployments: pl.DataFrame, production: list[str]) -> pl.
 
 def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame,
                         commit_deliveries: pl.DataFrame, window_hours: float) -> pl.DataFrame:
-    """One row per incident: the deployment it is attributed to and by which rule.
+    """One row per incident: the deployment it is attributed to, by which rule, and the
+    incident's `source` (coverage shows attribution per incident source).
 
     Only incidents caused by a change (or of unknown cause) are attributed. A given
     `deployment_id` decides (when it names a counted deployment); else a given `commit_sha` decides
@@ -34,6 +35,7 @@ def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame,
     """
     counted = deployments.select(pl.col("id").alias("deployment_id"), "service", "finished_at")
     rows = incidents.select("id", "service", "opened_at", "cause", "deployment_id", "commit_sha")
+    sources = incidents.select(pl.col("id").alias("incident_id"), "source").unique("incident_id")
     eligible = pl.col("cause").is_in(["change", "unknown"])
     by_id = rows.filter(eligible & pl.col("deployment_id").is_not_null()).join(
         counted.select("deployment_id", pl.lit(True).alias("_known")), on="deployment_id",
@@ -58,8 +60,10 @@ def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame,
         pl.lit(None, pl.String).alias("rule"),
         pl.format("cause is {}", pl.col("cause")).alias("note"),
     )
-    return pl.concat([f.cast(ATTRIBUTION_SCHEMA) for f in (by_id, by_sha, by_time, other)]).sort(
-        "incident_id")
+    found = pl.concat([f.with_columns(pl.lit(None, pl.String).alias("source"))
+                       .cast(ATTRIBUTION_SCHEMA) for f in (by_id, by_sha, by_time, other)])
+    return found.drop("source").join(sources, on="incident_id", how="left").select(
+        list(ATTRIBUTION_SCHEMA)).sort("incident_id")
 
 
 def _by_commit(rows: pl.DataFrame, counted: pl.DataFrame,

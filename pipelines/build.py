@@ -38,6 +38,7 @@ from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
 from pipelines.landing import read_entity
 from pipelines.sources.codeowners import load_codeowners, rules_table
+from pipelines.sources.incidents.prometheus import file_slos
 from pipelines.warehouse import connect, publish
 
 CANONICAL = ("commits", "pull_requests", "deployments", "incidents", "sli_measurements",
@@ -95,7 +96,9 @@ def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
                 "paths": pl.List(pl.String)},
     )
     slos = pl.DataFrame(
-        [{"slo": s.name, "service": s.service, "objective": s.objective} for s in config.slos],
+        [{"slo": s.name, "service": s.service, "objective": s.objective} for s in config.slos]
+        + [{"slo": d.slo, "service": d.service, "objective": d.objective}
+           for d in file_slos(config)],  # OpenSLO / Sloth files of prometheus sources
         schema={"slo": pl.String, "service": pl.String, "objective": pl.Float64},
     )
     return {"teams": teams, "services": services, "slos": slos}

@@ -146,6 +146,65 @@ class OperatorSource(_Strict):
     path: Path
 
 
+class PagerDutySource(_Strict):
+    """PagerDuty REST API v2 incidents, through the `pagerduty` package (docs/incidents.md)."""
+
+    kind: Literal["pagerduty"]
+    name: str | None = None
+    token_env: str = Field(default="PAGERDUTY_TOKEN", min_length=1)
+    base_url: str = Field(default="https://api.pagerduty.com", pattern=r"^https://")
+    services: dict[str, str] = Field(min_length=1)
+    urgencies: list[Literal["high", "low"]] | None = None
+    since: dt.date | None = None
+
+
+class JiraSource(_Strict):
+    """Jira Cloud REST v3 issues as incidents (`/search/jql`, docs/incidents.md)."""
+
+    kind: Literal["jira"]
+    name: str | None = None
+    base_url: str = Field(pattern=r"^https?://")
+    email_env: str = Field(default="JIRA_EMAIL", min_length=1)
+    token_env: str = Field(default="JIRA_TOKEN", min_length=1)
+    jql: str = Field(min_length=1)
+    service_field: str = Field(default="components", min_length=1)
+    services: dict[str, str] = Field(default_factory=dict)
+    severity_field: str | None = None
+
+
+class CdeventsSource(_Strict):
+    """A folder of CDEvents v0.5 JSON events, one per line (docs/incidents.md)."""
+
+    kind: Literal["cdevents"]
+    name: str | None = None
+    path: Path
+
+
+class PrometheusSlo(_Strict):
+    """One SLO measured by Prometheus: its good and total counts per window (PromQL)."""
+
+    slo: str = Field(min_length=1)
+    good: str = Field(min_length=1)
+    total: str = Field(min_length=1)
+
+
+class PrometheusSource(_Strict):
+    """SLI windows from a Prometheus server's `query_range` (docs/slos.md)."""
+
+    kind: Literal["prometheus"]
+    name: str | None = None
+    base_url: str = Field(pattern=r"^https?://")
+    window: str = Field(default="1h", pattern=r"^[1-9][0-9]*[mhd]$")
+    slos: list[PrometheusSlo] = Field(default_factory=list)
+    openslo: Path | None = None
+
+    @model_validator(mode="after")
+    def _some_slos(self) -> PrometheusSource:
+        if not self.slos and self.openslo is None:
+            raise ValueError("give `slos` or an `openslo` folder")
+        return self
+
+
 class CodeOwnersFile(_Strict):
     """Where a repo's CODEOWNERS file is, and how its owners map to the config's teams.
 
@@ -168,7 +227,8 @@ class CodeOwnersFile(_Strict):
 
 
 SourceConfig = Annotated[
-    FilesSource | GithubSource | GitSource | GitopsSource | OperatorSource,
+    FilesSource | GithubSource | GitSource | GitopsSource | OperatorSource | PagerDutySource
+    | JiraSource | CdeventsSource | PrometheusSource,
     Field(discriminator="kind"),
 ]
 
@@ -409,7 +469,8 @@ def _describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
 def _is_union_tag(part: Any) -> bool:
     # pydantic puts the discriminator value (e.g. 'files') into the error location.
     return isinstance(part, str) and part in {"files", "github", "git", "gitops", "argocd",
-                                               "flux", "rollouts"} or (
+                                               "flux", "rollouts", "pagerduty", "jira",
+                                               "cdevents", "prometheus"} or (
         isinstance(part, str) and bool(re.match(r"^function-", part))
     )
 

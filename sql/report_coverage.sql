@@ -3,6 +3,10 @@
 --   deployments with a known revision, changes linked to a pull request, incidents (of cause
 --   change or unknown) attributed to a deployment, and quarantined records that name one of the
 --   team's services, repos or SLOs (bad records often cannot be tied to a team at all).
+-- `incident_sources`: per incident source, how the team's incidents were attributed (by
+--   deployment id, by commit, by time window, not attributed) and how many incidents that source
+--   skipped organisation-wide because their service is not mapped (quarantine rows of field
+--   `service` whose reason starts `unmapped service`).
 WITH
 owned AS (
     SELECT i.id, i.cause, coalesce(min(t.team), 'unassigned') AS team
@@ -55,6 +59,42 @@ bad AS (
 ),
 names AS (
     SELECT team FROM teams UNION SELECT team FROM team_metrics
+),
+attr AS (
+    SELECT o.team, coalesce(i.source, '(unknown)') AS source,
+           count(*)::BIGINT AS incidents,
+           count(*) FILTER (a.rule = 'deployment_id' AND a.deployment_id IS NOT NULL)::BIGINT
+               AS by_deployment_id,
+           count(*) FILTER (a.rule = 'commit_sha' AND a.deployment_id IS NOT NULL)::BIGINT
+               AS by_commit,
+           count(*) FILTER (a.rule = 'time' AND a.deployment_id IS NOT NULL)::BIGINT
+               AS by_time_window,
+           count(*) FILTER (a.deployment_id IS NULL)::BIGINT AS not_attributed
+    FROM owned AS o
+    JOIN incidents AS i ON i.id = o.id
+    LEFT JOIN incident_attributions AS a ON a.incident_id = o.id
+    GROUP BY ALL
+),
+skipped AS (
+    SELECT source, count(*)::BIGINT AS skipped_unmapped
+    FROM quarantine
+    WHERE entity = 'incidents' AND field = 'service' AND starts_with(reason, 'unmapped service')
+    GROUP BY source
+),
+per_source AS (
+    SELECT team, list(struct_pack(
+        source := source,
+        incidents := coalesce(incidents, 0),
+        by_deployment_id := coalesce(by_deployment_id, 0),
+        by_commit := coalesce(by_commit, 0),
+        by_time_window := coalesce(by_time_window, 0),
+        not_attributed := coalesce(not_attributed, 0),
+        skipped_unmapped := coalesce(skipped_unmapped, 0)) ORDER BY source) AS incident_sources
+    FROM (SELECT team, source FROM attr
+          UNION SELECT n.team, k.source FROM names AS n CROSS JOIN skipped AS k)
+    LEFT JOIN attr USING (team, source)
+    LEFT JOIN skipped USING (source)
+    GROUP BY team
 )
 SELECT
     names.team,
@@ -65,9 +105,11 @@ SELECT
     coalesce(inc.incidents, 0) AS incidents,
     coalesce(inc.attributable_incidents, 0) AS attributable_incidents,
     coalesce(inc.attributed_incidents, 0) AS attributed_incidents,
-    coalesce(bad.quarantined, 0) AS quarantined
+    coalesce(bad.quarantined, 0) AS quarantined,
+    per_source.incident_sources
 FROM names
 LEFT JOIN dep USING (team)
 LEFT JOIN chg USING (team)
 LEFT JOIN inc USING (team)
 LEFT JOIN bad USING (team)
+LEFT JOIN per_source USING (team)

@@ -224,6 +224,19 @@ _TEAM = """{% extends "base.html" %}
 <td>{{ row.note }}</td></tr>
 {% endfor %}
 </tbody></table>
+{% if incident_sources %}
+<table id="incident-sources">
+<thead><tr><th>incident source</th><th>incidents</th><th>by deployment id</th><th>by commit</th>
+<th>by time window</th><th>not attributed</th><th>skipped: unmapped service (all teams)</th>
+</tr></thead>
+<tbody>
+{% for row in incident_sources %}
+<tr><td>{{ row.source }}</td><td>{{ row.incidents }}</td><td>{{ row.by_deployment_id }}</td>
+<td>{{ row.by_commit }}</td><td>{{ row.by_time_window }}</td><td>{{ row.not_attributed }}</td>
+<td>{{ row.skipped_unmapped }}</td></tr>
+{% endfor %}
+</tbody></table>
+{% endif %}
 </section>
 {% endif %}
 {% endblock %}

@@ -193,6 +193,7 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
                             for row in reorganisations.sort("date", "service").to_dicts()],
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
+        "incident_sources": data.coverage.get("incident_sources") or [],
     }
     return context, figures
 

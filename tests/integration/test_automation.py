@@ -21,7 +21,8 @@ from pipelines.defs.resources import DoraResource
 
 UTC = dt.UTC
 DAY = dt.datetime(2026, 3, 2, tzinfo=UTC)
-INGEST = {"files_landing", "git_landing", "gitops_landing", "operator_landing"}
+INGEST = {"files_landing", "git_landing", "gitops_landing", "operator_landing",
+          "incident_landing"}
 WAREHOUSE = {"commits", "pull_requests", "deployments", "incidents", "sli_measurements",
              "quarantine", "teams", "services", "slos"}
 
@@ -42,7 +43,7 @@ def defs(monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
 
 
 def test_ingest_runs_once_after_each_cron_tick(defs: dg.Definitions) -> None:
-    """Daily at 05:00 UTC: nothing at 04:30 or 04:59, the four unpartitioned ingest assets at
+    """Daily at 05:00 UTC: nothing at 04:30 or 04:59, the five unpartitioned ingest assets at
     05:01 (operator_landing with git and gitops, which it follows), nothing again at 05:30 (the
     tick was handled), then again the next day after 05:00. Nothing downstream: no ingest asset
     has new data yet, and everything downstream is missing its parents."""

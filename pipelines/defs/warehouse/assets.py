@@ -8,7 +8,8 @@ from pipelines.defs.resources import DoraResource
 
 # Upstream of every landed table (the config tables have none); `pipelines.defs.policies` adds
 # any other asset of the `ingest` group.
-INGEST = ["files_landing", "github_landing", "git_landing", "gitops_landing", "operator_landing"]
+INGEST = ["files_landing", "github_landing", "git_landing", "gitops_landing", "operator_landing",
+          "incident_landing"]
 CONFIG_TABLES = ("teams", "services", "slos")
 TABLES = {
     "commits": "Commits with parents and author/committer times (UTC).",

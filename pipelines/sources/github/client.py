@@ -18,6 +18,13 @@ from typing import Any
 
 import requests
 from github import Auth, Github, GithubException
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from pipelines.sources.github import queries
 from pipelines.sources.github.errors import (
@@ -131,28 +138,23 @@ class GithubClient:
         """
         text = queries.load(operation)
         what = f"GraphQL {operation}"
-        for attempt in range(self.settings.retries + 1):
-            try:
-                _headers, body = self._call(
-                    what,
-                    lambda: self._requester.graphql_query(text, dict(variables)),
-                    graphql_errors=partial,
-                )
-                return body.get("data") or {}
-            except _GraphqlRateLimited as limited:
-                # HTTP 200 + RATE_LIMITED is invisible to urllib3: wait here, bounded.
-                wait = rate_limit_wait(limited.headers, self.settings.clock(),
-                                       self.settings.secondary_wait)
-                if wait > self.settings.max_wait:
-                    raise self._error(RateLimitWaitTooLong(wait), what) from None
-                if attempt < self.settings.retries:
-                    self.stats.retries += 1
-                    self.stats.waited_seconds += wait
-                    self.settings.sleep(wait)
-        raise GithubSyncError(
-            f"{self.repo}: GitHub still answered RATE_LIMITED to {what} after "
-            f"{self.settings.retries} waits; run again later to resume"
+        # HTTP 200 + RATE_LIMITED is invisible to urllib3: wait here, bounded.
+        retrying = self._retrying(
+            retry_if_exception(lambda e: isinstance(e, _GraphqlRateLimited)
+                               and self._limit_wait(e) <= self.settings.max_wait),
+            lambda state: self._limit_wait(state.outcome.exception()),
         )
+        try:
+            _headers, body = retrying(
+                self._call, what, lambda: self._requester.graphql_query(text, dict(variables)),
+                graphql_errors=partial)
+        except _GraphqlRateLimited as limited:
+            if self._limit_wait(limited) > self.settings.max_wait:
+                raise self._error(RateLimitWaitTooLong(self._limit_wait(limited)), what) from None
+            raise GithubSyncError(
+                f"{self.repo}: GitHub still answered RATE_LIMITED to {what} after "
+                f"{self.settings.retries} waits; run again later to resume") from None
+        return body.get("data") or {}
 
     def rate_limit_remaining(self) -> dict[str, int] | None:
         """The budget left per resource as last reported, or None when the server reports none."""
@@ -160,29 +162,44 @@ class GithubClient:
 
     def _call(self, what: str, send: Callable[[], tuple[dict[str, Any], Any]],
               graphql_errors: bool = False) -> tuple[dict[str, Any], Any]:
-        attempt = 0
-        while True:
-            self.stats.requests += 1
-            try:
-                headers, data = self._send(what, send, graphql_errors)
-                break
-            except (requests.exceptions.ChunkedEncodingError, json.JSONDecodeError) as exc:
-                # A connection dropped mid-body (or a body cut short by a proxy) surfaces after
-                # urllib3 handed the response over, where its retries cannot see it: retry here
-                # with the same backoff, bounded.
-                if attempt >= self.settings.retries:
-                    raise self._error(exc, what) from None
-                attempt += 1
-                self._backoff(attempt)
+        # A connection dropped mid-body (or a body cut short by a proxy) surfaces after urllib3
+        # handed the response over, where its retries cannot see it: retry here with the same
+        # exponential backoff, bounded.
+        dropped = (requests.exceptions.ChunkedEncodingError, json.JSONDecodeError)
+        retrying = self._retrying(
+            retry_if_exception_type(dropped),
+            lambda state: min(self.settings.backoff_factor * 2 ** (state.attempt_number - 1),
+                              self.settings.backoff_max, self.settings.max_wait),
+        )
+        try:
+            headers, data = retrying(self._counted_send, what, send, graphql_errors)
+        except dropped as exc:
+            raise self._error(exc, what) from None
         self.stats.record_headers(headers)
         return headers, data
 
-    def _backoff(self, attempt: int) -> None:
-        wait = min(self.settings.backoff_factor * 2 ** (attempt - 1), self.settings.backoff_max,
-                   self.settings.max_wait)
+    def _retrying(self, retry: Any, wait: Callable[[RetryCallState], float]) -> Retrying:
+        """Up to `settings.retries` retries; every wait counted in `stats`, slept by `settings`."""
+        return Retrying(retry=retry, wait=wait, stop=stop_after_attempt(self.settings.retries + 1),
+                        sleep=self._counted_sleep, reraise=True)
+
+    def _counted_sleep(self, seconds: float) -> None:
         self.stats.retries += 1
-        self.stats.waited_seconds += wait
-        self.settings.sleep(wait)
+        self.stats.waited_seconds += seconds
+        self.settings.sleep(seconds)
+
+    def _limit_wait(self, limited: BaseException | None) -> float:
+        """How long GitHub asks us to wait after a GraphQL RATE_LIMITED (worked out once)."""
+        assert isinstance(limited, _GraphqlRateLimited)
+        if limited.wait is None:
+            limited.wait = rate_limit_wait(limited.headers, self.settings.clock(),
+                                           self.settings.secondary_wait)
+        return limited.wait
+
+    def _counted_send(self, what: str, send: Callable[[], tuple[dict[str, Any], Any]],
+                      graphql_errors: bool) -> tuple[dict[str, Any], Any]:
+        self.stats.requests += 1
+        return self._send(what, send, graphql_errors)
 
     def _send(self, what: str, send: Callable[[], tuple[dict[str, Any], Any]],
               graphql_errors: bool) -> tuple[dict[str, Any], Any]:
@@ -212,6 +229,7 @@ class _GraphqlRateLimited(Exception):
     def __init__(self, headers: Mapping[str, Any]) -> None:
         super().__init__("RATE_LIMITED")
         self.headers = headers
+        self.wait: float | None = None
 
 
 def _has_error_type(data: Any, kind: str) -> bool:

@@ -1,0 +1,1 @@
+"""Incident and SLO sources where teams keep them: PagerDuty, Jira, CDEvents, Prometheus/OpenSLO."""
