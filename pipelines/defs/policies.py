@@ -12,6 +12,7 @@ import warnings
 import dagster as dg
 from dagster._record import replace
 
+from pipelines.build import CANONICAL
 from pipelines.defs.automation import (
     FRESH_ASSETS,
     condition_for,
@@ -20,10 +21,6 @@ from pipelines.defs.automation import (
 )
 
 INGEST_GROUP = "ingest"
-# The warehouse tables computed from the landing (all of them but the config's teams, services
-# and SLOs, which come from the config file alone).
-LANDED_TABLES = ("commits", "pull_requests", "deployments", "incidents", "sli_measurements",
-                 "quarantine")
 
 
 def _with_policies(spec: dg.AssetSpec, ingest: list[dg.AssetKey]) -> dg.AssetSpec:
@@ -40,7 +37,8 @@ def _with_policies(spec: dg.AssetSpec, ingest: list[dg.AssetKey]) -> dg.AssetSpe
             updates["automation_condition"] = condition
     if spec.key.to_user_string() in FRESH_ASSETS:
         updates["freshness_policy"] = dg.FreshnessPolicy.time_window(fail_window=freshness_window())
-    if spec.key.to_user_string() in LANDED_TABLES:
+    # The tables built from the landing (not the config's teams, services and SLOs).
+    if spec.key.to_user_string() in CANONICAL:
         known = {d.asset_key for d in spec.deps}
         updates["deps"] = [*spec.deps, *(k for k in ingest if k not in known)]
     return spec.replace_attributes(**updates)
