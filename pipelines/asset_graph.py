@@ -21,14 +21,20 @@ TABLE_KIND = "duckdb"
 @functools.cache
 def definitions() -> dg.Definitions:
     """The code location's definitions, loaded once per process."""
+    return load_definitions()
+
+
+def load_definitions() -> dg.Definitions:
+    """The code location's definitions, loaded now (the environment read again)."""
     from dagster._core.storage.defs_state.base import set_defs_state_storage
 
     from pipelines.definitions import defs
 
     # Dagster keeps "the current defs-state storage" in a context variable set by whichever
     # instance was last entered; if that instance is gone, loading fails with "undefined
-    # DagsterInstance weakref". This project has no state-backed components, so load without one.
-    with set_defs_state_storage(None):
+    # DagsterInstance weakref". This project has no state-backed components: load beside a live
+    # throwaway instance, whose storage has nothing to say.
+    with dg.DagsterInstance.ephemeral() as live, set_defs_state_storage(live.defs_state_storage):
         return defs()
 
 

@@ -1,7 +1,8 @@
 """Data versions of the ingest assets, from what landed.
 
 An ingest asset's data version is a hash of the landing files of the source kinds it ingests
-(relative name and size of every file under `<landing>/<kind>/`). Landing writes a new file only
+(relative name and size of every file under `<landing>/<kind>/`, or `<landing>/github/<repo>/`
+for one repository's partition). Landing writes a new file only
 for new content, so a run that found nothing new reports the same version as the last one, and
 the automation
 (`pipelines.defs.automation.on_new_data`) does not rebuild the warehouse for it.
@@ -17,10 +18,14 @@ import dagster as dg
 
 from pipelines.landing import LandingRoot, landing_root, safe_segment
 
+Folder = str | tuple[str, ...]
+"""A landing folder: a source kind (`"files"`), or its segments (`("github", "acme/app")`)."""
 
-def _listing(root: LandingRoot, kind: str) -> list[str]:
-    """`relative/path size` of every file of one source kind's landing folder."""
-    segment = safe_segment(kind)
+
+def _listing(root: LandingRoot, folder: Folder) -> list[str]:
+    """`relative/path size` of every file of one landing folder."""
+    parts = (folder,) if isinstance(folder, str) else folder
+    segment = "/".join(safe_segment(p) for p in parts)
     root = landing_root(root)
     if isinstance(root, str):
         from fsspec.core import url_to_fs
@@ -39,16 +44,16 @@ def _listing(root: LandingRoot, kind: str) -> list[str]:
             for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".partial")]
 
 
-def landing_version(root: LandingRoot, kinds: Iterable[str]) -> str:
-    """A short hash of the landing files of the source `kinds` (same files, same hash)."""
-    lines = sorted(line for kind in set(kinds) for line in _listing(root, kind))
+def landing_version(root: LandingRoot, folders: Iterable[Folder]) -> str:
+    """A short hash of the files of the landing `folders` (same files, same hash)."""
+    lines = sorted(line for folder in set(folders) for line in _listing(root, folder))
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
 def with_landing_version(result: dg.MaterializeResult, root: LandingRoot,
-                         kinds: Iterable[str]) -> dg.MaterializeResult:
-    """`result` carrying the data version of what the source `kinds` landed."""
-    version = landing_version(root, kinds)
+                         folders: Iterable[Folder]) -> dg.MaterializeResult:
+    """`result` carrying the data version of what landed in `folders`."""
+    version = landing_version(root, folders)
     return dg.MaterializeResult(
         metadata={**(result.metadata or {}), "landing_version": version},
         data_version=dg.DataVersion(version),

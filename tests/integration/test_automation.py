@@ -16,7 +16,7 @@ import known_answers as ka
 import pytest
 from eventkit import write_config, write_events
 
-from pipelines.definitions import defs as load_defs
+from pipelines.asset_graph import load_definitions
 from pipelines.defs.resources import DoraResource
 
 UTC = dt.UTC
@@ -39,7 +39,7 @@ def _requested(result) -> set[str]:
 @pytest.fixture
 def defs(monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
     monkeypatch.delenv("DORA_INGEST_CRON", raising=False)
-    return load_defs()
+    return load_definitions()
 
 
 def test_ingest_runs_once_after_each_cron_tick(defs: dg.Definitions) -> None:

@@ -18,6 +18,7 @@ import dagster as dg
 
 from pipelines.config import ConfigError, DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import landing_run, staged_landing
 from pipelines.sources.base import source_name
 from pipelines.sources.github import GithubSyncError, RepoSyncResult, settings_for, sync_repo
@@ -80,9 +81,10 @@ def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.
     """
     with config_errors_fail():
         config = dora.load()
-    return dg.MaterializeResult(
+    result = dg.MaterializeResult(
         metadata=sync_partition(config, context.partition_key, context.log.info,
                                 context.run.run_id))
+    return with_landing_version(result, config.landing_root, [("github", context.partition_key)])
 
 
 def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],
