@@ -65,6 +65,10 @@ def test_the_daemon_refreshes_the_reports_when_new_event_files_arrive(tmp_path: 
     page = config.reports_path / page_name(TEAM)
     env = {**os.environ, "DAGSTER_HOME": str(home), "DORA_CONFIG": str(tmp_path / "dora.yaml"),
            "DORA_INGEST_CRON": "* * * * *", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    # Create the instance's SQLite storage before anything else opens it: the daemon, its run
+    # workers and this test starting on an empty folder at once would race to create it.
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     log = tmp_path / "daemon.log"
     daemon = Path(sys.executable).with_name("dagster-daemon")
     with log.open("w") as out:
