@@ -1,12 +1,14 @@
 """The DORA metrics from canonical tables: tables in, tables out (no Dagster, no network).
 
-Each function serves one derived table of METRICS.md. Set-based aggregation runs as SQL from
+Each function serves one derived table of docs/metrics.md. Set-based aggregation runs as SQL from
 `sql/` on an in-memory DuckDB connection over the polars frames; graph walks and interval
 statistics run in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -17,6 +19,7 @@ from metrics import stats
 from metrics.delivery import Delivery, deliver
 from metrics.outcomes import attribute_incidents, counted_deployments, deployment_outcomes
 from metrics.ownership import assign_team
+from metrics.registry import METRICS, Quantile, Rate
 from metrics.schema import utc
 
 GRAINS = ("week", "month")
@@ -37,18 +40,25 @@ def sql_text(name: str) -> str:
     return resources.files("metrics.sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
-def run_sql(name: str, frames: dict[str, pl.DataFrame], params: dict | None = None
-            ) -> pl.DataFrame:
-    """Run `sql/<name>.sql` over `frames` (registered under their keys) in a private DuckDB."""
+@contextmanager
+def private_duckdb(frames: dict[str, pl.DataFrame]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB (UTC) with `frames` registered under their keys."""
     conn = duckdb.connect(config={"autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False})
     try:
         conn.execute("SET TimeZone = 'UTC'")
         for table, frame in frames.items():
             conn.register(table, frame.to_arrow())
-        return utc(conn.sql(sql_text(name), params=params or {}).pl())
+        yield conn
     finally:
         conn.close()
+
+
+def run_sql(name: str, frames: dict[str, pl.DataFrame], params: dict | None = None
+            ) -> pl.DataFrame:
+    """Run `sql/<name>.sql` over `frames` (registered under their keys) in a private DuckDB."""
+    with private_duckdb(frames) as conn:
+        return utc(conn.sql(sql_text(name), params=params or {}).pl())
 
 
 def compute_changes(commits: pl.DataFrame, pull_requests: pl.DataFrame,
@@ -82,31 +92,89 @@ def compute_slo_periods(sli: pl.DataFrame, slos: pl.DataFrame,
     return pl.concat(parts)
 
 
-def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
-                         incidents: pl.DataFrame, slo_periods: pl.DataFrame,
-                         ownership: pl.DataFrame, settings: Settings,
-                         org: bool = False) -> pl.DataFrame:
-    """`team_metrics` (or, with `org=True`, `org_metrics`) for both grains, with intervals.
+# The columns of the stored record table `team_metric_records` (docs/sql.md); the
+# `metric_records` view shows `metric` in place of `record_set`.
+RECORD_COLUMNS = ("team", "grain", "period_start", "record_set", "record_kind", "record_id",
+                  "value_hours", "detail")
 
-    The organisation view relabels every record to one team and aggregates the records
-    themselves, so its medians are medians of all values, never a mean of team figures.
+
+def compute_metric_records(outcomes: pl.DataFrame, changes: pl.DataFrame,
+                           incidents: pl.DataFrame, slo_periods: pl.DataFrame,
+                           ownership: pl.DataFrame) -> pl.DataFrame:
+    """The records behind every `team_metrics` cell, both grains (with the internal `counted`).
+
+    The organisation's records are these with the team `all teams` (the `metric_records`
+    view, and `org_metrics`).
+    """
+    records, _ = records_and_metrics(outcomes, changes, incidents, slo_periods, ownership,
+                                     Settings())
+    assert records is not None
+    return records
+
+
+def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
+                        incidents: pl.DataFrame, slo_periods: pl.DataFrame,
+                        ownership: pl.DataFrame, settings: Settings, org: bool = False
+                        ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The records (`sql/metric_records.sql`) and `team_metrics` (or, with `org=True`,
+    `org_metrics`) aggregated from exactly those rows (`sql/team_metrics.sql`), both grains.
+
+    Both come from the same rows, so every number and its records agree by construction; the
+    lead-time breakdown medians (no records of their own) come from `changes`. The organisation
+    relabels every record `all teams` and aggregates the records themselves, so its medians are
+    medians of all values, never a mean of team figures. The records stay in DuckDB between
+    the two steps (they are the largest frame here).
     """
     incidents_t = assign_team(incidents, ownership, at="opened_at")
     frames = {"deployment_outcomes": outcomes, "changes": changes,
               "incidents": incidents_t, "slo_periods": slo_periods}
-    if org:
-        frames = {k: v.with_columns(pl.lit(ORG).alias("team")) for k, v in frames.items()}
-    parts = [run_sql("team_metrics", frames, {"grain": g}) for g in GRAINS]
+    text = sql_text("metric_records")
+    with private_duckdb(frames) as conn:
+        for k, g in enumerate(GRAINS):
+            into = "CREATE TEMP TABLE all_records AS " if k == 0 else "INSERT INTO all_records "
+            conn.execute(into + text, {"grain": g})
+        # The organisation's records are the teams' (the view relabels them): not fetched.
+        # Sorted here, in parallel, in the order the warehouse stores them (a stable layout).
+        records = None if org else utc(conn.sql(
+            f"SELECT {', '.join(RECORD_COLUMNS)}, counted FROM all_records "  # noqa: S608
+            "ORDER BY ALL NULLS LAST").pl())
+        if org:  # the breakdown medians too are the organisation's
+            conn.register("changes", changes.with_columns(pl.lit(ORG).alias("team")).to_arrow())
+        team = f"'{ORG}'" if org else "team"
+        conn.execute(f"CREATE TEMP VIEW records AS SELECT * REPLACE ({team} AS team) "  # noqa: S608
+                     "FROM all_records WHERE grain = getvariable('grain')")
+        parts = []
+        for g in GRAINS:
+            conn.execute("SET VARIABLE grain = $grain", {"grain": g})
+            parts.append(utc(conn.sql(sql_text("team_metrics"), params={"grain": g}).pl()))
     metrics = add_intervals(pl.concat(parts), settings.min_sample)
-    return metrics.drop("team") if org else metrics
+    return records, (metrics.drop("team") if org else metrics)
 
 
-MEDIANS = ("lead_time", "fdrt", "time_to_restore")
-RATES = (("change_failure_rate", "failed_deployments", "deployments"),
-         ("rework_rate", "rework_deployments", "deployments"),
-         ("slo_met_ratio", "slos_met", "slos_total"))
-SAMPLES = {"lead_time": "lead_time_samples", "fdrt": "fdrt_samples",
-           "time_to_restore": "incidents_resolved"}
+def records_view_sql(table: str = "team_metric_records") -> str:
+    """The `metric_records` view: each metric's record set from `table`, for every team and,
+    relabelled `all teams`, for the organisation (the rows `org_metrics` aggregates)."""
+    sets = ", ".join(f"('{m.column}', '{m.record_set}')" for m in METRICS)
+    columns = "grain, period_start, record_set, record_kind, record_id, value_hours, detail"
+    # Registry names and our own table name only: no user text reaches this SQL.
+    return (
+        "CREATE OR REPLACE VIEW metric_records AS\n"  # noqa: S608
+        f"WITH sets(metric, record_set) AS (VALUES {sets}),\n"
+        f"all_rows AS (SELECT team, {columns} FROM {table}\n"
+        f"             UNION ALL SELECT '{ORG}' AS team, {columns} FROM {table})\n"
+        "SELECT r.team, r.grain, r.period_start, s.metric, r.record_kind, r.record_id,\n"
+        "       r.value_hours, r.detail\n"
+        "FROM all_rows AS r JOIN sets AS s USING (record_set)"
+    )
+
+
+def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
+                         incidents: pl.DataFrame, slo_periods: pl.DataFrame,
+                         ownership: pl.DataFrame, settings: Settings,
+                         org: bool = False) -> pl.DataFrame:
+    """`team_metrics` (or, with `org=True`, `org_metrics`) for both grains, with intervals."""
+    return records_and_metrics(outcomes, changes, incidents, slo_periods, ownership, settings,
+                               org)[1]
 
 
 def median_ci_exprs(name: str) -> list[pl.Expr]:
@@ -127,21 +195,22 @@ def median_ci_exprs(name: str) -> list[pl.Expr]:
 def add_intervals(metrics: pl.DataFrame, min_sample: int) -> pl.DataFrame:
     """Add 95% intervals and low-sample flags ("Honest numbers"); drop the value lists.
 
-    Medians get the distribution-free order-statistic interval, rates the Wilson interval;
+    Which metric gets which is the registry's `interval` (metrics/registry.py): medians the
+    distribution-free order-statistic interval, rates the Wilson interval;
     `<metric>_low_sample` is true when the sample is under `min_sample`.
     """
     out = metrics.with_columns(
-        [e for name in MEDIANS for e in median_ci_exprs(name)]
+        [e for m in METRICS if m.interval == "order_statistic" for e in median_ci_exprs(m.stem)]
     )
-    for rate, k, n in RATES:
-        low, high = stats.wilson_intervals(out.get_column(k).to_numpy(),
-                                           out.get_column(n).to_numpy())
-        out = out.with_columns(
-            pl.Series(f"{rate}_ci_low", low).fill_nan(None),
-            pl.Series(f"{rate}_ci_high", high).fill_nan(None),
-            (pl.col(n) < min_sample).alias(f"{rate}_low_sample"),
-        )
-    out = out.with_columns(
-        [(pl.col(col) < min_sample).alias(f"{name}_low_sample") for name, col in SAMPLES.items()]
-    )
+    for m in METRICS:
+        if m.interval == "wilson" and isinstance(m.how, Rate):
+            low, high = stats.wilson_intervals(out.get_column(m.how.numerator).to_numpy(),
+                                               out.get_column(m.how.denominator).to_numpy())
+            low_col, high_col = m.interval_columns or ("", "")
+            out = out.with_columns(
+                pl.Series(low_col, low).fill_nan(None), pl.Series(high_col, high).fill_nan(None),
+                (pl.col(m.how.denominator) < min_sample).alias(f"{m.low_sample_column}"))
+    flags = {m.low_sample_column: m.samples for m in METRICS
+             if isinstance(m.how, Quantile) and m.low_sample_column}
+    out = out.with_columns([(pl.col(n) < min_sample).alias(flag) for flag, n in flags.items()])
     return out.drop([c for c in out.columns if c.endswith("_values")])

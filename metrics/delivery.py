@@ -1,4 +1,4 @@
-"""Lead time for changes: which deployment first delivers each change (METRICS.md section 2).
+"""Lead time for changes: which deployment first delivers each change (docs/metrics.md section 2).
 
 Graph mode walks each service's commit graph once: deployments are taken in order, and each
 walk stops at commits an earlier deployment already reached, so every commit is visited once

@@ -1,4 +1,4 @@
-"""Deployment outcomes: failed, rework, restored_at (METRICS.md sections 3, 4 and 6)."""
+"""Deployment outcomes: failed, rework, restored_at (docs/metrics.md sections 3, 4 and 6)."""
 
 from __future__ import annotations
 
@@ -106,8 +106,12 @@ OUTCOME_SCHEMA = {
     "baseline": pl.Boolean, "failed": pl.Boolean, "failure_reasons": pl.List(pl.String),
     "rework": pl.Boolean, "rework_reasons": pl.List(pl.String), "rolls_back": pl.String,
     "fixes": pl.String, "incident_ids": pl.List(pl.String), "restored_at": UTC_TS,
-    "recovery_hours": pl.Float64,
+    "fdrt_hours": pl.Float64, "failure_detail": pl.String, "rework_detail": pl.String,
 }
+
+# How `failure_detail` words each way a later deployment undoes a failed one.
+_UNDONE_BY = {"rollback": "rolled back by ", "implicit_rollback": "implicitly rolled back by ",
+              "fix": "fixed by "}
 
 
 def deployment_outcomes(deployments: pl.DataFrame, attributions: pl.DataFrame,
@@ -127,9 +131,12 @@ def deployment_outcomes(deployments: pl.DataFrame, attributions: pl.DataFrame,
                                   left_on="deployment_id", right_on="id").select(
         pl.col("rolled_back_id").alias("target"), pl.col("deployment_id").alias("by"),
         "finished_at", pl.lit("implicit_rollback").alias("reason"))
-    undo = pl.concat([explicit, implicit_rows, fixes])
+    undo = pl.concat([explicit, implicit_rows, fixes]).with_columns(
+        (pl.col("reason").replace_strict(_UNDONE_BY, return_dtype=pl.String) + pl.col("by"))
+        .alias("words"))
     by_undo = undo.group_by("target").agg(
         pl.col("reason").unique().sort().alias("undo_reasons"),
+        pl.col("words").unique().sort().alias("undo_words"),
         pl.col("finished_at").min().alias("undone_at"))
     inc = _incident_restore(attributions, incidents)
     out = (
@@ -151,6 +158,20 @@ def deployment_outcomes(deployments: pl.DataFrame, attributions: pl.DataFrame,
             _tag(pl.col("labels").fill_null([]).list.eval(
                 pl.element().str.to_lowercase() == "hotfix").list.any(), "hotfix"),
         ).alias("rework_reasons"),
+        pl.concat_list(
+            pl.when(pl.col("incident_ids").list.len() > 0)
+            .then(pl.concat_list(pl.format("incident {}", pl.col("incident_ids").list.join(", "))))
+            .otherwise(pl.lit([], pl.List(pl.String))),
+            pl.col("undo_words").fill_null(pl.lit([], pl.List(pl.String))),
+        ).list.join("; ").alias("failure_detail"),
+        pl.concat_list(
+            _words(pl.col("rollback_of").is_not_null(), pl.format("rolls back {}", "rollback_of")),
+            _words(pl.col("_implicit_of").is_not_null(),
+                   pl.format("implicitly rolls back {}", "_implicit_of")),
+            _words(pl.col("fix_for").is_not_null(), pl.format("fixes {}", "fix_for")),
+            _words(pl.col("labels").fill_null([]).list.eval(
+                pl.element().str.to_lowercase() == "hotfix").list.any(), pl.lit("label hotfix")),
+        ).list.join("; ").alias("rework_detail"),
         pl.min_horizontal("undone_at", "incidents_restored_at").alias("restored_at"),
         pl.coalesce("rollback_of", "_implicit_of").alias("rolls_back"),
         pl.col("fix_for").alias("fixes"),
@@ -161,9 +182,14 @@ def deployment_outcomes(deployments: pl.DataFrame, attributions: pl.DataFrame,
         (pl.col("rework_reasons").list.len() > 0).alias("rework"),
         pl.when(pl.col("failure_reasons").list.len() > 0).then(pl.col("restored_at"))
         .alias("restored_at"),
+        pl.when(pl.col("failure_reasons").list.len() > 0).then(pl.col("failure_detail"))
+        .alias("failure_detail"),
+        pl.when(pl.col("rework_reasons").list.len() > 0).then(pl.col("rework_detail"))
+        .alias("rework_detail"),
     ).with_columns(
+        # Failed deployment recovery time (fdrt), per deployment; section 4.
         ((pl.col("restored_at") - pl.col("finished_at")).dt.total_microseconds() / HOUR_US)
-        .alias("recovery_hours"),
+        .alias("fdrt_hours"),
     )
     return out.select(list(OUTCOME_SCHEMA)).cast(OUTCOME_SCHEMA).sort("service", "finished_at",
                                                                         "id")
@@ -171,6 +197,11 @@ def deployment_outcomes(deployments: pl.DataFrame, attributions: pl.DataFrame,
 
 def _tag(condition: pl.Expr, name: str) -> pl.Expr:
     return pl.when(condition).then(pl.lit([name])).otherwise(pl.lit([], pl.List(pl.String)))
+
+
+def _words(condition: pl.Expr, words: pl.Expr) -> pl.Expr:
+    return pl.when(condition).then(pl.concat_list(words)).otherwise(
+        pl.lit([], pl.List(pl.String)))
 
 
 def _later_same_service(deps: pl.DataFrame, column: str, pos: pl.DataFrame,

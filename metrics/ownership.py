@@ -1,4 +1,4 @@
-"""Which team owned a service at a given moment (METRICS.md, "ownership over time")."""
+"""Which team owned a service at a given moment (docs/metrics.md, "ownership over time")."""
 
 from __future__ import annotations
 

@@ -54,9 +54,46 @@ class Metric:
     record_kind: RecordKind
     group: Group
     interval: Interval | None = None
-    band: str | None = None  # key in metrics.bands
+    band: str | None = None  # a key of metrics.bands.METRICS (the DORA clusters drawn behind)
     lower_is_better: bool | None = None  # None: not a direction (a plain count)
     section: str = ""  # the docs/metrics.md section that defines it
+    shares_records_of: str | None = None  # a metric whose records back this one too
+
+    @property
+    def record_set(self) -> str:
+        """The set of `metric_records` rows behind it (shared: change_failure_rate's are
+        failed_deployments' records)."""
+        return self.shares_records_of or self.column
+
+    @property
+    def stem(self) -> str:
+        """The name a quantile's companion columns start with (`fdrt` of `fdrt_p50_hours`)."""
+        if isinstance(self.how, Quantile):
+            return self.column.removesuffix("_hours").rsplit("_p", 1)[0]
+        return self.column
+
+    @property
+    def interval_columns(self) -> tuple[str, str] | None:
+        """The (low, high) columns of the 95% interval, or None without an interval."""
+        if self.interval == "wilson":
+            return f"{self.column}_ci_low", f"{self.column}_ci_high"
+        if self.interval == "order_statistic":
+            return f"{self.stem}_p50_ci_low_hours", f"{self.stem}_p50_ci_high_hours"
+        return None
+
+    @property
+    def values_column(self) -> str | None:
+        """The sorted per-period value list an order-statistic interval is picked from."""
+        return f"{self.stem}_values" if self.interval == "order_statistic" else None
+
+    @property
+    def low_sample_column(self) -> str | None:
+        """The flag that the sample behind the value is under `min_sample` (None: a count)."""
+        if isinstance(self.how, Rate):
+            return f"{self.column}_low_sample"
+        if isinstance(self.how, Quantile):
+            return f"{self.stem}_low_sample"
+        return None
 
     @property
     def samples(self) -> str | None:
@@ -85,20 +122,20 @@ METRICS: tuple[Metric, ...] = (
            Quantile("changes", "lead_time_hours", 0.5, "lead_time_samples"),
            "Median hours from a change's start to the deployment that delivered it.",
            "change", "throughput", "order_statistic", band="lead_time_hours",
-           lower_is_better=True, section="2"),
+           lower_is_better=True, section="2", shares_records_of="changes"),
     Metric("lead_time_p90_hours", "lead time p90", "Lead time for changes, p90", "hours",
            Quantile("changes", "lead_time_hours", 0.9, "lead_time_samples"),
            "90th percentile of the same lead times.", "change", "throughput",
-           lower_is_better=True, section="2"),
+           lower_is_better=True, section="2", shares_records_of="changes"),
     Metric("failed_deployments", "failed deployments", "Failed deployments", "deployments",
            Count("deployment_outcomes", "failed"),
            "Deployments with an attributed incident, a rollback or a fix.", "deployment",
-           "instability", lower_is_better=True, section="3"),
+           "instability", lower_is_better=True, section="3", shares_records_of="deployments"),
     Metric("change_failure_rate", "change failure rate", "Change failure rate", "share",
            Rate("failed_deployments", "deployments"),
            "Failed deployments / deployments, by the period of the deployment.", "deployment",
            "instability", "wilson", band="change_failure_rate", lower_is_better=True,
-           section="3"),
+           section="3", shares_records_of="deployments"),
     Metric("unrecovered_failures", "unrecovered failures", "Unrecovered failures",
            "deployments", Count("deployment_outcomes", "failed, no restored_at"),
            "Failed deployments with no rollback, fix or resolution yet.", "deployment",
@@ -107,8 +144,8 @@ METRICS: tuple[Metric, ...] = (
            "Failed deployment recovery time", "hours",
            Quantile("deployment_outcomes", "fdrt_hours", 0.5, "fdrt_samples"),
            "Median hours from a failed deployment to its rollback, fix or incident "
-           "resolution.", "deployment", "throughput", "order_statistic", band="fdrt_hours",
-           lower_is_better=True, section="4"),
+           "resolution.", "deployment", "throughput", "order_statistic",
+           band="time_to_restore_hours", lower_is_better=True, section="4"),
     Metric("incidents_opened", "incidents opened", "Incidents opened", "incidents",
            Count("incidents", "by opened_at"), "Incidents opened in the period.", "incident",
            "incidents", lower_is_better=True, section="5"),
@@ -119,7 +156,7 @@ METRICS: tuple[Metric, ...] = (
            Quantile("incidents", "time_to_restore_hours", 0.5, "incidents_resolved"),
            "Median hours from an incident's opening to its resolution, whatever its cause.",
            "incident", "incidents", "order_statistic", band="time_to_restore_hours",
-           lower_is_better=True, section="5"),
+           lower_is_better=True, section="5", shares_records_of="incidents_resolved"),
     Metric("rework_deployments", "rework deployments", "Rework deployments", "deployments",
            Count("deployment_outcomes", "rework"),
            "Deployments that roll back or fix another, or carry the label hotfix.",
@@ -127,16 +164,16 @@ METRICS: tuple[Metric, ...] = (
     Metric("rework_rate", "rework rate", "Rework rate", "share",
            Rate("rework_deployments", "deployments"),
            "Rework deployments / deployments (DORA 2024).", "deployment", "instability",
-           "wilson", band="rework_rate", lower_is_better=True, section="6"),
+           "wilson", lower_is_better=True, section="6", shares_records_of="rework_deployments"),
     Metric("slos_total", "SLOs with data", "SLOs with data", "SLOs",
            Count("slo_periods", "SLOs with data"), "SLOs of the team with data in the period.",
            "slo", "reliability", section="7"),
     Metric("slos_met", "SLOs met", "SLOs met", "SLOs", Count("slo_periods", "met"),
            "SLOs whose attainment met the objective.", "slo", "reliability",
            lower_is_better=False, section="7"),
-    Metric("slo_met_ratio", "SLOs met", "Reliability: SLOs met", "share",
+    Metric("slo_met_ratio", "share of SLOs met", "Reliability: SLOs met", "share",
            Rate("slos_met", "slos_total"), "SLOs met / SLOs with data.", "slo", "reliability",
-           "wilson", lower_is_better=False, section="7"),
+           "wilson", lower_is_better=False, section="7", shares_records_of="slos_total"),
 )
 
 BY_COLUMN: dict[str, Metric] = {m.column: m for m in METRICS}
@@ -148,3 +185,25 @@ def metric(column: str) -> Metric:
         return BY_COLUMN[column]
     except KeyError:
         raise KeyError(f"no metric {column!r}; known: {', '.join(BY_COLUMN)}") from None
+
+
+def _how(m: Metric) -> str:
+    how = m.how
+    if isinstance(how, Rate):
+        return f"`{how.numerator}` / `{how.denominator}`"
+    if isinstance(how, Quantile):
+        return f"p{round(how.q * 100)} of `{how.records}.{how.hours}`"
+    return f"count of `{how.records}`" + (f" ({how.filter})" if how.filter else "")
+
+
+def markdown_table() -> str:
+    """The metric table of docs/metrics.md, one row per metric (a unit test keeps them equal)."""
+    lines = ["| column | metric | unit | computed as | sample | 95% interval | DORA band | "
+             "records | § |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in METRICS:
+        cells = [f"`{m.column}`", m.title, m.unit, _how(m),
+                 f"`{m.samples}`" if m.samples else "", (m.interval or "").replace("_", "-"),
+                 f"`{m.band}`" if m.band else "", m.record_kind, m.section]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

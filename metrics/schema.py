@@ -1,6 +1,6 @@
 """The canonical tables every source fills, as polars schemas.
 
-One schema per entity of SOURCES.md. Sources yield frames of exactly these columns (plus
+One schema per entity of docs/config.md. Sources yield frames of exactly these columns (plus
 `source`, the name of the source that produced the row); the warehouse stores them under the same
 names; `metrics/` reads them. Timestamps are UTC microseconds throughout.
 """
@@ -99,7 +99,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "quarantine": ("source", "file", "line", "entity"),
 }
 
-# The event-file name of each entity (SOURCES.md calls SLI records `sli`).
+# The event-file name of each entity (docs/config.md calls SLI records `sli`).
 FILE_NAMES: dict[str, str] = {
     "commits": "commits",
     "pull_requests": "pull_requests",

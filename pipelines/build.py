@@ -15,8 +15,8 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import duckdb
@@ -24,11 +24,13 @@ import polars as pl
 
 from metrics.codeowners import code_owner_changes
 from metrics.compute import (
+    RECORD_COLUMNS,
     Settings,
     compute_changes,
     compute_outcomes,
     compute_slo_periods,
-    compute_team_metrics,
+    records_and_metrics,
+    records_view_sql,
 )
 from metrics.delivery import Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
@@ -127,7 +129,10 @@ def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A COMMIT that failed (e.g. the disk is full) has rolled back already, and a second
+        # error here would hide the first, which is the one that says what went wrong.
+        with suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -135,7 +140,8 @@ def _tables(conn: duckdb.DuckDBPyConnection, *names: str) -> list[pl.DataFrame]:
     return [read_table(conn, n) for n in names]
 
 
-def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFrame, tuple]]
+def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFrame, tuple]],
+             after: Callable[[duckdb.DuckDBPyConnection], None] | None = None
              ) -> dict[str, int]:
     counts = {}
     builds = _builds(conn)  # before writing: the builds of the tables the frames came from
@@ -146,6 +152,8 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
             # rows) comes from that one's build.
             builds[name] = _derived_build(name, builds)
             _stamp(conn, [name], builds[name])
+        if after is not None:  # in the same transaction: views over the new tables
+            after(conn)
     publish_if_consistent(conn)
     return counts
 
@@ -265,14 +273,24 @@ def build_slo_periods(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
 
 def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
                        org: bool = False) -> dict[str, int]:
-    """`team_metrics` (or `org_metrics`) for the grains week and month."""
+    """`team_metrics` and its records `team_metric_records` (with `org=True`: `org_metrics`)
+    for the grains week and month.
+
+    Both tables come from the same record rows, written in one transaction with the
+    `metric_records` view over them (docs/sql.md). The organisation's figures aggregate the
+    same rows relabelled `all teams`, which is what the view shows for it.
+    """
     outcomes, changes, incidents, slo_periods = _tables(
         conn, "deployment_outcomes", "changes", "incidents", "slo_periods")
-    metrics = compute_team_metrics(outcomes, changes, incidents, slo_periods, _ownership(conn),
-                                   settings_of(config), org=org)
-    name = "org_metrics" if org else "team_metrics"
-    order = ("grain", "period_start") if org else ("team", "grain", "period_start")
-    return _replace(conn, {name: (metrics, order)})
+    records, metrics = records_and_metrics(outcomes, changes, incidents, slo_periods,
+                                           _ownership(conn), settings_of(config), org=org)
+    if org or records is None:
+        return _replace(conn, {"org_metrics": (metrics, ("grain", "period_start"))})
+    return _replace(conn, {
+        "team_metrics": (metrics, ("team", "grain", "period_start")),
+        # Already in RECORD_COLUMNS order (records_and_metrics sorts them in DuckDB).
+        "team_metric_records": (records.select(RECORD_COLUMNS), ()),
+    }, after=lambda c: c.execute(records_view_sql()))
 
 
 def build_reorganisations(conn: duckdb.DuckDBPyConnection, config: DoraConfig

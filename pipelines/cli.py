@@ -7,9 +7,12 @@ and the schedule build the same warehouse.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import logging
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,15 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.config import ConfigError, DoraConfig, load_config
+from pipelines.errors import describe
 
 console = Console(stderr=True)
 SUMMARY_WEEKS = 12
 
 
 def _progress(message: str) -> None:
-    console.print(Text("• ", style="dim") + Text(message), highlight=False)
+    # Never wrapped: a progress line (often a path) stays one line in logs and pipes.
+    console.print(Text("• ", style="dim") + Text(message), highlight=False, soft_wrap=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,23 +56,44 @@ def _parser() -> argparse.ArgumentParser:
                      help="the config file (default: ./dora.yaml)")
     for sub_parser in (demo, run):
         sub_parser.add_argument("--verbose", action="store_true",
-                                help="show Dagster's own step-by-step log")
+                                help="show Dagster's own step-by-step log, and the full "
+                                     "traceback of an error")
     report = sub.add_parser(
         "report", help="rewrite the HTML reports from the existing warehouse",
         description="Read the warehouse (read-only) and rewrite every team page and the index "
                     "in the config's reports_dir.")
     report.add_argument("--config", type=Path, default=Path("dora.yaml"),
                         help="the config file (default: ./dora.yaml)")
+    explain = sub.add_parser(
+        "explain", help="print one number of team_metrics and the records behind it",
+        description="Print the value of one metric for one team and period, as in "
+                    "team_metrics, and every record it is computed from (docs/metrics.md, "
+                    "\"Every number has its records\"). Reads the warehouse read-only.")
+    explain.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                         help="the config file (default: ./dora.yaml)")
+    explain.add_argument("--team", required=True, help="a team, or 'all teams'")
+    explain.add_argument("--metric", required=True,
+                         help="a team_metrics column, e.g. change_failure_rate")
+    explain.add_argument("--period", required=True, type=_date, metavar="YYYY-MM-DD",
+                         help="the start of the period (a date inside it also works)")
+    explain.add_argument("--grain", choices=("week", "month"), default="week",
+                         help="week (Monday 00:00 UTC, the default) or month")
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default) or json")
     check = sub.add_parser("check", help="validate a config file and print what it contains",
                            description="Validate a config file without running anything.")
     check.add_argument("--config", type=Path, default=Path("dora.yaml"),
                        help="the config file (default: ./dora.yaml)")
+    for sub_parser in (report, explain, check):
+        sub_parser.add_argument("--verbose", action="store_true",
+                                help="show the full traceback of an error")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dora-pipeline` command."""
     args = _parser().parse_args(argv)
+    _show_notices()
     interrupts = _Interrupts()
     try:
         if args.command == "demo":
@@ -76,16 +102,52 @@ def main(argv: list[str] | None = None) -> int:
             return interrupts.outcome(_run(args.config, args.verbose))
         if args.command == "report":
             return interrupts.outcome(_report(args.config))
+        if args.command == "explain":
+            return _explain(args)
         return _check(args.config)
     except ConfigError as exc:
-        console.print(f"[red]config error[/red] {exc}", highlight=False)
+        _traceback(exc, args.verbose)
+        console.print(Text("config error", style="red") + Text(f" {exc}"), highlight=False,
+                      soft_wrap=True)
         return 2
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line (see errors.py)
+        if interrupts.check():  # a step stopped by Ctrl-C fails the run: say interrupted
+            return interrupts.outcome(130)
+        _traceback(exc, args.verbose)
+        _error(f"{args.command} failed", exc)
+        return 1
     except BaseException:  # Ctrl-C arrives as KeyboardInterrupt or Dagster's interrupt error
         if not interrupts.check():
             raise
         return interrupts.outcome(130)
     finally:
         interrupts.close()
+
+
+def _error(what: str, exc: BaseException) -> None:
+    """The one line that says what happened and what to do (never wrapped, never markup)."""
+    console.print(Text(what, style="red") + Text(f": {describe(exc)}"), highlight=False,
+                  soft_wrap=True)
+
+
+def _traceback(exc: BaseException, verbose: bool) -> None:
+    if verbose:
+        console.print("".join(traceback.format_exception(exc)), highlight=False,
+                      markup=False, soft_wrap=True)
+
+
+class _NoticeHandler(logging.Handler):
+    """Prints the product's one-line notices (`pipelines.errors.notice`) as warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(Text("warning", style="yellow") + Text(f": {record.getMessage()}"),
+                      highlight=False, soft_wrap=True)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("pipelines")
+    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
+        logger.addHandler(_NoticeHandler(logging.WARNING))
 
 
 class _Interrupts:
@@ -166,13 +228,10 @@ def _run(config_path: Path, verbose: bool = False) -> int:
     from pipelines.runner import run_pipeline
 
     config = load_config(config_path)
-    try:
-        summary = run_pipeline(config_path, progress=_progress,
-                               extra_stages=_report_stages(),
-                               log_level="DEBUG" if verbose else "WARNING")
-    except Exception as exc:  # one clear line; the Dagster event log has the details
-        console.print(f"[red]run failed[/red]: {_short(exc)}", highlight=False)
-        return 1
+    # Without --verbose, Dagster logs nothing to the console (its failure records hold
+    # tracebacks): `main` prints one line per error, and notices come through `logging`.
+    summary = run_pipeline(config_path, progress=_progress, extra_stages=_report_stages(),
+                           log_level="DEBUG" if verbose else "CRITICAL")
     _print_summary(config)
     for check in summary.failed_checks:
         console.print(f"[yellow]warning[/yellow]: check `{check}` did not pass "
@@ -208,6 +267,50 @@ def _check(config_path: Path) -> int:
     return 0
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from pipelines.explain import ExplainError, as_json, as_text, explain
+    from pipelines.warehouse import connect
+
+    config = load_config(args.config)
+    if not config.warehouse_path.exists():
+        console.print(Text("explain: ", style="red")
+                      + Text(f"no warehouse at {config.warehouse_path}: run "
+                             "`dora-pipeline run` first"), highlight=False, soft_wrap=True)
+        return 2
+    conn = connect(config.warehouse_path, read_only=True)
+    try:
+        answer = explain(conn, args.team, args.metric, args.period, args.grain)
+    except ExplainError as exc:
+        console.print(Text("explain: ", style="red") + Text(str(exc)), highlight=False,
+                      soft_wrap=True)
+        return 2
+    finally:
+        conn.close()
+    print(as_json(answer) if args.format == "json" else as_text(answer))
+    return 0
+
+
+# The CLI summary's columns: team_metrics columns, headed by their registry titles.
+SUMMARY_COLUMNS = ("deployments", "lead_time_p50_hours", "change_failure_rate",
+                   "fdrt_p50_hours", "changes")
+
+
+def _summary_heading(column: str) -> str:
+    from metrics.registry import metric
+
+    m = metric(column)
+    per = " per week" if column == "deployments" else ""
+    unit = " (h)" if m.unit == "hours" else ""
+    return f"{m.title}{per}{unit}"
+
+
 def _print_summary(config: DoraConfig) -> None:
     from metrics.compute import sql_text
     from pipelines.warehouse import connect
@@ -217,20 +320,15 @@ def _print_summary(config: DoraConfig) -> None:
         rows = conn.sql(sql_text("team_summary"), params={"weeks": SUMMARY_WEEKS}).fetchall()
     finally:
         conn.close()
-    table = Table(title=f"Last {SUMMARY_WEEKS} weeks per team (alphabetical; each team's "
-                        "trend is in its report)")
-    for column in ("team", "deploys/week", "lead time p50 (h)", "change failure rate",
-                   "recovery p50 (h)", "changes"):
+    table = Table(title=f"Last {SUMMARY_WEEKS} weeks per team, from team_metrics: counts "
+                        "summed, rates pooled, medians over the weeks' records (alphabetical; "
+                        "each team's trend is in its report)")
+    for column in ("team",) + tuple(_summary_heading(c) for c in SUMMARY_COLUMNS):
         table.add_column(column, overflow="fold")
     for row in rows:
         # Text(), not a plain string: a team name must never be read as rich markup.
         table.add_row(*(Text("–" if v is None else str(v)) for v in row))
     Console().print(table)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
 
 
 if __name__ == "__main__":

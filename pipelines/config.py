@@ -7,6 +7,7 @@ never a pydantic traceback. Relative paths are resolved against the config file'
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -406,12 +407,158 @@ def load_config(path: str | Path) -> DoraConfig:
         raise ConfigError(f"{path}: line 1: the config must be a mapping of keys")
     data["config_dir"] = path.resolve().parent
     try:
-        return DoraConfig.model_validate(data)
+        config = DoraConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(path, root, exc)) from None
+    _check_paths(path, root, config)
+    return config
 
 
 MAX_PROBLEMS = 50  # problems listed in one error message
+
+# ---- the paths the product writes (docs/config.md, "Paths the product writes") ---------------
+
+# DuckDB files carry these bytes at offset 8.
+_DUCKDB_MAGIC = (8, b"DUCK")
+
+
+def _check_paths(path: Path, root: yaml.Node | None, config: DoraConfig) -> None:
+    """Refuse, naming the key and its line, a `warehouse`, `reports_dir` or `landing_dir` the
+    product could not use or would harm the user's files with (it replaces the warehouse file
+    and writes the two folders)."""
+    problems = path_problems(config, _scalar(root, "warehouse"))
+    if problems:
+        lines = [f"{path}: {len(problems)} problem(s) in the config:"]
+        for key, message in problems:
+            line = _line_of(root, [key]) if _scalar(root, key) is not None else None
+            where = f"line {line}: " if line else ""
+            lines.append(f"  {where}`{key}`: {_printable(message, 400)}")
+        raise ConfigError("\n".join(lines))
+
+
+def path_problems(config: DoraConfig, warehouse_text: str | None = None
+                  ) -> list[tuple[str, str]]:
+    """(key, problem) for each written path that is dangerous or impossible: a warehouse that
+    is a folder, has no file name or is some other file; a reports or landing folder that is
+    the filesystem root, the home folder, the config's own folder, a file, or the same as or
+    inside another written path; a path that cannot be encoded as UTF-8. `warehouse_text` is
+    the `warehouse` value as written (a trailing slash means a folder)."""
+    given = config.model_fields_set  # keys the file gives (the others are defaults)
+    paths: dict[str, Path] = {"warehouse": config.warehouse_path,
+                              "reports_dir": config.reports_path}
+    if isinstance(config.landing_root, Path):
+        paths["landing_dir"] = config.landing_root
+    problems = [(key, f"{_printable(str(value), 200)} cannot be encoded as UTF-8 (a folder "
+                      "name in it is not UTF-8), and DuckDB and the reports need UTF-8 paths: "
+                      "rename the folder or choose another path")
+                for key, value in paths.items() if not _encodable(value)
+                and (key != "landing_dir" or key in given)]  # else it follows the warehouse
+    if problems:
+        return problems
+    warehouse = _real(config.warehouse_path)
+    problems += _warehouse_problems(warehouse, warehouse_text)
+    folders = {key: _real(value) for key, value in paths.items() if key != "warehouse"}
+    for key, folder in folders.items():
+        problem = _folder_problem(folder, _real(config.config_dir))
+        if problem:
+            example = "reports" if key == "reports_dir" else "data/landing"
+            problems.append((key, f"{folder} {problem}: choose a folder of its own, such as "
+                                  f"`{example}`"))
+    if problems:
+        return problems
+    for key, folder in folders.items():
+        if _within(folder, warehouse):
+            problems.append((key, f"{folder} is the warehouse file or inside it: choose a "
+                                  "folder of its own"))
+    reports, landing = folders["reports_dir"], folders.get("landing_dir")
+    landing_name = "`landing_dir`" if "landing_dir" in given else "the default landing folder"
+    if landing is not None and (_within(reports, landing) or _within(landing, reports)):
+        problems.append(("landing_dir" if "landing_dir" in given else "reports_dir",
+                         f"`reports_dir` ({reports}) and {landing_name} ({landing}) are the "
+                         "same folder or one is inside the other: give each a folder of its "
+                         "own"))
+    if _within(warehouse, reports):
+        problems.append(("reports_dir" if "reports_dir" in given else "warehouse",
+                         f"`reports_dir` ({reports}) would hold the warehouse ({warehouse}), "
+                         "and the reports folder is for pages people open and share: give "
+                         "each a place of its own"))
+    return problems
+
+
+def _warehouse_problems(warehouse: Path, text: str | None) -> list[tuple[str, str]]:
+    """What makes `warehouse` no file the product may create and replace."""
+    fix = "give the path of a file, such as `data/dora.duckdb`"
+    if text is not None and (text.rstrip().endswith(("/", "\\")) or Path(text).name in
+                             ("", ".", "..")):
+        return [("warehouse", f"{text!r} names a folder, not a file: {fix}")]
+    if warehouse.name == "" or warehouse == Path(warehouse.anchor):
+        return [("warehouse", f"{warehouse} has no file name: {fix}")]
+    if warehouse.is_dir():
+        return [("warehouse", f"{warehouse} is a folder: give the path of a file in it, such "
+                              f"as `{warehouse / 'dora.duckdb'}`")]
+    for parent in warehouse.parents:
+        if parent.exists() and not parent.is_dir():
+            return [("warehouse", f"{parent} is a file, so the warehouse's folder cannot be "
+                                  f"made: {fix}")]
+    if warehouse.is_file() and not _duckdb_or_damaged(warehouse):
+        return [("warehouse", f"{warehouse} exists and is not a DuckDB file, and a run "
+                              f"replaces the warehouse file: {fix} that is not already taken")]
+    return []
+
+
+def _duckdb_or_damaged(path: Path) -> bool:
+    """True for a DuckDB file, and for what a damaged one looks like (empty, zeroed), which a
+    run rebuilds; False for any other file (the user's, which a run must not replace)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return True  # unreadable: the run says why, in one line
+    offset, magic = _DUCKDB_MAGIC
+    return head[offset:offset + len(magic)] == magic or not head.strip(b"\x00")
+
+
+def _folder_problem(folder: Path, config_dir: Path) -> str | None:
+    if folder == Path(folder.anchor):
+        return "is the filesystem root"
+    try:
+        home = _real(Path.home())
+    except (RuntimeError, KeyError):  # no home folder known
+        home = None
+    if folder == home:
+        return "is your home folder"
+    if folder == config_dir:
+        return "is the config file's own folder"
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
+    return None
+
+
+def _real(path: Path) -> Path:
+    """`path` absolute, with `..` and symbolic links resolved (what the OS will write to)."""
+    return Path(os.path.realpath(path))
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def _encodable(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _scalar(root: yaml.Node | None, key: str) -> str | None:
+    """The text of a top-level scalar `key` of the config (None when absent)."""
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            if key_node.value == key and isinstance(value_node, yaml.ScalarNode):
+                return str(value_node.value)
+    return None
+
 
 
 def _check_nodes(path: Path, root: yaml.Node | None) -> None:

@@ -1,5 +1,5 @@
 -- Report input: the lead-time breakdown of one team per period, with the sample size of each
--- segment (a segment is NULL when an end is missing or it is negative, METRICS.md section 2).
+-- segment (a segment is NULL when an end is missing or it is negative, docs/metrics.md section 2).
 -- Periods follow team_metrics: the period of the delivering deployment.
 SELECT
     grain,

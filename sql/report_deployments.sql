@@ -13,7 +13,7 @@ SELECT
     o.fixes,
     o.incident_ids,
     timezone('UTC', o.restored_at) AS restored_at_utc,
-    o.recovery_hours,
+    o.fdrt_hours,
     coalesce(list_contains(d.labels, 'hotfix'), false) AS hotfix
 FROM deployment_outcomes AS o
 LEFT JOIN deployments AS d USING (id)

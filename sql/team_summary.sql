@@ -1,33 +1,37 @@
--- A short per-team summary over the last $weeks weeks of data (alphabetical, never ranked).
--- Figures come from the records of the window, not from averaging weekly figures.
+-- The CLI summary: per team over the last $weeks weeks of team_metrics (alphabetical, never
+-- ranked). Counts are the sums of the weekly rows; a rate is the summed numerator over the
+-- summed denominator; a median is taken over the window's records in metric_records (a median
+-- of weekly medians would not be one). Nothing here recomputes a metric from the raw tables.
 WITH bounds AS (
-    SELECT max(period_start) + INTERVAL 7 DAY AS window_end,
-           max(period_start) - INTERVAL (7 * ($weeks - 1)) DAY AS window_start
+    SELECT max(period_start) - INTERVAL (7 * ($weeks - 1)) DAY AS window_start
     FROM team_metrics WHERE grain = 'week'
 ),
-dep AS (
-    SELECT team, count(*) AS deployments, count(*) FILTER (failed) AS failed,
-           quantile_cont(recovery_hours, 0.5) FILTER (failed AND recovery_hours >= 0) AS fdrt
-    FROM deployment_outcomes, bounds
-    WHERE finished_at >= window_start AND finished_at < window_end
+counts AS (
+    SELECT team, sum(deployments) AS deployments,
+           sum(failed_deployments) AS failed_deployments, sum(changes) AS changes
+    FROM team_metrics, bounds
+    WHERE grain = 'week' AND period_start >= window_start
     GROUP BY team
 ),
-chg AS (
-    SELECT team, count(*) AS changes,
-           quantile_cont(lead_time_hours, 0.5) FILTER (lead_time_hours >= 0) AS lead_time
-    FROM changes, bounds
-    WHERE delivered_at >= window_start AND delivered_at < window_end
+medians AS (
+    SELECT team,
+           quantile_cont(value_hours, 0.5)
+               FILTER (metric = 'lead_time_p50_hours' AND value_hours >= 0)
+               AS lead_time_p50_hours,
+           quantile_cont(value_hours, 0.5) FILTER (metric = 'fdrt_p50_hours') AS fdrt_p50_hours
+    FROM metric_records, bounds
+    WHERE grain = 'week' AND period_start >= window_start AND team <> 'all teams'
     GROUP BY team
 ),
 teams AS (SELECT DISTINCT team FROM team_metrics)
 SELECT
     teams.team,
-    round(coalesce(dep.deployments, 0) / $weeks, 1) AS deployments_per_week,
-    round(chg.lead_time, 1) AS lead_time_p50_hours,
-    round(dep.failed / nullif(dep.deployments, 0), 3) AS change_failure_rate,
-    round(dep.fdrt, 1) AS fdrt_p50_hours,
-    coalesce(chg.changes, 0) AS changes
+    round(coalesce(counts.deployments, 0) / $weeks, 1) AS deployments,
+    round(medians.lead_time_p50_hours, 1) AS lead_time_p50_hours,
+    round(counts.failed_deployments / nullif(counts.deployments, 0), 3) AS change_failure_rate,
+    round(medians.fdrt_p50_hours, 1) AS fdrt_p50_hours,
+    coalesce(counts.changes, 0) AS changes
 FROM teams
-LEFT JOIN dep USING (team)
-LEFT JOIN chg USING (team)
+LEFT JOIN counts USING (team)
+LEFT JOIN medians USING (team)
 ORDER BY teams.team

@@ -1,4 +1,4 @@
-"""A known-answer dataset for every rule of METRICS.md, with the working shown.
+"""A known-answer dataset for every rule of docs/metrics.md, with the working shown.
 
 Team `payments` owns service `api` (repo `acme/api`, commit graph present). All times UTC unless
 an offset is written. The expected numbers in tests/unit/test_definitions.py are worked out below.

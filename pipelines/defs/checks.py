@@ -97,7 +97,7 @@ def unmapped_services(dora: DoraResource) -> dg.AssetCheckResult:
     )
 
 
-# Counted deployments (METRICS.md: success, to production) of services whose repo has commit
+# Counted deployments (docs/metrics.md: success, to production) of services whose repo has commit
 # graph data, and whether their revision is one of that repo's commits. In time mode (a repo
 # whose commits carry no parents) the revision decides nothing, so those are left out.
 _REVISIONS_SQL = """

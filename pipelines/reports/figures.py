@@ -290,8 +290,8 @@ def _deployment_hover(row: dict) -> str:
     if row["baseline"]:
         lines.append("first deployment (baseline)")
     if row["failed"]:
-        recovered = (f"restored after {row['recovery_hours']:.1f} h"
-                     if row["recovery_hours"] is not None else "not recovered")
+        recovered = (f"restored after {row['fdrt_hours']:.1f} h"
+                     if row["fdrt_hours"] is not None else "not recovered")
         lines.append(f"failed: {esc(', '.join(row['failure_reasons'] or []))}; {recovered}")
     if row["rework"]:
         lines.append(f"rework: {esc(', '.join(row['rework_reasons'] or []))}")

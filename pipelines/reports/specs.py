@@ -1,6 +1,6 @@
 """The metrics a report shows, how each is read, and its trend with the test.
 
-One `MetricSpec` per metric of METRICS.md: the `team_metrics` column, its sample size and
+One `MetricSpec` per metric of docs/metrics.md: the `team_metrics` column, its sample size and
 low-sample flag, its 95% interval columns, whether lower is better, and the DORA band it is drawn
 against. `points` turns a team's (or the organisation's) rows into the series a chart and a trend
 use; `trend_of` states the trend over the last weeks with its test (metrics.stats.trend).
@@ -21,7 +21,7 @@ from metrics import stats
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How one metric of METRICS.md is charted and read."""
+    """How one metric of docs/metrics.md is charted and read."""
 
     key: str  # column of team_metrics
     title: str  # section heading

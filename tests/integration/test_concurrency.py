@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["faultkit_fixtures"]
 
-# What a reader checks in one snapshot: the counted deployments (METRICS.md: success, to
+# What a reader checks in one snapshot: the counted deployments (docs/metrics.md: success, to
 # production), their outcomes, and the deployments team_metrics and org_metrics count must all
 # agree. A reader that saw new deployments beside old metrics would find them apart.
 SNAPSHOT_SQL = """

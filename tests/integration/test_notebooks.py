@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -95,6 +96,9 @@ def test_team_deep_dive_shows_every_metric_and_its_drivers(executed, demo_run) -
                   "time to restore", "rework rate", "SLOs met"):
         assert label in text
     assert "coding" in text and "pickup" in text and "incident" in text
+    # The drill-down cell: the latest week's change failure rate and the deployments behind it.
+    assert "· change failure rate (change_failure_rate) = " in text
+    assert re.search(r"\n  deployment \S+", text) and " records:" in text
     assert _figures(notebook) == 9  # seven metrics, the timeline, the SLOs
 
 

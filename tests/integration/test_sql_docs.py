@@ -98,7 +98,8 @@ def _query(title_start: str) -> str:
 
 
 def test_median_lead_time_per_month_known_answers(known) -> None:
-    # METRICS.md worked example: January's lead times 27, 2, 6, 2, 1 h; February's 0.5 h
+    # The worked example of tests/known_answers.py: January's lead times 27, 2, 6, 2, 1 h;
+    # February's 0.5 h
     rows = known.sql(_query("Median lead time per month")).fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (dt.date(2026, 1, 1), 2.0, 5), (dt.date(2026, 2, 1), 0.5, 1)]

@@ -1,4 +1,4 @@
-"""Every rule of METRICS.md against hand-worked numbers (see tests/known_answers.py)."""
+"""Every rule of docs/metrics.md against hand-worked numbers (see tests/known_answers.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ import duckdb
 import known_answers as ka
 import pytest
 from eventkit import load_and_build, write_config, write_events
+from recordkit import REPRODUCE, mismatches
+
+from metrics.compute import sql_text
+from metrics.registry import BY_COLUMN
+from pipelines.cli import SUMMARY_COLUMNS
 
 WEEK1 = dt.date(2026, 1, 5)
 
@@ -69,7 +74,7 @@ def test_lead_time_breakdown(warehouse: duckdb.DuckDBPyConnection) -> None:
 
 def test_outcomes(warehouse: duckdb.DuckDBPyConnection) -> None:
     rows = warehouse.execute(
-        "SELECT id, failed, failure_reasons, rework, rework_reasons, recovery_hours "
+        "SELECT id, failed, failure_reasons, rework, rework_reasons, fdrt_hours "
         "FROM deployment_outcomes ORDER BY finished_at").fetchall()
     assert rows == [
         ("D1", False, [], False, [], None),
@@ -161,6 +166,153 @@ def test_org_metrics_are_computed_from_records(warehouse: duckdb.DuckDBPyConnect
     assert (first["deployments"], first["lead_time_p50_hours"]) == (8, 2.0)
 
 
+def records(conn: duckdb.DuckDBPyConnection, metric: str, start: dt.date = WEEK1,
+            team: str = "payments", grain: str = "week") -> list[tuple]:
+    return conn.execute(
+        "SELECT record_kind, record_id, value_hours, detail FROM metric_records "
+        "WHERE team = ? AND grain = ? AND period_start = ? AND metric = ? "
+        "ORDER BY value_hours NULLS LAST, record_id", [team, grain, start, metric]).fetchall()
+
+
+def _ids(conn: duckdb.DuckDBPyConnection, metric: str, **kw: object) -> list[str]:
+    return sorted(r[1] for r in records(conn, metric, **kw))
+
+
+D1_D8 = [f"D{i}" for i in range(1, 9)]
+
+
+def test_metric_records_has_the_documented_columns(warehouse: duckdb.DuckDBPyConnection) -> None:
+    names = [d[0] for d in warehouse.execute("SELECT * FROM metric_records LIMIT 0").description]
+    assert names == ["team", "grain", "period_start", "metric", "record_kind", "record_id",
+                     "value_hours", "detail"]
+    kinds = {r[0] for r in warehouse.execute("SELECT DISTINCT record_kind FROM metric_records")
+             .fetchall()}
+    assert kinds == {"deployment", "change", "incident", "slo"}
+
+
+def test_records_of_deployments(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 1: D1–D8 (DF failed, DS staging: not counted); deploy_days = 5 distinct dates.
+    The deployments' records are those of failed_deployments (reasons where failed)."""
+    assert records(warehouse, "deployments") == records(warehouse, "failed_deployments")
+    assert _ids(warehouse, "deployments") == D1_D8
+    days = [r[3] for r in records(warehouse, "deploy_days")]
+    assert sorted(set(days)) == ["2026-01-05", "2026-01-07", "2026-01-08", "2026-01-09",
+                                 "2026-01-10"]
+    assert _ids(warehouse, "deployments", start=dt.date(2026, 2, 1), grain="month") == ["D9"]
+
+
+def test_records_of_changes_and_lead_time(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 2: id = repo@sha of the change (a PR's merge commit); values are the lead
+    times 1, 2, 2, 6, 27 of the docstring → p50 2, p90 18.6."""
+    expected = [
+        ("change", "acme/api@c8", 1.0, 'commit c8 "c8 work" by alice, delivered to api by D8'),
+        ("change", "acme/api@b1", 2.0, 'commit b1 "b1 work" by alice, delivered to api by D2'),
+        ("change", "acme/api@c6", 2.0, 'commit c6 "c6 work" by alice, delivered to api by D6'),
+        ("change", "acme/api@q2", 6.0,
+         'PR acme/api#2 "Squashed fix" by alice, delivered to api by D3'),
+        ("change", "acme/api@m1", 27.0,
+         'PR acme/api#1 "Add refunds" by alice, delivered to api by D2'),
+    ]
+    for metric in ("changes", "lead_time_p50_hours", "lead_time_p90_hours"):
+        assert records(warehouse, metric) == expected
+    assert _ids(warehouse, "changes", start=dt.date(2026, 1, 26)) == ["acme/api@c9"]
+
+
+def test_records_of_failures(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 3: every counted deployment; the 5 failed ones say why (5/8 = 0.625)."""
+    expected = [
+        ("deployment", "D1", None, None),
+        ("deployment", "D2", None, None),
+        ("deployment", "D3", None, "incident I1"),
+        ("deployment", "D4", None, "implicitly rolled back by D5"),
+        ("deployment", "D5", None, None),
+        ("deployment", "D6", None,
+         "incident I3; implicitly rolled back by D7; rolled back by D7"),
+        ("deployment", "D7", None, "fixed by D8"),
+        ("deployment", "D8", None, "incident I2"),
+    ]
+    assert records(warehouse, "failed_deployments") == expected
+    assert records(warehouse, "change_failure_rate") == expected
+    assert records(warehouse, "unrecovered_failures") == [
+        ("deployment", "D8", None, "incident I2; not recovered yet")]
+
+
+def test_records_of_recovery_time(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 4: recovered failures D6 2 h, D3 4 h, D7 19 h, D4 20 h → p50 (4+19)/2 = 11.5."""
+    assert records(warehouse, "fdrt_p50_hours") == [
+        ("deployment", "D6", 2.0, "incident I3; implicitly rolled back by D7; rolled back by "
+                                  "D7; restored 2026-01-09 14:00 UTC"),
+        ("deployment", "D3", 4.0, "incident I1; restored 2026-01-08 16:00 UTC"),
+        ("deployment", "D7", 19.0, "fixed by D8; restored 2026-01-10 09:00 UTC"),
+        ("deployment", "D4", 20.0, "implicitly rolled back by D5; restored 2026-01-09 09:00 UTC"),
+    ]
+
+
+def test_records_of_incidents(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 5: opened I1, I2, I3, I5; resolved I5 1 h, I3 2 h, I1 3.5 h → p50 2 h; the
+    infrastructure incident I5 counts here (whatever its cause) though it fails no deployment."""
+    resolved = [
+        ("incident", "I5", 1.0, "service api, cause infrastructure"),
+        ("incident", "I3", 2.0, "service api, cause unknown"),
+        ("incident", "I1", 3.5, "service api, cause change"),
+    ]
+    assert records(warehouse, "incidents_resolved") == resolved
+    assert records(warehouse, "time_to_restore_p50_hours") == resolved
+    assert records(warehouse, "incidents_opened") == [
+        *resolved, ("incident", "I2", None, "service api, cause unknown, unresolved")]
+    assert _ids(warehouse, "incidents_opened", start=dt.date(2026, 1, 19),
+                team="unassigned") == ["I6"]
+
+
+def test_records_of_rework(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 6: D5, D7, D8 (3/8 = 0.375)."""
+    expected = [
+        ("deployment", "D5", None, "implicitly rolls back D4"),
+        ("deployment", "D7", None, "rolls back D6; implicitly rolls back D6"),
+        ("deployment", "D8", None, "fixes D7; label hotfix"),
+    ]
+    assert records(warehouse, "rework_deployments") == expected
+    assert records(warehouse, "rework_rate") == expected
+
+
+def test_records_of_slos(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Section 7: 0.9925 ≥ 0.99 met in the first week; 0.98 missed in the second."""
+    met = [("slo", "api-availability", None,
+            "met: attainment 0.9925 against objective 0.9900")]
+    assert records(warehouse, "slo_met_ratio") == met
+    assert records(warehouse, "slos_met") == met
+    assert records(warehouse, "slos_total") == met
+    missed = [("slo", "api-availability", None,
+               "missed: attainment 0.9800 against objective 0.9900")]
+    assert records(warehouse, "slo_met_ratio", start=dt.date(2026, 1, 12)) == missed
+    assert records(warehouse, "slos_met", start=dt.date(2026, 1, 12)) == []
+
+
+def test_org_records_are_every_teams_records(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The organisation's week of 2026-01-19 has the unassigned incident I6."""
+    assert _ids(warehouse, "incidents_opened", start=dt.date(2026, 1, 19),
+                team="all teams") == ["I6"]
+
+
+def test_every_number_is_reproduced_from_its_records(
+        warehouse: duckdb.DuckDBPyConnection) -> None:
+    assert set(REPRODUCE) == set(BY_COLUMN)  # a new metric needs its reproduction rule
+    assert mismatches(warehouse) == []
+
+
+def test_cli_summary_reads_team_metrics_and_records(
+        warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The 12 weeks up to 2026-01-26 hold every record. payments: 9 deployments / 12 = 0.75
+    → 0.8 per week; lead times 0.5, 1, 2, 2, 6, 27 → median 2; 5 failed / 9 = 0.556;
+    recovery times 2, 4, 19, 20 → 11.5; 6 changes. unassigned has only an incident."""
+    rows = warehouse.sql(sql_text("team_summary"), params={"weeks": 12}).fetchall()
+    assert rows == [("payments", 0.8, 2.0, 0.556, 11.5, 6),
+                    ("unassigned", 0.0, None, None, None, 0)]
+    columns = warehouse.sql(sql_text("team_summary"), params={"weeks": 12}).columns
+    assert tuple(columns) == ("team", *SUMMARY_COLUMNS)
+    assert all(c in BY_COLUMN for c in SUMMARY_COLUMNS)
+
+
 def test_time_mode(tmp_path: Path) -> None:
     """acme/web has no parents: delivery by time. E1 is the baseline (w1 committed 09:00 is
     before it); w2 (committed 10:00, authored 08:00) → E2 11:00 = 3 h; PR #7 merged 14:00,
@@ -209,6 +361,39 @@ def test_ownership_moves_on_a_date(tmp_path: Path) -> None:
         rows = conn.execute("SELECT team, deployments FROM team_metrics WHERE grain = 'week' "
                             "ORDER BY team").fetchall()
     assert rows == [("core", 2), ("payments", 1)]
+
+
+def test_an_slo_that_changes_team_within_a_week_is_one_slo_of_the_organisation(
+        tmp_path: Path) -> None:
+    """`ledger` moves from payments to core on Thursday 2026-01-08. Its SLO has SLI windows on
+    Monday (990/1000 = 0.99, met against 0.98) for payments and Friday (900/1000 = 0.9, missed)
+    for core: each team has one SLO that week; the organisation has one SLO (not two), met
+    because one of its parts met (as `count(DISTINCT slo)` always counted it); its records are
+    both parts, and the numbers come back from them."""
+    sli = [{"slo": "ledger-availability", "window_start": f"2026-01-0{d}T00:00:00Z",
+            "window_end": f"2026-01-0{d}T01:00:00Z", "good": good, "total": 1000}
+           for d, good in ((5, 990), (9, 900))]
+    write_events(tmp_path / "events", sli=sli)
+    config = load_and_build(write_config(
+        tmp_path,
+        teams=[{"name": "payments", "services": [{"name": "ledger", "until": "2026-01-08"}]},
+               {"name": "core", "services": [{"name": "ledger", "from": "2026-01-08"}]}],
+        services=[{"name": "ledger", "repo": "acme/mono"}],
+        slos=[{"name": "ledger-availability", "service": "ledger", "objective": 0.98}]))
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        teams = conn.execute("SELECT team, slos_total, slos_met FROM team_metrics "
+                             "WHERE grain = 'week' ORDER BY team").fetchall()
+        org = conn.execute("SELECT slos_total, slos_met, slo_met_ratio FROM org_metrics "
+                           "WHERE grain = 'week'").fetchall()
+        parts = conn.execute("SELECT detail FROM metric_records WHERE team = 'all teams' "
+                             "AND grain = 'week' AND metric = 'slo_met_ratio' ORDER BY detail"
+                             ).fetchall()
+        assert mismatches(conn) == []
+    assert teams == [("core", 1, 0), ("payments", 1, 1)]
+    assert org == [(1, 1, 1.0)]
+    assert parts == [("met: attainment 0.9900 against objective 0.9800",),
+                     ("missed: attainment 0.9000 against objective 0.9800",)]
 
 
 def test_pr_files_place_a_pr_in_monorepo_services(tmp_path: Path) -> None:

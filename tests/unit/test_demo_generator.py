@@ -562,7 +562,7 @@ def test_written_files_parse_and_keep_instants(written: Path, org: dict[str, pl.
 def _lead_times(
     org: dict[str, pl.DataFrame], config: dict, depth: dict, graph: dict
 ) -> pl.DataFrame:
-    """(team, delivered week, hours) per change, following the METRICS.md rules on `main`."""
+    """(team, delivered week, hours) per change, following the docs/metrics.md rules on `main`."""
     repo_of = {s["name"]: s["repo"] for s in config["services"]}
     team_of = {s: t["name"] for t in config["teams"] for s in t["services"]}
     commits = org["commits"]

@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -167,3 +168,126 @@ def test_a_key_given_twice_names_both_lines(tmp_path: Path) -> None:
         assert str(exc) == f"{path}: line 4: `teams.0.services` is given twice (first on line 3)"
     else:
         raise AssertionError("a duplicate key must not load")
+
+
+# ---- the paths the product writes -------------------------------------------------------------
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+SEGMENTS = st.sampled_from(["", ".", "..", "data", "reports", "landing", "events", "pages"])
+# The last part: mostly what a user means, sometimes a folder, the config itself, nothing.
+LEAVES = {"warehouse": st.sampled_from(["dora.duckdb"] * 4 + ["x.duckdb", "data", "..", "",
+                                                               "dora.yaml", "pages"]),
+          "reports_dir": st.sampled_from(["reports"] * 3 + ["out", "landing", "pages", "data",
+                                                            ".", "..", ""]),
+          "landing_dir": st.sampled_from(["landing"] * 3 + ["raw", "reports", "data",
+                                                            "dora.duckdb", ".", ""])}
+
+
+@st.composite
+def written_paths(draw: st.DrawFn) -> dict[str, str]:
+    """`warehouse`, `reports_dir`, `landing_dir` values: relative or absolute, with `..`, `.`,
+    trailing slashes, the config's own file and folder, the home folder, the root."""
+    home = str(Path.home())
+    values = {}
+    for key, leaves in LEAVES.items():
+        kind = draw(st.sampled_from(["relative"] * 3 + ["absolute", "home", "root", "skip"]))
+        if kind == "skip":
+            continue
+        parts = [*draw(st.lists(SEGMENTS, max_size=2)), draw(leaves)]
+        text = "/".join(parts) + draw(st.sampled_from(["", "", "/"]))
+        values[key] = {"relative": text, "absolute": "{scratch}/" + text,
+                       "home": home, "root": "/"}[kind]
+    return values
+
+
+@FUZZ
+@given(written_paths())
+@example({"warehouse": "/"})
+@example({"warehouse": ".."})
+@example({"reports_dir": "/"})
+@example({"reports_dir": "."})
+@example({"landing_dir": "reports"})
+@example({"reports_dir": "data/landing"})
+@example({"warehouse": "dora.yaml"})
+def test_a_config_that_loads_writes_only_where_it_is_safe(values: dict[str, str]) -> None:
+    """Whatever the three written paths say, `load_config` refuses them naming a key, or what
+    it accepts is safe: a warehouse file that is not a folder nor another file, and report and
+    landing folders that are neither the root, the home folder nor the config's folder, and
+    hold none of the other written paths."""
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        (root / "events").mkdir()
+        (root / "data").mkdir()
+        (root / "pages").write_text("not a folder")
+        text = "".join(f"{key}: '{value.format(scratch=scratch)}'\n"
+                       for key, value in values.items())
+        (root / "dora.yaml").write_text(text, encoding="utf-8")
+        try:
+            config = load_config(root / "dora.yaml")
+        except ConfigError as exc:
+            message = str(exc)
+            assert _readable(message), message
+            assert any(f"`{key}`: " in message
+                       for key in ("warehouse", "reports_dir", "landing_dir")), message
+            return
+        warehouse = _real(config.warehouse_path)
+        reports, landing = _real(config.reports_path), _real(config.landing_path)
+        assert warehouse.name and not warehouse.is_dir()
+        assert not warehouse.exists() or warehouse.read_bytes()[8:12] == b"DUCK"
+        for folder in (reports, landing):
+            assert folder not in (Path("/"), _real(Path.home()), root.resolve())
+            assert not _inside(folder, warehouse)
+            assert not folder.exists() or folder.is_dir()
+        assert not _inside(reports, landing) and not _inside(landing, reports)
+        assert not _inside(warehouse, reports)
+
+
+@pytest.mark.parametrize(("text", "key", "words"), [
+    ("warehouse: /\n", "warehouse", "names a folder"),
+    ("warehouse: ..\n", "warehouse", "names a folder"),
+    ("warehouse: data/\n", "warehouse", "names a folder"),
+    ("warehouse: data\n", "warehouse", "is a folder"),
+    ("warehouse: notes.txt\n", "warehouse", "is not a DuckDB file"),
+    ("warehouse: notes.txt/dora.duckdb\n", "warehouse", "is a file, so the warehouse's folder"),
+    ("reports_dir: /\n", "reports_dir", "is the filesystem root"),
+    ("reports_dir: /data/../..\n", "reports_dir", "is the filesystem root"),
+    ("reports_dir: .\n", "reports_dir", "the config file's own folder"),
+    ("reports_dir: {home}\n", "reports_dir", "is your home folder"),
+    ("landing_dir: /\n", "landing_dir", "is the filesystem root"),
+    ("reports_dir: notes.txt\n", "reports_dir", "is a file, not a folder"),
+    ("landing_dir: reports/landing\n", "landing_dir", "one is inside the other"),
+    ("reports_dir: data/landing\n", "reports_dir", "the default landing folder"),
+    ("reports_dir: data\n", "reports_dir", "would hold the warehouse"),
+    ("landing_dir: data/dora.duckdb/landing\n", "landing_dir", "the warehouse file or inside"),
+])
+def test_a_dangerous_or_impossible_path_is_refused_naming_the_key(
+        tmp_path: Path, text: str, key: str, words: str) -> None:
+    folder = tmp_path / "org"
+    folder.mkdir()
+    (folder / "data").mkdir()
+    (folder / "notes.txt").write_text("the user's\n")
+    (folder / "dora.yaml").write_text(text.format(home=Path.home()), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder / "dora.yaml")
+    message = str(caught.value)
+    assert f"line 1: `{key}`: " in message and words in message, message
+
+
+def test_a_path_that_cannot_be_encoded_is_refused(tmp_path: Path) -> None:
+    """A folder named with bytes that are not UTF-8 (DuckDB failed on it with std::bad_cast)."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfe"))
+    folder.mkdir()
+    (folder / "dora.yaml").write_text("warehouse: data/dora.duckdb\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 1: `warehouse`: .* cannot be encoded as UTF-8"):
+        load_config(folder / "dora.yaml")
+    # The same refusal for a path written in the file (a YAML escape makes the surrogate).
+    (tmp_path / "dora.yaml").write_text('reports_dir: "r\\udcff"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"`reports_dir`: .* cannot be encoded as UTF-8"):
+        load_config(tmp_path / "dora.yaml")
