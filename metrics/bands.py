@@ -24,6 +24,12 @@ once every six months ≈ 0.038 deployments/week. "On demand (multiple deploys p
 as at least daily, 7/week and up. Where a report says "less than one day" next to a
 "less than one hour" cluster, the survey answers were mutually exclusive buckets, so the band is
 one hour to one day. Open ends use ``math.inf``.
+
+Keys: the fourth key is ``fdrt_hours``, failed deployment recovery time, as the 2023 and 2024
+reports name it; the 2021 report asked the same question as "time to restore service". DORA
+publishes no clusters for rework rate (2024 introduced it without them), nor for the incident
+view's time to restore. The 2024 clusters are the latest published: the 2025 report ("State of
+AI-assisted Software Development") describes team profiles instead of performance clusters.
 """
 
 from __future__ import annotations
@@ -31,14 +37,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["METRICS", "SOURCES", "YEARS", "Band", "bands"]
+__all__ = ["LATEST", "METRICS", "SOURCES", "URLS", "YEARS", "Band", "bands"]
 
 YEARS = (2021, 2023, 2024)
+LATEST = 2024  # the latest report that published clusters (2025 replaced them by team profiles)
 METRICS = (
     "deployments_per_week",
     "lead_time_hours",
     "change_failure_rate",
-    "time_to_restore_hours",
+    "fdrt_hours",
 )
 
 
@@ -115,7 +122,7 @@ _2021: dict[str, list[Band]] = {
         _b("medium", 0.15, 0.30, "16%-30%"),
         _b("low", 0.15, 0.30, "16%-30%"),
     ],
-    "time_to_restore_hours": [
+    "fdrt_hours": [
         _b("elite", 0.0, HOUR, "Less than one hour"),
         _b("high", HOUR, DAY, "Less than one day"),
         _b("medium", DAY, WEEK, "Between one day and one week"),
@@ -150,7 +157,7 @@ _2023: dict[str, list[Band]] = {
         _b("medium", 0.15, 0.15, "15%"),
         _b("low", 0.64, 0.64, "64%"),
     ],
-    "time_to_restore_hours": [
+    "fdrt_hours": [
         _b("elite", 0.0, HOUR, "Less than one hour"),
         _b("high", HOUR, DAY, "Less than one day"),
         _b("medium", DAY, WEEK, "Between one day and one week"),
@@ -183,7 +190,7 @@ _2024: dict[str, list[Band]] = {
         _b("medium", 0.10, 0.10, "10%"),
         _b("low", 0.40, 0.40, "40%"),
     ],
-    "time_to_restore_hours": [
+    "fdrt_hours": [
         _b("elite", 0.0, HOUR, "Less than one hour"),
         _b("high", HOUR, DAY, "Less than one day"),
         _b("medium", HOUR, DAY, "Less than one day"),
@@ -192,6 +199,12 @@ _2024: dict[str, list[Band]] = {
 }
 
 _TABLES: dict[int, dict[str, list[Band]]] = {2021: _2021, 2023: _2023, 2024: _2024}
+
+URLS: dict[int, str] = {
+    2021: "https://dora.dev/research/2021/dora-report/",
+    2023: "https://dora.dev/research/2023/dora-report/",
+    2024: "https://dora.dev/research/2024/dora-report/",
+}
 
 SOURCES: dict[int, str] = {
     2021: "2021 Accelerate State of DevOps Report (DORA, Google Cloud)",

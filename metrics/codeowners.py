@@ -28,7 +28,7 @@ from functools import lru_cache
 import polars as pl
 
 from metrics.ownership import UNASSIGNED
-from metrics.paths import glob_to_regex
+from metrics.paths import matching_files
 
 _HANDLE = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9_.-]*)(?:/[A-Za-z0-9_.-]+)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -226,17 +226,20 @@ def change_files(changes: pl.DataFrame, commits: pl.DataFrame, pull_requests: pl
 
 
 def _within_service(files: pl.DataFrame, services: pl.DataFrame) -> pl.DataFrame:
-    """Keep, for a service made of paths, only the files under its paths."""
-    parts = []
-    for svc in services.iter_rows(named=True):
-        mine = files.filter(pl.col("service") == svc["service"])
-        if svc["paths"]:
-            pattern = "|".join(f"(?:{glob_to_regex(g)})" for g in svc["paths"])
-            mine = mine.filter(pl.col("file").str.contains(pattern))
-        parts.append(mine)
-    configured = services.get_column("service").to_list()
-    parts.append(files.filter(~pl.col("service").is_in(configured)))  # no paths known: keep all
-    return pl.concat(parts)
+    """Keep, for a service made of paths, only the files under its paths (one pass for all
+    services: each distinct path is matched once per service of its repo)."""
+    path_services = services.filter(pl.col("paths").list.len() > 0).select(
+        "service", "repo", "paths")
+    if path_services.height == 0:
+        return files
+    mine = files.join(path_services.select("service", "repo"), on="service")
+    matched = matching_files(mine.select("repo", "file"), path_services)
+    in_paths = pl.col("service").is_in(path_services.get_column("service").implode())
+    return pl.concat([
+        files.filter(~in_paths),
+        files.filter(in_paths).join(matched.select("service", "file"), on=["service", "file"],
+                                    how="semi"),
+    ])
 
 
 def code_owner_changes(changes: pl.DataFrame, commits: pl.DataFrame,

@@ -4,15 +4,20 @@ Graph mode walks each service's commit graph once: deployments are taken in orde
 walk stops at commits an earlier deployment already reached, so every commit is visited once
 per service rather than answering one ancestry query per deployment. Time mode (a repo whose
 commits carry no parents) delivers a change by the first deployment finishing at or after it.
+
+Only the walk runs in Python; everything around it (time mode, pull requests, bare commits,
+lead times) is one set of joins over all services at once, keyed by service, so the cost grows
+with the rows, not with the number of services.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from metrics.paths import commits_in_paths, prs_in_paths
+from metrics.paths import service_member_commits, service_member_prs
 from metrics.schema import UTC_TS
 
 HOUR_US = 3_600_000_000
@@ -21,6 +26,10 @@ COMMIT_DELIVERY_SCHEMA = {
     "service": pl.String, "sha": pl.String, "deployment_id": pl.String, "baseline": pl.Boolean,
 }
 IMPLICIT_SCHEMA = {"deployment_id": pl.String, "rolled_back_id": pl.String}
+# The columns delivery reads, besides `files` (only services made of paths use it).
+COMMIT_COLUMNS = ("repo", "sha", "parents", "authored_at", "committed_at", "author", "message")
+PR_COLUMNS = ("repo", "number", "title", "author", "created_at", "merged_at",
+              "merge_commit_sha", "commit_shas", "reviews")
 
 
 @dataclass
@@ -35,46 +44,90 @@ class Delivery:
 
 @dataclass
 class _Walk:
-    order: dict[str, int]            # sha -> index of the delivering deployment
+    order: dict[int, int]            # commit node -> index of the delivering deployment
     implicit: list[tuple[int, int]]  # (rolling-back index, rolled-back index)
 
 
-def walk_graph(revisions: list[str], parents: dict[str, list[str] | None]) -> _Walk:
+@dataclass(frozen=True)
+class CommitGraph:
+    """Commits numbered as nodes, with their parents in compressed rows: the parents of node
+    `n` are `parents[start[n]:start[n + 1]]` (only parents that are in the data)."""
+
+    nodes: pl.DataFrame  # node, repo, sha
+    start: list[int]
+    parents: list[int]
+
+
+def commit_graph(commits: pl.DataFrame) -> CommitGraph:
+    """The graph of `commits` (repo, sha, parents; one row per repo and sha, see
+    `unique_commits`), each commit numbered by its row. The numbering is done in polars, so
+    Python only handles flat lists of small integers (no object per commit to collect)."""
+    nodes = commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo", "sha")
+    edges = (
+        commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo",
+                       pl.col("parents").alias("sha"))
+        .explode("sha")
+        .join(nodes.rename({"node": "parent"}), on=["repo", "sha"], how="inner")
+        .select("node", "parent")
+        .sort("node", maintain_order=True)
+    )
+    counts = np.bincount(edges.get_column("node").to_numpy(), minlength=commits.height)
+    start = [0, *np.cumsum(counts).tolist()]
+    return CommitGraph(nodes, start, edges.get_column("parent").to_list())
+
+
+def unique_commits(commits: pl.DataFrame) -> pl.DataFrame:
+    """`commits` with one row per (repo, sha), the last one given (the warehouse's upsert rule).
+
+    Warehouse tables already are; checking by hash costs a fraction of deduplicating.
+    """
+    distinct = commits.select(pl.struct("repo", "sha").hash().n_unique()).item()
+    if distinct == commits.height:
+        return commits
+    return commits.unique(["repo", "sha"], keep="last", maintain_order=True)
+
+
+def walk_graph(revisions: list[int | None], graph: CommitGraph) -> _Walk:
     """Deliver commits to deployments in order; find implicit rollbacks on the way.
 
-    `revisions` are one service's deployment revisions in order. A commit belongs to the first
-    deployment from whose revision it is reachable. The next deployment rolls back the previous
-    one implicitly when its revision is a strict ancestor of the previous revision.
+    `revisions` are one service's deployment revisions in order, as nodes of `graph` (None: a
+    revision not in the data, which delivers nothing). A commit belongs to the first deployment
+    from whose revision it is reachable. The next deployment rolls back the previous one
+    implicitly when its revision is a strict ancestor of the previous revision. Each commit is
+    expanded once, whatever the number of deployments: a walk stops at commits an earlier
+    deployment reached.
     """
-    order: dict[str, int] = {}
+    start, parents = graph.start, graph.parents
+    order: dict[int, int] = {}
     implicit: list[tuple[int, int]] = []
     for k, rev in enumerate(revisions):
         if k > 0 and rev in order and rev != revisions[k - 1]:
-            if _is_ancestor(rev, revisions[k - 1], parents, order):
+            if _is_ancestor(rev, revisions[k - 1], graph, order):
                 implicit.append((k, k - 1))
-        if rev not in parents or rev in order:
+        if rev is None or rev in order:
             continue
         stack = [rev]
         while stack:
-            sha = stack.pop()
-            if sha in order:
+            node = stack.pop()
+            if node in order:
                 continue
-            order[sha] = k
-            stack.extend(p for p in parents[sha] or () if p in parents and p not in order)
+            order[node] = k
+            stack.extend(parents[start[node]:start[node + 1]])
     return _Walk(order, implicit)
 
 
-def _is_ancestor(old: str, new: str, parents: dict[str, list[str] | None],
-                 order: dict[str, int]) -> bool:
+def _is_ancestor(old: int, new: int | None, graph: CommitGraph, order: dict[int, int]) -> bool:
     """Is `old` a strict ancestor of `new`? Only commits delivered no earlier than `old` can
     lie between them (a descendant is never delivered before its ancestor), which keeps the
     search to the few commits of a rollback instead of the whole history."""
-    if new not in order or old == new:
+    if new is None or new not in order or old == new:
         return False
+    start, parents = graph.start, graph.parents
     floor = order[old]
     seen, stack = {new}, [new]
     while stack:
-        for p in parents.get(stack.pop()) or ():
+        node = stack.pop()
+        for p in parents[start[node]:start[node + 1]]:
             if p == old:
                 return True
             if p not in seen and order.get(p, -1) >= floor:
@@ -89,77 +142,147 @@ def deliver(commits: pl.DataFrame, pull_requests: pl.DataFrame, deployments: pl.
 
     `deployments` are the counted ones (successful, to production) with `id`, `service`,
     `revision`, `finished_at`; `services` has `service`, `repo`, `paths` (list or null).
+    Commits are numbered once (`node`, their row) and services by their row among those that
+    deploy (`svc`), so the joins after the walk are on integers.
     """
-    deployments = deployments.sort("service", "finished_at", "id")
-    merged = pull_requests.filter(pl.col("merged_at").is_not_null())
-    graph_repos = set(
-        commits.filter(pl.col("parents").list.len() > 0).get_column("repo").unique().to_list()
+    commits = unique_commits(commits)
+    graph_repos = (commits.filter(pl.col("parents").list.len() > 0)
+                   .select("repo").unique().get_column("repo"))
+    # The services that deliver anything (one deployment at least), in the config's order.
+    active = (
+        services.select("service", "repo", "paths")
+        .join(deployments.select("service").unique(), on="service", how="semi",
+              maintain_order="left")
+        .with_row_index("svc").with_columns(pl.col("svc").cast(pl.Int64),
+                                            pl.col("repo").is_in(graph_repos.implode())
+                                            .alias("graph"))
     )
-    changes, deliveries, implicit, modes = [], [], [], {}
-    by_repo = {key[0]: frame for key, frame in commits.group_by("repo")}
-    prs_by_repo = {key[0]: frame for key, frame in merged.group_by("repo")}
-    parents_cache: dict[str, dict[str, list[str] | None]] = {}
-    for svc in services.iter_rows(named=True):
-        deps = deployments.filter(pl.col("service") == svc["service"])
-        repo_commits = by_repo.get(svc["repo"], _empty_like(commits))
-        repo_prs = prs_by_repo.get(svc["repo"], _empty_like(merged))
-        if deps.height == 0:
-            continue
-        members = (commits_in_paths(repo_commits, svc["paths"]) if svc["paths"] else None)
-        if svc["repo"] in graph_repos:
-            modes[svc["service"]] = "graph"
-            if svc["repo"] not in parents_cache:
-                parents_cache[svc["repo"]] = dict(
-                    zip(repo_commits.get_column("sha").to_list(),
-                        repo_commits.get_column("parents").to_list(), strict=True)
-                )
-            sha_dep, imp = _graph_service(deps, parents_cache[svc["repo"]])
-            implicit.append(imp)
-        else:
-            modes[svc["service"]] = "time"
-            sha_dep = _time_service(deps, repo_commits)
-        result = _changes_of_service(svc, deps, sha_dep, repo_commits, repo_prs, members)
-        changes.append(result[0])
-        deliveries.append(result[1])
+    modes = dict(zip(active.get_column("service").to_list(),
+                     ["graph" if g else "time" for g in active.get_column("graph").to_list()],
+                     strict=True))
+    deps = (
+        deployments.sort("service", "finished_at", "id")
+        .join(active.select("service", "svc", "repo", "graph"), on="service",
+              maintain_order="left")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("svc")
+                      .alias("deployment_index"))
+    )
+    delivered, implicit = _walk_services(commits, deps)
+    timed = _asof(
+        active.filter(~pl.col("graph")).select("svc", "repo").join(
+            commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo",
+                           pl.col("committed_at").alias("t")), on="repo"),
+        deps,
+    ).select(list(_DELIVERED))
+    delivered = pl.concat([delivered, timed])
+    path_services = active.filter(pl.col("paths").list.len() > 0)
+    members = pl.DataFrame(schema={"service": pl.String, "sha": pl.String, "node": pl.Int64})
+    if path_services.height:
+        # A service made of paths only delivers the commits under its paths.
+        members = service_member_commits(
+            commits.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("node")),
+            path_services, keys=("sha", "node"))
+        in_paths = pl.col("svc").is_in(path_services.get_column("svc").implode())
+        delivered = pl.concat([
+            delivered.filter(~in_paths),
+            delivered.join(members.join(active.select("service", "svc"), on="service")
+                           .select("svc", "node"), on=["svc", "node"], how="semi"),
+        ])
+    dep_index = deps.select(
+        "svc", pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("delivered_at"),
+        "deployment_index",
+    )
+    names = active.select("svc", "service", "repo")
+    deliveries = _gather(
+        delivered.join(dep_index, on=["svc", "deployment_index"]).join(names, on="svc"),
+        commits, ["sha"],
+    ).select("service", "sha", "deployment_id",
+             (pl.col("deployment_index") == 0).alias("baseline"))
+    merged = pull_requests.filter(pl.col("merged_at").is_not_null()).with_row_index("pr")
+    pr_nodes = _pr_nodes(merged, commits)
+    prs = _pr_changes(merged, pr_nodes, commits, delivered, deps, active, path_services,
+                      members)
+    bare = _bare_changes(commits, pr_nodes, delivered)
+    changes = (
+        pl.concat([prs, bare], how="diagonal_relaxed")
+        .join(dep_index, on=["svc", "deployment_index"])
+        .filter(pl.col("deployment_index") > 0)  # the first deployment is the baseline
+        .join(names, on="svc")
+    )
     return Delivery(
-        changes=_concat(changes, CHANGES_SCHEMA),
-        commit_deliveries=_concat(deliveries, COMMIT_DELIVERY_SCHEMA),
-        implicit_rollbacks=_concat(implicit, IMPLICIT_SCHEMA),
+        changes=_finish(changes),
+        commit_deliveries=deliveries.cast(COMMIT_DELIVERY_SCHEMA),
+        implicit_rollbacks=implicit,
         modes=modes,
     )
 
 
-def _graph_service(deps: pl.DataFrame, parents: dict[str, list[str] | None]
+_DELIVERED = {"svc": pl.Int64, "node": pl.Int64, "deployment_index": pl.Int64}
+
+
+def _walk_services(commits: pl.DataFrame, deps: pl.DataFrame
                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    ids = deps.get_column("id").to_list()
-    walk = walk_graph(deps.get_column("revision").to_list(), parents)
-    sha_dep = pl.DataFrame(
-        {"sha": list(walk.order), "deployment_index": list(walk.order.values())},
-        schema={"sha": pl.String, "deployment_index": pl.Int64},
+    """Walk the graph of every graph-mode service: (svc, node, deployment_index) and the
+    implicit rollbacks. One graph holds every repo's commits."""
+    deps = deps.filter(pl.col("graph"))
+    if deps.height == 0:
+        return pl.DataFrame(schema=_DELIVERED), pl.DataFrame(schema=IMPLICIT_SCHEMA)
+    graph = commit_graph(commits)
+    runs = (
+        deps.join(graph.nodes.rename({"sha": "revision"}), on=["repo", "revision"], how="left",
+                  maintain_order="left")
+        .group_by("svc", maintain_order=True).agg("node", "id")
+        .sort("svc")  # the config's order, as the implicit rollbacks are listed
     )
-    implicit = pl.DataFrame(
-        [(ids[a], ids[b]) for a, b in walk.implicit], schema=IMPLICIT_SCHEMA, orient="row"
-    )
-    return sha_dep, implicit
-
-
-def _time_service(deps: pl.DataFrame, repo_commits: pl.DataFrame) -> pl.DataFrame:
-    """Time mode for commits: the first deployment finishing at or after `committed_at`."""
-    return _asof(
-        repo_commits.select("sha", pl.col("committed_at").alias("t")), deps
-    ).select("sha", "deployment_index")
+    svcs: list[int] = []
+    nodes: list[int] = []
+    indices: list[int] = []
+    rolling: list[str] = []
+    rolled: list[str] = []
+    for svc, revs, ids in runs.iter_rows():
+        walk = walk_graph(revs, graph)
+        svcs.extend([svc] * len(walk.order))
+        nodes.extend(walk.order)
+        indices.extend(walk.order.values())
+        rolling.extend(ids[a] for a, _ in walk.implicit)
+        rolled.extend(ids[b] for _, b in walk.implicit)
+    delivered = pl.DataFrame({"svc": svcs, "node": nodes, "deployment_index": indices},
+                             schema=_DELIVERED)
+    implicit = pl.DataFrame({"deployment_id": rolling, "rolled_back_id": rolled},
+                            schema=IMPLICIT_SCHEMA)
+    return delivered, implicit
 
 
 def _asof(items: pl.DataFrame, deps: pl.DataFrame) -> pl.DataFrame:
-    """Attach `deployment_index`: the first deployment with `finished_at` >= `t` (or null)."""
+    """Attach `deployment_index`: per service (`svc`), the first deployment with
+    `finished_at` >= `t` (rows with none are dropped)."""
     indexed = deps.select(
-        pl.col("finished_at").alias("t_dep"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("deployment_index"),
-    )
+        "svc", pl.col("finished_at").alias("t_dep"), "deployment_index",
+    ).sort("t_dep", "svc", "deployment_index")
     items = items.filter(pl.col("t").is_not_null()).sort("t")
     return items.join_asof(
-        indexed, left_on="t", right_on="t_dep", strategy="forward"
+        indexed, left_on="t", right_on="t_dep", by="svc", strategy="forward",
+        check_sortedness=False,
     ).filter(pl.col("deployment_index").is_not_null())
+
+
+def _gather(frame: pl.DataFrame, commits: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """`frame` with `columns` of the commit each row's `node` names (a gather, no join)."""
+    nodes = frame.get_column("node")
+    return frame.with_columns(commits.get_column(c).gather(nodes) for c in columns)
+
+
+def _pr_nodes(merged: pl.DataFrame, commits: pl.DataFrame) -> pl.DataFrame:
+    """(pr, node, merge): each merged PR's own commits and its merge commit (`merge` true), as
+    commit nodes; commits not in the data are left out."""
+    keys = commits.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("node"), "repo", "sha")
+    shas = pl.concat([
+        merged.select("pr", "repo", pl.col("commit_shas").alias("sha"), pl.lit(False)
+                      .alias("merge")).explode("sha"),
+        merged.select("pr", "repo", pl.col("merge_commit_sha").alias("sha"), pl.lit(True)
+                      .alias("merge")),
+    ])
+    return shas.join(keys, on=["repo", "sha"], how="inner").select("pr", "node", "merge")
 
 
 CHANGES_SCHEMA = {
@@ -172,63 +295,44 @@ CHANGES_SCHEMA = {
 }
 
 
-def _changes_of_service(svc: dict, deps: pl.DataFrame, sha_dep: pl.DataFrame,
-                        repo_commits: pl.DataFrame, repo_prs: pl.DataFrame,
-                        members: pl.Series | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    dep_index = deps.select(
-        pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("delivered_at"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("deployment_index"),
+def _pr_changes(merged: pl.DataFrame, pr_nodes: pl.DataFrame, commits: pl.DataFrame,
+                delivered: pl.DataFrame, deps: pl.DataFrame, active: pl.DataFrame,
+                path_services: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+    """Merged PRs (one row per service delivering them) with their start, first review and
+    delivering deployment index."""
+    own = pr_nodes.filter(~pl.col("merge"))
+    first_authored = (
+        _gather(own, commits, ["authored_at"])
+        .group_by("pr").agg(pl.col("authored_at").min().alias("first_authored"))
     )
-    if members is not None:
-        sha_dep = sha_dep.filter(pl.col("sha").is_in(members.implode()))
-    deliveries = sha_dep.join(dep_index, on="deployment_index").select(
-        pl.lit(svc["service"]).alias("service"), "sha", "deployment_id",
-        (pl.col("deployment_index") == 0).alias("baseline"),
+    prs = (merged.join(first_authored, on="pr", how="left")
+           .join(_first_reviews(merged), on="pr", how="left")
+           .join(active.select("svc", "service", "repo", "graph"), on="repo", how="inner"))
+    if path_services.height:
+        owned = service_member_prs(merged, path_services, members.select("service", "sha"))
+        in_paths = pl.col("service").is_in(path_services.get_column("service").implode())
+        prs = pl.concat([prs.filter(~in_paths),
+                         prs.join(owned, on=["service", "repo", "number"], how="semi")])
+    graph = prs.filter(pl.col("graph")).select("svc", "pr")
+    via_merge = (
+        graph.join(pr_nodes.filter(pl.col("merge")).select("pr", "node"), on="pr")
+        .join(delivered, on=["svc", "node"], how="inner").select("svc", "pr",
+                                                                  "deployment_index")
     )
-    graph = bool(repo_commits.filter(pl.col("parents").list.len() > 0).height)
-    prs = _pr_changes(repo_prs, repo_commits, sha_dep, deps, graph, members, svc["paths"])
-    bare = _bare_changes(repo_commits, repo_prs, sha_dep, members)
-    changes = (
-        pl.concat([prs, bare], how="diagonal_relaxed")
-        .join(dep_index, on="deployment_index")
-        .filter(pl.col("deployment_index") > 0)  # the first deployment is the baseline
-        .with_columns(pl.lit(svc["service"]).alias("service"), pl.lit(svc["repo"]).alias("repo"))
+    # No merge commit in the data: the PR is delivered once all its known commits are.
+    via_commits = (
+        graph.join(via_merge, on=["svc", "pr"], how="anti")
+        .join(own.select("pr", "node"), on="pr")
+        .join(delivered, on=["svc", "node"], how="inner")
+        .group_by("svc", "pr").agg(pl.col("deployment_index").max())
     )
-    return _finish(changes), deliveries
-
-
-def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
-                deps: pl.DataFrame, graph: bool, members: pl.Series | None,
-                globs: list[str] | None) -> pl.DataFrame:
-    """Merged PRs with their start, first review and delivering deployment index."""
-    if prs.height == 0:
-        return pl.DataFrame()
-    authored = commits.select("sha", "authored_at")
-    own = (
-        prs.select("number", pl.col("commit_shas").alias("sha")).explode("sha")
-        .join(authored, on="sha", how="inner")
-        .group_by("number").agg(pl.col("authored_at").min().alias("first_authored"))
-    )
-    prs = prs.join(own, on="number", how="left").join(
-        _first_reviews(prs), on="number", how="left")
-    if members is not None:
-        prs = prs.filter(pl.col("number").is_in(prs_in_paths(prs, globs, members).implode()))
-    if graph:
-        via_merge = prs.select("number", pl.col("merge_commit_sha").alias("sha")).join(
-            sha_dep, on="sha", how="inner").select("number", "deployment_index")
-        # No merge commit in the data: the PR is delivered once all its known commits are.
-        via_commits = (
-            prs.filter(~pl.col("number").is_in(via_merge.get_column("number").implode()))
-            .select("number", pl.col("commit_shas").alias("sha")).explode("sha")
-            .join(sha_dep, on="sha", how="inner")
-            .group_by("number").agg(pl.col("deployment_index").max())
-        )
-        located = pl.concat([via_merge, via_commits])
-        prs = prs.join(located, on="number", how="inner")
-    else:
-        prs = _asof(prs.with_columns(pl.col("merged_at").alias("t")), deps)
-    return prs.select(
-        pl.lit("pull_request").alias("change_type"),
+    located = pl.concat([
+        prs.join(pl.concat([via_merge, via_commits]), on=["svc", "pr"], how="inner"),
+        _asof(prs.filter(~pl.col("graph")).with_columns(pl.col("merged_at").alias("t")), deps)
+        .drop("t", "t_dep"),
+    ], how="diagonal_relaxed")
+    return located.select(
+        "svc", pl.lit("pull_request").alias("change_type"),
         pl.format("{}#{}", pl.col("repo"), pl.col("number")).alias("change_id"),
         pl.col("number").alias("pr_number"),
         pl.col("merge_commit_sha").alias("sha"), "title", "author",
@@ -238,12 +342,12 @@ def _pr_changes(prs: pl.DataFrame, commits: pl.DataFrame, sha_dep: pl.DataFrame,
 
 
 def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
-    """Per PR number, the first review by someone other than the author and not a bot."""
+    """Per PR, the first review by someone other than the author and not a bot."""
     return (
-        prs.select("number", pl.col("author").alias("pr_author"), "reviews")
+        prs.select("pr", pl.col("author").alias("pr_author"), "reviews")
         .explode("reviews")
         .select(
-            "number", "pr_author",
+            "pr", "pr_author",
             pl.col("reviews").struct.field("author").alias("reviewer"),
             pl.col("reviews").struct.field("submitted_at").alias("submitted_at"),
         )
@@ -252,28 +356,26 @@ def _first_reviews(prs: pl.DataFrame) -> pl.DataFrame:
             & (pl.col("reviewer") != pl.col("pr_author").fill_null(""))
             & ~pl.col("reviewer").str.ends_with("[bot]")
         )
-        .group_by("number")
+        .group_by("pr")
         .agg(pl.col("submitted_at").min().alias("first_review_at"))
     )
 
 
-def _bare_changes(commits: pl.DataFrame, prs: pl.DataFrame, sha_dep: pl.DataFrame,
-                  members: pl.Series | None) -> pl.DataFrame:
-    """Delivered commits that are neither merge commits nor part of a merged PR."""
-    in_prs = pl.concat([
-        prs.select(pl.col("commit_shas").alias("sha")).explode("sha").get_column("sha"),
-        prs.get_column("merge_commit_sha"),
-    ]).drop_nulls().unique()
-    bare = commits.filter(
-        (pl.col("parents").list.len().fill_null(0) < 2) & ~pl.col("sha").is_in(in_prs.implode())
+def _bare_changes(commits: pl.DataFrame, pr_nodes: pl.DataFrame, delivered: pl.DataFrame
+                  ) -> pl.DataFrame:
+    """Delivered commits that are neither merge commits nor part of a merged PR of their repo."""
+    single_parent = commits.get_column("parents").list.len().fill_null(0) < 2
+    bare = (
+        delivered.filter(single_parent.gather(delivered.get_column("node")))
+        .join(pr_nodes.select("node").unique(), on="node", how="anti")
     )
-    if members is not None:
-        bare = bare.filter(pl.col("sha").is_in(members.implode()))
-    return bare.join(sha_dep, on="sha", how="inner").select(
-        pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"), "sha",
+    # `delivered` already holds only the commits under a path service's paths.
+    return _gather(bare, commits, ["sha", "message", "author", "authored_at", "committed_at"]
+                   ).select(
+        "svc", pl.lit("commit").alias("change_type"), pl.col("sha").alias("change_id"), "sha",
         pl.col("message").str.split("\n").list.first().alias("title"), "author",
-        pl.col("authored_at").alias("started_at"),
-        pl.col("committed_at").alias("merged_at"), "deployment_index",
+        pl.col("authored_at").alias("started_at"), pl.col("committed_at").alias("merged_at"),
+        "deployment_index",
     )
 
 
@@ -303,12 +405,3 @@ def _finish(changes: pl.DataFrame) -> pl.DataFrame:
         .then(_segment("delivered_at", "merged_at")).alias("deploy_hours"),
         (lead < 0).alias("negative_lead_time"),
     ).select(list(CHANGES_SCHEMA)).cast(CHANGES_SCHEMA)
-
-
-def _empty_like(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.clear()
-
-
-def _concat(frames: list[pl.DataFrame], schema: dict) -> pl.DataFrame:
-    frames = [f.cast(schema) for f in frames if f.height]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)

@@ -1,10 +1,13 @@
-"""Services by path: which commits belong to a service defined as path globs in a repo."""
+"""Services by path: which commits and PRs belong to a service defined as path globs in a repo."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import polars as pl
+
+_MATCHED = {"service": pl.String, "repo": pl.String, "file": pl.String}
 
 
 def glob_to_regex(glob: str) -> str:
@@ -37,43 +40,61 @@ def paths_pattern(globs: list[str]) -> str:
     return "|".join(f"(?:{glob_to_regex(g)})" for g in globs)
 
 
-def prs_in_paths(prs: pl.DataFrame, globs: list[str], member_commits: pl.Series) -> pl.Series:
-    """The PR numbers (of one repo) that belong to a service made of `globs`.
+def matching_files(files: pl.DataFrame, path_services: pl.DataFrame) -> pl.DataFrame:
+    """(service, repo, file): the files of `files` (repo, file) under each service's paths.
 
-    A PR with its own changed-file list belongs when one of those files matches; otherwise it
-    belongs when one of its commits (or its merge commit) does.
+    Each distinct path of a repo is matched once per service of that repo, however many
+    commits touched it, so the regex work grows with the repo's file tree, not its history.
     """
-    with_files = prs.filter(pl.col("files").list.len() > 0)
-    by_files = (
-        with_files.select("number", "files").explode("files")
-        .filter(pl.col("files").str.contains(paths_pattern(globs)))
-        .get_column("number")
-    )
-    by_commits = (
-        prs.filter(~pl.col("number").is_in(with_files.get_column("number").implode()))
-        .select("number", pl.concat_list(pl.col("commit_shas").fill_null([]),
-                                         pl.col("merge_commit_sha")).alias("sha"))
-        .explode("sha")
-        .filter(pl.col("sha").is_in(member_commits.implode()))
-        .get_column("number")
-    )
-    return pl.concat([by_files, by_commits]).unique()
+    distinct = files.drop_nulls().unique().partition_by("repo", as_dict=True)
+    parts = [
+        distinct[(repo,)].filter(pl.col("file").str.contains(paths_pattern(globs)))
+        .select(pl.lit(service).alias("service"), "repo", "file")
+        for service, repo, globs in path_services.select("service", "repo", "paths").iter_rows()
+        if (repo,) in distinct
+    ]
+    return pl.concat(parts).cast(_MATCHED) if parts else pl.DataFrame(schema=_MATCHED)
 
 
-def commits_in_paths(commits: pl.DataFrame, globs: list[str]) -> pl.Series:
-    """The SHAs (of `commits`, one repo) that belong to a service made of `globs`.
+def service_member_commits(commits: pl.DataFrame, path_services: pl.DataFrame,
+                           keys: Sequence[str] = ("sha",)) -> pl.DataFrame:
+    """(service, *keys): the commits that belong to each service of `path_services`, which has
+    `service`, `repo` and `paths` (globs); `keys` are columns of `commits` naming a commit.
 
     A commit with no file list (`files` null) belongs: without file data the only honest
     choice is the repo-level default, and the coverage figures show how much data lacks files.
     """
-    pattern = paths_pattern(globs)
-    unknown = commits.filter(pl.col("files").is_null()).get_column("sha")
-    touched = (
-        commits.filter(pl.col("files").is_not_null())
-        .select("sha", "files")
-        .explode("files")
-        .filter(pl.col("files").str.contains(pattern))
-        .get_column("sha")
-        .unique()
+    mine = commits.join(path_services.select("repo").unique(), on="repo", how="semi")
+    unknown = (mine.filter(pl.col("files").is_null()).select("repo", *keys)
+               .join(path_services.select("service", "repo"), on="repo"))
+    touched = (mine.filter(pl.col("files").is_not_null())
+               .select("repo", *keys, pl.col("files").alias("file")).explode("file"))
+    matched = matching_files(touched.select("repo", "file"), path_services)
+    under = touched.join(matched, on=["repo", "file"])
+    return pl.concat([unknown.select("service", *keys), under.select("service", *keys)]).unique()
+
+
+def service_member_prs(prs: pl.DataFrame, path_services: pl.DataFrame,
+                       member_commits: pl.DataFrame) -> pl.DataFrame:
+    """(service, repo, number): the PRs that belong to each service of `path_services`.
+
+    A PR with its own changed-file list belongs when one of those files matches; otherwise it
+    belongs when one of its commits (or its merge commit) is a member (`member_commits`, from
+    `service_member_commits`).
+    """
+    candidates = prs.join(path_services.select("service", "repo"), on="repo")
+    has_files = (pl.col("files").list.len() > 0).fill_null(False)
+    files = (candidates.filter(has_files).select("service", "repo", "number",
+                                                 pl.col("files").alias("file")).explode("file"))
+    matched = matching_files(files.select("repo", "file"), path_services)
+    by_files = files.join(matched, on=["service", "repo", "file"], how="semi")
+    by_commits = (
+        candidates.filter(~has_files)
+        .select("service", "repo", "number",
+                pl.concat_list(pl.col("commit_shas").fill_null([]),
+                               pl.col("merge_commit_sha")).alias("sha"))
+        .explode("sha")
+        .join(member_commits, on=["service", "sha"], how="semi")
     )
-    return pl.concat([unknown, touched]).unique()
+    return pl.concat([by_files.select("service", "repo", "number"),
+                      by_commits.select("service", "repo", "number")]).unique()

@@ -15,7 +15,7 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -32,13 +32,15 @@ from metrics.compute import (
     records_and_metrics,
     records_view_sql,
 )
-from metrics.delivery import Delivery
+from metrics.delivery import COMMIT_COLUMNS, PR_COLUMNS, Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
 from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
-from pipelines.landing import read_entity
+from pipelines.landing import _digest
+from pipelines.snapshot import landed_files, read_landed
+from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
 from pipelines.sources.incidents.prometheus import file_slos
 from pipelines.warehouse import connect, publish
@@ -69,23 +71,77 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
     return frame.height
 
 
-def read_table(conn: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    """A whole warehouse table as polars."""
-    frame = conn.sql(f'SELECT * FROM "{name}"').pl()  # noqa: S608 - our own table names
+def read_table(conn: duckdb.DuckDBPyConnection, name: str, columns: Sequence[str] = (),
+               repos: Sequence[str] | None = None, limit: int | None = None) -> pl.DataFrame:
+    """A warehouse table as polars: every column, or only `columns`; every row, or only those
+    of `repos`, or the first `limit` (0: just the schema). A step reads only what it uses: the
+    commit file lists alone are most of a large warehouse."""
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    sql = f'SELECT {select} FROM "{name}"'  # noqa: S608 - our own table and column names
+    params: dict[str, Any] = {}
+    if repos is not None:
+        sql += " WHERE repo IN (SELECT unnest($repos))"
+        params["repos"] = list(repos)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    frame = conn.sql(sql, params=params).pl()
     if name in SCHEMAS:  # nested timestamps (reviews) need the full schema to be relabelled
-        return frame.cast(SCHEMAS[name])
+        return frame.cast({c: t for c, t in SCHEMAS[name].items() if c in frame.columns})
     return utc(frame)
 
 
+def _order(frame: pl.DataFrame) -> list[str]:
+    """Precedence, lowest first: source position in the config, the source's own update time,
+    landing order (`_batch` in frames read with `read_entity`), row."""
+    return [c for c in ("_rank", "_updated_at", "_seq", "_batch", "_row") if c in frame.columns]
+
+
 def latest_by_key(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
-    """Upsert semantics: the last record per key wins (latest batch, then latest row)."""
+    """Upsert semantics: per key, the record of the later-listed source wins; within a source,
+    the newest (by update time, then landing order, then row)."""
     keys = list(KEYS[entity])
+    frame = frame.with_row_index("_row")
+    helpers = [c for c in ("_rank", "_updated_at", "_seq", "_batch", "_row") if c in frame.columns]
     return (
-        frame.with_row_index("_row")
-        .sort(["_batch", "_row"])
+        frame.sort(_order(frame), nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=True)
-        .drop("_batch", "_row")
+        .drop(helpers)
     )
+
+
+CONFLICT_SCHEMA = {"entity": pl.String, "winning_source": pl.String, "losing_source": pl.String,
+                   "shared_keys": pl.Int64, "differing_keys": pl.Int64}
+
+
+def source_conflicts(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """Keys that several sources give, per (winning, losing) source pair: how many, and how many
+    of those the two sources disagree on (any field besides `source`)."""
+    keys = list(KEYS[entity])
+    values = [c for c in SCHEMAS[entity] if c != "source"]
+    ordered = frame.with_row_index("_row")
+    ordered = ordered.sort(_order(ordered), nulls_last=False)
+    own = ordered.unique(subset=[*keys, "source"], keep="last", maintain_order=True)
+    shared = own.filter(pl.len().over(keys) > 1)
+    if shared.height == 0:
+        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+    shared = shared.with_columns(pl.struct(values).hash(seed=0).alias("_hash"))
+    winners = shared.unique(subset=keys, keep="last", maintain_order=True).select(
+        *keys, pl.col("source").alias("winning_source"), pl.col("_hash").alias("_won"))
+    pairs = shared.join(winners, on=keys).filter(pl.col("source") != pl.col("winning_source"))
+    return pairs.group_by("winning_source", pl.col("source").alias("losing_source")).agg(
+        pl.len().cast(pl.Int64).alias("shared_keys"),
+        (pl.col("_hash") != pl.col("_won")).sum().cast(pl.Int64).alias("differing_keys"),
+    ).select(pl.lit(entity).alias("entity"), "winning_source", "losing_source", "shared_keys",
+             "differing_keys")
+
+
+def _sources(config: DoraConfig) -> list[tuple[str, str]]:
+    return [(s.kind, source_name(s, i)) for i, s in enumerate(config.sources)]
+
+
+def landed(config: DoraConfig, entity: str) -> pl.DataFrame:
+    """What the landing holds for `entity` now, with each row's precedence (`_rank`, `_seq`)."""
+    return read_landed(config.landing_root, entity, _sources(config))
 
 
 def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
@@ -106,19 +162,72 @@ def config_tables(config: DoraConfig) -> dict[str, pl.DataFrame]:
     return {"teams": teams, "services": services, "slos": slos}
 
 
+INPUTS_SCHEMA = {"entity": pl.String, "position": pl.Int64, "input": pl.String}
+
+
 def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
-    """Rewrite the canonical and config tables from the landing; returns row counts."""
+    """Rewrite the canonical and config tables from the landing; returns row counts.
+
+    Also `source_conflicts` (keys given by several sources, per pair; docs/config.md "What a
+    rerun means") and `landing_inputs` (the landing files read). When the landing files to read
+    and the config tables are what the last build used, nothing is rewritten."""
+    files = {e: landed_files(config.landing_root, e, _sources(config)) for e in CANONICAL}
+    root = str(config.landing_root)
+    inputs = pl.DataFrame(
+        [{"entity": "sources", "position": i, "input": f"{kind}/{name}"}
+         for i, (kind, name) in enumerate(_sources(config))]
+        + [{"entity": e, "position": i, "input": _content_name(str(f)[len(root) + 1:])}
+           for e, found in files.items() for i, f in enumerate(found)], schema=INPUTS_SCHEMA)
+    configured = config_tables(config)
+    if _unchanged(conn, {"landing_inputs": inputs, **configured}):
+        publish_if_consistent(conn)
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+                for t in (*CANONICAL, "source_conflicts", *configured)}
     counts: dict[str, int] = {}
+    conflicts = []
     with _transaction(conn):
         for entity in CANONICAL:
-            frame = latest_by_key(read_entity(config.landing_root, entity), entity)
-            counts[entity] = write_table(conn, entity, frame, KEYS[entity])
-        for name, frame in config_tables(config).items():
-            counts[name] = write_table(conn, name, frame, (frame.columns[0], frame.columns[1]))
+            frame = read_landed(config.landing_root, entity, _sources(config), files[entity])
+            if entity != "quarantine":
+                conflicts.append(source_conflicts(frame, entity))
+            counts[entity] = write_table(conn, entity, latest_by_key(frame, entity),
+                                         KEYS[entity])
+        counts["source_conflicts"] = write_table(
+            conn, "source_conflicts", pl.concat(conflicts),
+            ("entity", "winning_source", "losing_source"))
+        for name, frame in configured.items():
+            counts[name] = write_table(conn, name, frame, _order_of(frame))
+        write_table(conn, "landing_inputs", inputs, ("entity", "position"))
         _stamp(conn, counts, max((v for v in _builds(conn).values() if v is not None),
                                  default=0) + 1)
     publish_if_consistent(conn)
     return counts
+
+
+def _content_name(path: str) -> str:
+    """A landing file named by its folder and content hash only: its time and run differ from
+    one run to the next, the tables built from it do not."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/{_digest(name) or name}"
+
+
+def _order_of(frame: pl.DataFrame) -> tuple[str, ...]:
+    return (frame.columns[0], frame.columns[1])
+
+
+def _unchanged(conn: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> bool:
+    """True when the warehouse holds every canonical table and each of `tables` as given (in
+    the order `write_table` stores them)."""
+    present = set(_builds(conn))
+    if not present >= {*CANONICAL, "source_conflicts", *tables}:
+        return False
+    for name, frame in tables.items():
+        order = ("entity", "position") if name == "landing_inputs" else _order_of(frame)
+        stored = read_table(conn, name)
+        if stored.schema != frame.schema or not stored.equals(
+                frame.sort(list(order), nulls_last=True)):
+            return False
+    return True
 
 
 @contextmanager
@@ -241,8 +350,13 @@ def _ownership(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def build_changes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """`changes`, `commit_deliveries` and `implicit_rollbacks`."""
-    commits, prs, deployments = _tables(conn, "commits", "pull_requests", "deployments")
-    delivery = compute_changes(commits, prs, deployments, _services(conn), _ownership(conn),
+    services = _services(conn)
+    paths = services.get_column("paths").list.len().fill_null(0).sum() > 0
+    files = ("files",) if paths else ()  # only services made of paths look at files
+    commits = read_table(conn, "commits", COMMIT_COLUMNS + files)
+    prs = read_table(conn, "pull_requests", PR_COLUMNS + files)
+    (deployments,) = _tables(conn, "deployments")
+    delivery = compute_changes(commits, prs, deployments, services, _ownership(conn),
                                settings_of(config))
     return _replace(conn, {
         "changes": (delivery.changes, ("service", "delivered_at", "change_id")),
@@ -253,9 +367,10 @@ def build_changes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[s
 
 def build_outcomes(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
     """`deployment_outcomes` and `incident_attributions`."""
-    deployments, incidents, changes, deliveries, implicit = _tables(
-        conn, "deployments", "incidents", "changes", "commit_deliveries", "implicit_rollbacks")
-    delivery = Delivery(changes, deliveries, implicit, {})
+    deployments, incidents, deliveries, implicit = _tables(
+        conn, "deployments", "incidents", "commit_deliveries", "implicit_rollbacks")
+    # Outcomes need the deliveries, not the changes themselves.
+    delivery = Delivery(read_table(conn, "changes", limit=0), deliveries, implicit, {})
     outcomes, attributions = compute_outcomes(deployments, incidents, delivery,
                                               _ownership(conn), settings_of(config))
     return _replace(conn, {
@@ -307,9 +422,7 @@ def build_people_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
     `members` in the config the view is off and its tables are empty.
     """
     members = pl.DataFrame(members_of_teams(config), schema=MEMBER_SCHEMA)
-    (changes,) = _tables(conn, "changes")
-    if members.height == 0:
-        changes = changes.clear()
+    changes = read_table(conn, "changes", limit=0 if members.height == 0 else None)
     by_author = author_team_changes(changes, members)
     metrics = change_view_metrics(by_author, "author_team", config.min_sample)
     return _replace(conn, {
@@ -325,7 +438,11 @@ def build_code_owner_view(conn: duckdb.DuckDBPyConnection, config: DoraConfig
     """The code-owner view: `code_owner_rules`, `changes_by_code_owner`,
     `team_metrics_by_code_owner` (changes by the CODEOWNERS team of the files they changed)."""
     files = load_codeowners(config)
-    changes, commits, prs = _tables(conn, "changes", "commits", "pull_requests")
+    repos = list(files)  # only the repos with a CODEOWNERS file (none: the view is empty)
+    changes = read_table(conn, "changes", repos=repos)
+    commits = read_table(conn, "commits", ("repo", "sha", "files"), repos=repos)
+    prs = read_table(conn, "pull_requests", ("repo", "number", "commit_shas",
+                                             "merge_commit_sha"), repos=repos)
     owners = {repo: (f.owners, f.aliases) for repo, f in files.items()}
     view = code_owner_changes(changes, commits, prs, _services(conn), owners)
     metrics = change_view_metrics(view, "code_owner_team", config.min_sample)

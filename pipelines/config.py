@@ -1,4 +1,4 @@
-"""The config file of SOURCES.md, validated with pydantic.
+"""The config file of docs/config.md, validated with pydantic.
 
 A wrong file raises `ConfigError` with one message per problem naming the key path and the line,
 never a pydantic traceback. Relative paths are resolved against the config file's folder.
@@ -7,8 +7,14 @@ never a pydantic traceback. Relative paths are resolved against the config file'
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -300,23 +306,39 @@ class DoraConfig(_Strict):
                     "name of a `kind: git` source")
 
     def git_source_of(self, entry: CodeOwnersFile) -> tuple[GitSource, str] | None:
-        """The git source (and its name) a `codeowners` entry without `path` reads from."""
+        """The git source (and its name) a `codeowners` entry without `path` reads from: the
+        one `source` names, else the first git source of the entry's repo."""
+        by_name, by_repo, _ = self._lookups()
+        if entry.source is not None:
+            return by_name.get(entry.source)
+        return by_repo.get(entry.repo)
+
+    def _lookups(self) -> tuple[dict[str, tuple[GitSource, str]],
+                                dict[str, tuple[GitSource, str]], dict[str, Service]]:
+        """Git sources by name and by repo, services by name (the first of each), built once
+        so that checking every `codeowners` entry stays linear. Kept beside the lists they
+        index: a `model_copy` with new `sources` or `services` builds them again."""
+        key = (id(self.sources), id(self.services))
+        cached = self.__dict__.get("_lookup_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        services: dict[str, Service] = {}
+        for service in self.services:
+            services.setdefault(service.name, service)
+        self.__dict__["_lookup_cache"] = (key, ({}, {}, services))
+        by_name, by_repo, _ = self.__dict__["_lookup_cache"][1]
         for index, source in enumerate(self.sources):
-            if source.kind != "git":
-                continue
-            name = source.name or f"git-{index}"
-            if entry.source is not None:
-                if name == entry.source:
-                    return source, name
-            elif self.git_repo_name(source) == entry.repo:
-                return source, name
-        return None
+            if source.kind == "git":
+                name = source.name or f"git-{index}"
+                by_name.setdefault(name, (source, name))
+                by_repo.setdefault(self.git_repo_name(source), (source, name))
+        return by_name, by_repo, services
 
     def git_repo_name(self, source: GitSource) -> str:
         """The repo a git source's rows carry: its `repo`, its service's, else the folder."""
         if source.repo:
             return source.repo
-        service = next((s for s in self.services if s.name == source.service), None)
+        service = self._lookups()[2].get(source.service) if source.service else None
         return service.repo if service else self.resolve(source.path).name.removesuffix(".git")
 
     def resolve(self, path: Path) -> Path:
@@ -379,18 +401,92 @@ def _unique(what: str, names: list[str]) -> None:
         seen.add(name)
 
 
+# Validated configs by (resolved path, content digest). A config is parsed once per process
+# however many assets ask for it; the digest, not the mtime, decides, because a file rewritten
+# within one kernel clock tick keeps its mtime.
+_CACHE: OrderedDict[tuple[str, str], tuple[DoraConfig, str | None]] = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+# libyaml when PyYAML was built with it (about 20 times faster on a 10,000-team file); it
+# refuses nesting deeper than 1,000 levels with a YAMLError, as the pure-Python parser's
+# RecursionError is caught below.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config(path: str | Path) -> DoraConfig:
-    """Read and validate a config file; raise `ConfigError` with key and line on any problem."""
+    """Read and validate a config file; raise `ConfigError` with key and line on any problem.
+
+    The same file (same path and bytes) returns the same validated object; treat it as
+    read-only.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    raw = path.read_bytes()
+    key = (str(path.resolve()), hashlib.blake2b(raw, digest_size=20).hexdigest())
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    # The written paths are checked on every load: the files behind them may have changed
+    # since the text was validated (a few stat calls; a problem gets the full message below).
+    if hit is not None and not path_problems(*hit):
+        return hit[0]
+    with _paused_gc():
+        config, warehouse_text = _validate(path, raw)
+    with _CACHE_LOCK:
+        _CACHE[key] = (config, warehouse_text)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return config
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Parsing builds hundreds of thousands of objects and
+    none of them is garbage; with the collector on, a 10,000-team file took three times as long
+    (it kept re-scanning the growing tree)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        text = path.read_text(encoding="utf-8")
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for line numbers) and the data it stands for, parsed once.
+
+    A text libyaml refuses is parsed again by PyYAML's own parser, which decides: the two
+    differ at the edges (PyYAML accepts a `\\udcff` escape, whose path the path checks then
+    name), and its messages are the ones users and tests know.
+    """
+    try:
+        return _parse_with(_LOADER, text)
+    except yaml.YAMLError:
+        if _LOADER is yaml.SafeLoader:
+            raise
+        return _parse_with(yaml.SafeLoader, text)
+
+
+def _parse_with(loader_class: Any, text: str) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _validate(path: Path, raw: bytes) -> tuple[DoraConfig, str | None]:
+    """The validated config, and its `warehouse` as written (for the path checks)."""
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (it is not UTF-8)") from None
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root, data = _parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -411,7 +507,7 @@ def load_config(path: str | Path) -> DoraConfig:
     except ValidationError as exc:
         raise ConfigError(_describe(path, root, exc)) from None
     _check_paths(path, root, config)
-    return config
+    return config, _scalar(root, "warehouse")
 
 
 MAX_PROBLEMS = 50  # problems listed in one error message
@@ -605,7 +701,7 @@ def _describe(path: Path, root: yaml.Node | None, exc: ValidationError) -> str:
         line = _line_of(root, loc)
         msg = _printable(err["msg"].removeprefix("Value error, "), 300)
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (not in SOURCES.md)"
+            msg = "unknown key (not in docs/config.md)"
         where = f"line {line}: " if line else ""
         lines.append(f"  {where}`{key}`: {msg}")
     if len(errors) > MAX_PROBLEMS:

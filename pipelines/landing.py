@@ -4,8 +4,12 @@ Ingest steps only ever add files here, so any number of them can run at once, in
 processes or machines, with no shared writer; the warehouse build is the one reader that turns
 them into tables. A batch's file name starts with a sortable sequence (UTC nanoseconds), so "last
 record wins" means "latest batch wins", and ends with the Dagster run that wrote it (when known).
-A batch whose content hash is already present is not written again: ingesting the same input
-twice leaves the landing (and therefore the warehouse) unchanged.
+A batch identical to the newest batch of its folder is not written again: ingesting the same
+input twice leaves the landing (and therefore the warehouse) unchanged, while content that comes
+back after a change (a value edited back) lands again and is newest again.
+
+This is how API sources (`github`) land: they accumulate. Snapshot sources (`files`, `git`, …)
+land through `pipelines.snapshot` instead, which replaces what they held.
 
 Layout: ``<root>/<source>/<partition>/<entity>/<sequence>-<hash>[-<run id>].parquet``.
 
@@ -105,9 +109,14 @@ def write_batch(
     """Land `frame` (conformed to the entity's schema) as a new batch.
 
     Returns the new file (a `Path`, or a URL on an object store), or None when the frame is empty
-    or an identical batch already exists.
+    or identical to the newest batch of its folder. An `_updated_at` column (an API source's
+    update time of each record) is kept: the build prefers the newer version of a record by it.
     """
+    updated = frame.select(pl.col("_updated_at").cast(pl.Datetime("us", "UTC"))) \
+        if "_updated_at" in frame.columns else None
     frame = conform(entity, frame)
+    if updated is not None and updated["_updated_at"].null_count() < frame.height:
+        frame = frame.with_columns(updated["_updated_at"])
     if frame.height == 0:
         return None
     buffer = io.BytesIO()
@@ -119,14 +128,15 @@ def write_batch(
         fs, base = _filesystem(root)
         folder = "/".join([base, safe_segment(source), safe_segment(partition),
                            safe_segment(entity)])
-        if fs.glob(f"{folder}/*-{digest}*.parquet"):
+        if _newest_is(sorted(p.rsplit("/", 1)[-1] for p in fs.glob(f"{folder}/*.parquet")),
+                      digest):
             return None
         target = f"{folder}/{_batch_name(digest)}"
         fs.pipe_file(target, content)  # one PUT: atomic on an object store
         return root + target[len(base):]
     folder = batch_dir(root, source, partition, entity)
     folder.mkdir(parents=True, exist_ok=True)
-    if any(folder.glob(f"*-{digest}*.parquet")):
+    if _newest_is(sorted(p.name for p in folder.glob("*.parquet")), digest):
         return None
     final = folder / _batch_name(digest)
     # Write to a temporary name first: a killed step never leaves a half-written batch behind.
@@ -134,6 +144,11 @@ def write_batch(
     partial.write_bytes(content)
     partial.rename(final)
     return final
+
+
+def _newest_is(names: list[str], digest: str) -> bool:
+    """True when the newest of these batch names holds content `digest`."""
+    return bool(names) and _digest(names[-1]) == digest
 
 
 def _name(file: Path | str) -> str:
@@ -184,8 +199,8 @@ def staged_landing(root: LandingRoot, prefetch: Iterable[str] = ()) -> Iterator[
     A local `root` is yielded as it is. For an object-store root, a scratch folder is yielded:
     first filled with the `prefetch` paths (files or folders, relative to the root; e.g. a
     repository's sync cursor), then, when the block ends (normally or by an exception, so partial
-    progress is kept), published: every new immutable file first (skipped when the store already
-    holds one with the same content hash in that folder), then the changed mutable files (such as
+    progress is kept), published: every new immutable file first (skipped when the newest file of
+    that folder on the store has the same content hash), then the changed mutable files (such as
     cursors), so a cursor never reaches the store before the data it covers.
     """
     root = landing_root(root)
@@ -225,17 +240,19 @@ def publish(local: Path, root: str, unchanged: dict[str, bytes] | None = None) -
         if path.suffix == ".partial" or unchanged.get(rel) == path.read_bytes():
             continue
         (immutable if _IMMUTABLE.match(path.name) else mutable).append((rel, path))
-    present: dict[str, set[str]] = {}
+    newest: dict[str, str] = {}  # folder -> digest of its newest immutable file
     uploaded = 0
     for rel, path in immutable:
         folder = f"{base}/{rel.rsplit('/', 1)[0]}" if "/" in rel else base
-        if folder not in present:
-            present[folder] = {_digest(p) for p in fs.glob(f"{folder}/*")}
+        if folder not in newest:
+            names = sorted(p.rsplit("/", 1)[-1] for p in fs.glob(f"{folder}/*"))
+            names = [n for n in names if _IMMUTABLE.match(n)]
+            newest[folder] = _digest(names[-1]) if names else ""
         digest = _digest(path.name)
-        if digest in present[folder]:
-            continue
+        if digest == newest[folder]:
+            continue  # the same content is already the newest there
         fs.pipe_file(f"{base}/{rel}", path.read_bytes())
-        present[folder].add(digest)
+        newest[folder] = digest
         uploaded += 1
     for rel, path in mutable:
         fs.pipe_file(f"{base}/{rel}", path.read_bytes())

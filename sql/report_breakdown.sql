@@ -1,7 +1,9 @@
--- Report input: the lead-time breakdown of one team per period, with the sample size of each
--- segment (a segment is NULL when an end is missing or it is negative, docs/metrics.md section 2).
--- Periods follow team_metrics: the period of the delivering deployment.
+-- Report input: the lead-time breakdown per team and period for $teams (a list; NULL for every
+-- team), with the sample size of each segment (a segment is NULL when an end is missing or it
+-- is negative, docs/metrics.md section 2). Periods follow team_metrics: the period of the
+-- delivering deployment.
 SELECT
+    team,
     grain,
     date_trunc(grain, timezone('UTC', delivered_at))::DATE AS period_start,
     quantile_cont(coding_hours, 0.5) AS coding_p50_hours,
@@ -13,6 +15,6 @@ SELECT
     quantile_cont(deploy_hours, 0.5) AS deploy_p50_hours,
     count(deploy_hours)::BIGINT AS deploy_samples
 FROM changes, (SELECT unnest(['week', 'month']) AS grain)
-WHERE team = $team
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], team)
 GROUP BY ALL
-ORDER BY grain, period_start
+ORDER BY team, grain, period_start

@@ -1,5 +1,7 @@
--- Report input: one team's counted deployments for the timeline, with what happened to each.
+-- Report input: the counted deployments of $teams (a list; NULL for every team) for the
+-- timeline, with what happened to each.
 SELECT
+    o.team,
     o.id,
     o.service,
     o.revision,
@@ -17,5 +19,5 @@ SELECT
     coalesce(list_contains(d.labels, 'hotfix'), false) AS hotfix
 FROM deployment_outcomes AS o
 LEFT JOIN deployments AS d USING (id)
-WHERE o.team = $team
-ORDER BY o.finished_at, o.id
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], o.team)
+ORDER BY o.team, o.finished_at, o.id

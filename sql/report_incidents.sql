@@ -1,4 +1,4 @@
--- Report input: one team's incidents. An incident belongs to the team that owned its service
+-- Report input: the incidents of $teams (a list; NULL for every team). An incident belongs to the team that owned its service
 -- at `opened_at` (UTC date; `valid_from` inclusive, `valid_until` exclusive; the alphabetically
 -- first team where rows overlap), else to `unassigned` -- the rule of metrics/ownership.py.
 WITH owned AS (
@@ -13,6 +13,7 @@ WITH owned AS (
     GROUP BY i.id
 )
 SELECT
+    owned.team,
     i.id,
     i.service,
     i.title,
@@ -26,5 +27,5 @@ SELECT
 FROM incidents AS i
 JOIN owned USING (id)
 LEFT JOIN incident_attributions AS a ON a.incident_id = i.id
-WHERE owned.team = $team
-ORDER BY i.opened_at, i.id
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], owned.team)
+ORDER BY owned.team, i.opened_at, i.id

@@ -1,6 +1,7 @@
--- Report input: one team's SLO attainment and error budget per SLO and period.
-SELECT slo, service, grain, period_start, good, total, objective, attainment, met,
+-- Report input: SLO attainment and error budget per team, SLO and period, for $teams (a list;
+-- NULL for every team).
+SELECT team, slo, service, grain, period_start, good, total, objective, attainment, met,
        error_budget_remaining
 FROM slo_periods
-WHERE team = $team
-ORDER BY slo, grain, period_start
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], team)
+ORDER BY team, slo, grain, period_start

@@ -1,6 +1,6 @@
--- Report input: every team's metrics, both grains, oldest period first.
--- $team: one team, or NULL for every team.
+-- Report input: the metrics of $teams (a list; NULL for every team), both grains, oldest period
+-- first.
 SELECT *
 FROM team_metrics
-WHERE $team::VARCHAR IS NULL OR team = $team::VARCHAR
+WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], team)
 ORDER BY team, grain, period_start

@@ -132,6 +132,24 @@ class Tab:
         raise TimeoutError(f"{expression!r} did not become true within {timeout}s "
                            f"(errors: {self.visit.errors})")
 
+    def click(self, selector: str) -> None:
+        """Scroll the first element matching `selector` into view and click its centre with
+        the mouse, as a person would (move, press, release: what plotly.js listens to)."""
+        box = self.evaluate(f"""(() => {{
+            const el = document.querySelector({json.dumps(selector)});
+            if (!el) return null;
+            el.scrollIntoView({{block: 'center', inline: 'center'}});
+            const r = el.getBoundingClientRect();
+            return [r.left + r.width / 2, r.top + r.height / 2];
+        }})()""")
+        if box is None:
+            raise LookupError(f"nothing matches {selector!r}")
+        x, y = box
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self._send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y,
+                                                    "button": "left", "clickCount": 1})
+            self.pump(0.05)
+
     def screenshot(self, path: Path) -> Path:
         data = self._send("Page.captureScreenshot", {"format": "png",
                                                      "captureBeyondViewport": True})["data"]

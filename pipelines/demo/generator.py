@@ -64,7 +64,7 @@ def generate_org(shape: OrgShape) -> dict[str, pl.DataFrame]:
     """Generate the organisation's event tables.
 
     Keys: `commits`, `pull_requests`, `deployments`, `incidents`, `sli`. Columns are exactly the
-    event-file fields of SOURCES.md, timestamps `Datetime("us", "UTC")`, lists `List(String)`.
+    event-file fields of docs/config.md, timestamps `Datetime("us", "UTC")`, lists `List(String)`.
     """
     return {name: frame.drop(_tz_columns(frame)) for name, frame in _build(shape).items()}
 

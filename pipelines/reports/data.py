@@ -1,20 +1,27 @@
-"""Reading what the reports show from the warehouse, read-only, through `sql/report_*.sql`."""
+"""Reading what the reports show from the warehouse, read-only, through `sql/report_*.sql`.
+
+Every table is read once for all the teams being reported (one query per table), then split by
+team in polars, so the cost of a page does not grow with the number of teams.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
 
 from metrics.compute import sql_text
 from pipelines.config import DoraConfig
+from pipelines.reports.reorganisations import load_reorganisations
+from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
 
 UNASSIGNED = "unassigned"
+_TEAM_TABLES = ("breakdown", "deployments", "incidents", "slos")
 
 
 @contextmanager
@@ -41,6 +48,13 @@ def sort_teams(teams: list[str]) -> list[str]:
     return sorted({t for t in teams if t != UNASSIGNED}, key=lambda t: (t.casefold(), t))
 
 
+def split(frame: pl.DataFrame, by: str | list[str]) -> dict:
+    """`frame` split into one frame per value of `by` (a tuple key for several columns)."""
+    keys = [by] if isinstance(by, str) else by
+    parts = frame.partition_by(keys, as_dict=True, maintain_order=True)
+    return {(k[0] if isinstance(by, str) else k): v for k, v in parts.items()}
+
+
 @dataclass
 class Overview:
     """What every page needs: the team list, all team metrics, org metrics, coverage."""
@@ -50,25 +64,39 @@ class Overview:
     team_metrics: pl.DataFrame
     org_metrics: pl.DataFrame
     coverage: pl.DataFrame
+    conflicts: pl.DataFrame  # keys two sources both give (`source_conflicts`)
     quarantined: int
     loaded: int
     first_period: dt.date | None
     last_period: dt.date | None
+    _by_team: dict = field(default_factory=dict, repr=False)
+    _coverage: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # rows come sorted by team, grain, period: each (team, grain) is one slice of them
+        spans = (self.team_metrics.select("team", "grain").with_row_index("row")
+                 .group_by("team", "grain", maintain_order=True)
+                 .agg(pl.col("row").first(), pl.len()))
+        self._by_team = {(t, g): (row, n) for t, g, row, n in spans.rows()}
+        self._coverage = {r["team"]: r for r in self.coverage.to_dicts()}
 
     def metrics_of(self, team: str, grain: str) -> pl.DataFrame:
-        return self.team_metrics.filter((pl.col("team") == team) & (pl.col("grain") == grain))
+        """One team's rows of `team_metrics` for one grain (oldest first)."""
+        row, n = self._by_team.get((team, grain), (0, 0))
+        return self.team_metrics.slice(row, n)
 
     def coverage_of(self, team: str) -> dict:
-        rows = self.coverage.filter(pl.col("team") == team).to_dicts()
-        return rows[0] if rows else {}
+        return self._coverage.get(team, {})
 
 
-def load_overview(conn: duckdb.DuckDBPyConnection) -> Overview:
-    """Every team's metrics and the organisation's, for the index and the team pages."""
+def load_overview(conn: duckdb.DuckDBPyConnection, teams: list[str] | None = None) -> Overview:
+    """Every team's metrics (or only those of `teams`) and the organisation's, for the index
+    and the team pages."""
     names = query(conn, "report_teams")["team"].to_list()
-    metrics = query(conn, "report_team_metrics", team=None)
+    metrics = with_rolling(query(conn, "report_team_metrics", teams=teams))
     org = query(conn, "report_org_metrics")
     coverage = query(conn, "report_coverage")
+    conflicts = query(conn, "report_source_conflicts")
     totals = query(conn, "report_quarantine").row(0, named=True)
     weekly = metrics.filter(pl.col("grain") == "week")["period_start"]
     return Overview(
@@ -77,11 +105,25 @@ def load_overview(conn: duckdb.DuckDBPyConnection) -> Overview:
         team_metrics=metrics,
         org_metrics=org,
         coverage=coverage,
+        conflicts=conflicts,
         quarantined=int(totals["quarantined"] or 0),
         loaded=int(totals["loaded"] or 0),
         first_period=weekly.min() if weekly.len() else None,
         last_period=weekly.max() if weekly.len() else None,
     )
+
+
+def with_rolling(metrics: pl.DataFrame) -> pl.DataFrame:
+    """`team_metrics` rows (sorted by team, grain, period) with each charted metric's trailing
+    rolling median as `<column>__rolling`, for every team in one vectorised pass."""
+    if metrics.height == 0:
+        return metrics.with_columns(pl.lit(None, pl.Float64).alias(f"{c}__rolling")
+                                    for c in CHARTED)
+    return metrics.with_columns(
+        pl.col(c).cast(pl.Float64)
+        .rolling_median(window_size=ROLLING_WEEKS, min_samples=ROLLING_MIN_POINTS)
+        .over(["team", "grain"]).alias(f"{c}__rolling")
+        for c in CHARTED)
 
 
 @dataclass
@@ -96,17 +138,43 @@ class TeamData:
     incidents: pl.DataFrame
     slos: pl.DataFrame
     coverage: dict
+    reorganisations: pl.DataFrame
+    records: pl.DataFrame | None  # metric_records rows; None when the warehouse has no view
 
 
-def load_team(conn: duckdb.DuckDBPyConnection, overview: Overview, team: str) -> TeamData:
-    """Everything one team page shows."""
-    return TeamData(
+def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """True when the warehouse has a table or view called `name`."""
+    found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                         [name]).fetchall()  # fetchall: no result left open on the connection
+    return bool(found and found[0][0])
+
+
+def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
+               record_metrics: list[str]) -> dict[str, TeamData]:
+    """Everything the pages of `teams` (None: every team) show: one query per table, split."""
+    wanted = None if teams is None else list(teams)
+    tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
+    reorganisations = load_reorganisations(conn, wanted)
+    records = (query(conn, "report_records", teams=wanted, metrics=record_metrics)
+               if has_relation(conn, "metric_records") else None)
+    parts = {name: split(frame, "team") for name, frame in tables.items()}
+    reorg = split(reorganisations, "team")
+    recs = split(records, "team") if records is not None else {}
+    every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
+
+    def part(name: str, team: str) -> pl.DataFrame:
+        found = parts[name].get(team)
+        return found if found is not None else tables[name].clear()
+
+    return {team: TeamData(
         team=team,
         weekly=overview.metrics_of(team, "week"),
         monthly=overview.metrics_of(team, "month"),
-        breakdown=query(conn, "report_breakdown", team=team),
-        deployments=query(conn, "report_deployments", team=team),
-        incidents=query(conn, "report_incidents", team=team),
-        slos=query(conn, "report_slos", team=team),
+        breakdown=part("breakdown", team),
+        deployments=part("deployments", team),
+        incidents=part("incidents", team),
+        slos=part("slos", team),
         coverage=overview.coverage_of(team),
-    )
+        reorganisations=reorg.get(team, reorganisations.clear()),
+        records=None if records is None else recs.get(team, records.clear()),
+    ) for team in every}

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from metrics import bands as dora_bands
+from metrics.registry import BY_COLUMN
 from pipelines.reports.specs import (
     ROLLING_WEEKS,
     MetricSpec,
@@ -25,7 +26,6 @@ from pipelines.reports.specs import (
     format_value,
     points,
     rolling_median,
-    weeks_in,
 )
 
 BLUE = "#2458a6"
@@ -51,6 +51,24 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 def esc(value: object) -> str:
     """A data string made safe for plotly.js text (which understands a few HTML tags)."""
     return html.escape(str(value), quote=False)
+
+
+def short(value: object, limit: int = 40) -> str:
+    """A name cut to `limit` characters with an ellipsis, escaped: names can be any length,
+    and a chart's axis or legend must not grow with them (the hover shows more)."""
+    text = str(value)
+    return esc(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def week_of(value: dt.date) -> str:
+    """The Monday (ISO date) of the week a day falls in: the `week` period_start."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    return (day - dt.timedelta(days=day.weekday())).isoformat()
+
+
+def _split(frame: pl.DataFrame, by: str | list[str]) -> dict[tuple, pl.DataFrame]:
+    """`frame` split by the values of `by` (tuple keys), in one pass."""
+    return frame.partition_by(by, as_dict=True, maintain_order=True)
 
 
 def _day(value: dt.date) -> str:
@@ -163,8 +181,17 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
         },
         "hovertext": [_hover(p, spec, grain, min_sample) for p in series],
         "hoverinfo": "text",
-        "meta": {"grain": grain, "role": "points"},
+        "customdata": [[_day(p.period), _caption(p, spec, grain)] for p in series],
+        "meta": {"grain": grain, "role": "points", "metric": spec.key},
     }
+
+
+def _caption(point: Point, spec: MetricSpec, grain: str) -> str:
+    """The plain-text heading of a point's records table (set as text, never parsed)."""
+    text = f"{spec.title}, {_period_label(point.period, grain)}: {format_value(point.value, spec)}"
+    if point.samples is not None and spec.kind != "count":
+        text += f" (n = {point.samples} {spec.sample_noun})"
+    return text
 
 
 def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
@@ -227,13 +254,17 @@ def band_shapes(metric: str, year: int, y_max: float) -> list[dict]:
     return shapes
 
 
-def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
-                  year: int, min_sample: int) -> Figure:
+def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
+                  monthly: pl.DataFrame | list[Point], year: int, min_sample: int) -> Figure:
     """Weekly points with a rolling median and the 95% interval as a band; the monthly view
-    behind a button; low-sample periods faded; DORA bands of `year` faintly behind."""
-    wk = points(weekly, spec, "week")
-    mo = points(monthly, spec, "month")
-    roll = rolling_median([p.value for p in wk])
+    behind a button; low-sample periods faded; DORA bands of `year` faintly behind. Takes the
+    team's rows of each grain, or their `points` already read."""
+    wk = weekly if isinstance(weekly, list) else points(weekly, spec, "week")
+    mo = monthly if isinstance(monthly, list) else points(monthly, spec, "month")
+    # the rolling median comes with the rows (computed for all teams at once), else here
+    has_rolling = f"{spec.key}__rolling" in (weekly.columns if isinstance(weekly, pl.DataFrame)
+                                            else []) or any(p.rolling is not None for p in wk)
+    roll = ([p.rolling for p in wk] if has_rolling else rolling_median([p.value for p in wk]))
     traces: list[dict] = []
     if spec.ci:
         traces.append(_interval_band(wk, "week", "95% interval"))
@@ -262,8 +293,9 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame, monthly: pl.DataFrame,
 def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
     """Median coding, pickup, review and deploy time per period (they need not add up)."""
     traces = []
+    parts = _split(breakdown, "grain")
     for grain in ("week", "month"):
-        rows = breakdown.filter(pl.col("grain") == grain).sort("period_start")
+        rows = parts.get((grain,), breakdown.clear())  # sorted by period in SQL
         periods = rows["period_start"].to_list()
         for segment, color in SEGMENT_COLORS.items():
             values = rows[f"{segment}_p50_hours"].to_list()
@@ -278,14 +310,16 @@ def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
                     + ("–" if v is None else f"{v:.1f} h") + f"<br>n = {n} changes"
                     for p, v, n in zip(periods, values, counts, strict=True)],
                 "hoverinfo": "text", "visible": grain == "week",
-                "meta": {"grain": grain, "role": segment}})
+                "customdata": [[_day(p), f"Changes delivered, {_period_label(p, grain)}"]
+                               for p in periods],
+                "meta": {"grain": grain, "role": segment, "metric": "changes"}})
     layout = _layout(340, "hours (median of each segment)", updatemenus=_grain_buttons(traces))
     return {"data": traces, "layout": layout}
 
 
 def _deployment_hover(row: dict) -> str:
     lines = [f"<b>{esc(row['id'])}</b>",
-             f"{esc(row['service'])} · {_minute(row['finished_at_utc'])} UTC",
+             f"{short(row['service'], 120)} · {_minute(row['finished_at_utc'])} UTC",
              f"revision {esc((row['revision'] or 'unknown')[:12])}"]
     if row["baseline"]:
         lines.append("first deployment (baseline)")
@@ -317,8 +351,8 @@ def deployment_kind(row: dict) -> str:
 def _incident_hover(row: dict) -> str:
     lines = [f"<b>incident {esc(row['id'])}</b>"]
     if row["title"]:
-        lines.append(esc(row["title"]))
-    lines.append(f"{esc(row['service'])} · opened {_minute(row['opened_at_utc'])} UTC")
+        lines.append(short(row["title"], 120))
+    lines.append(f"{short(row['service'], 120)} · opened {_minute(row['opened_at_utc'])} UTC")
     if row["restore_hours"] is not None:
         lines.append(f"resolved after {row['restore_hours']:.1f} h")
     else:
@@ -349,18 +383,25 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
     }
     traces = []
 
-    def markers(chosen: list[dict], name: str, marker: dict, role: str) -> dict:
+    def markers(chosen: list[dict], name: str, marker: dict, role: str, metric: str) -> dict:
+        """Deployment markers; a click opens the records of `metric` for the week."""
+        title = BY_COLUMN[metric].title
         return {"type": "scatter", "x": [_minute(r["finished_at_utc"]) for r in chosen],
                 "y": [esc(r["service"]) for r in chosen], "mode": "markers", "name": name,
                 "marker": marker, "hovertext": [_deployment_hover(r) for r in chosen],
-                "hoverinfo": "text", "meta": {"role": role}}
+                "hoverinfo": "text",
+                "customdata": [[week_of(r["finished_at_utc"]),
+                                f"{title}, week of {week_of(r['finished_at_utc'])}"]
+                               for r in chosen],
+                "meta": {"role": role, "grain": "week", "metric": metric}}
 
     for kind, (name, marker) in styles.items():
+        metric = "deployments" if kind == "deployment" else "rework_rate"
         traces.append(markers([r for r in rows if deployment_kind(r) == kind], name, marker,
-                              kind))
+                              kind, metric))
     traces.append(markers([r for r in rows if r["failed"]], "failed",
                           {"symbol": "circle-open", "size": 16, "color": RED,
-                           "line": {"width": 2}}, "failed"))
+                           "line": {"width": 2}}, "failed", "change_failure_rate"))
     bars_x: list[str | None] = []
     bars_y: list[str | None] = []
     for r in inc:
@@ -375,10 +416,17 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
                    "name": "incident", "marker": {"symbol": "star", "size": 12,
                                                   "color": PURPLE},
                    "hovertext": [_incident_hover(r) for r in inc], "hoverinfo": "text",
-                   "meta": {"role": "incident"}})
+                   "customdata": [[week_of(r["opened_at_utc"]),
+                                   f"Incidents opened, week of {week_of(r['opened_at_utc'])}"]
+                                  for r in inc],
+                   "meta": {"role": "incident", "grain": "week", "metric": "incidents_opened"}})
     layout = _layout(160 + 46 * max(len(services), 1))
+    categories = [esc(s) for s in reversed(services)]
+    # ticks show names cut short: a long service name must not squeeze the plot area
     layout["yaxis"] = {**AXIS, "type": "category", "categoryorder": "array",
-                       "categoryarray": [esc(s) for s in reversed(services)],
+                       "categoryarray": categories, "tickmode": "array",
+                       "tickvals": categories,
+                       "ticktext": [short(s, 32) for s in reversed(services)],
                        "automargin": True}
     layout["xaxis"] = {**AXIS, "type": "date"}
     layout["legend"]["y"] = -0.25 if len(services) < 3 else -0.12
@@ -394,39 +442,42 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
+    parts = _split(slos, ["slo", "grain"])
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
-            rows = slos.filter((pl.col("slo") == slo) & (pl.col("grain") == grain)) \
-                .sort("period_start")
+            rows = parts.get((slo, grain), slos.clear())  # sorted by period in SQL
             periods = [_day(p) for p in rows["period_start"].to_list()]
             hover = [
-                f"<b>{esc(slo)}</b> · {_period_label(r['period_start'], grain)}<br>"
+                f"<b>{short(slo, 120)}</b> · {_period_label(r['period_start'], grain)}<br>"
                 f"attainment {_pct(r['attainment'])} (objective {_pct(r['objective'])}): "
                 f"{'met' if r['met'] else 'missed'}<br>{r['good']:,} good of {r['total']:,}"
                 f"<br>error budget remaining {_pct(r['error_budget_remaining'], 0)}"
                 for r in rows.iter_rows(named=True)]
             common = {"legendgroup": esc(slo), "visible": grain == "week",
-                      "hoverinfo": "text", "hovertext": hover}
+                      "hoverinfo": "text", "hovertext": hover,
+                      "customdata": [[_day(p), f"SLOs met, {_period_label(p, grain)}"]
+                                     for p in rows["period_start"].to_list()],
+                      "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"].to_list(),
-                "mode": "lines+markers", "name": esc(slo), "showlegend": grain == "week",
-                "line": {"color": color}, "xaxis": "x", "yaxis": "y",
-                "meta": {"grain": grain, "role": "attainment"}, **common})
+                "mode": "lines+markers", "name": short(slo), "showlegend": grain == "week",
+                "line": {"color": color}, "xaxis": "x", "yaxis": "y", **common,
+                "meta": {**common["meta"], "role": "attainment"}})
             if periods:
                 objective = rows["objective"][0]
                 traces.append({
                     "type": "scatter", "x": [periods[0], periods[-1]],
                     "y": [objective, objective], "mode": "lines",
-                    "name": f"{esc(slo)} objective", "showlegend": False,
+                    "name": f"{short(slo)} objective", "showlegend": False,
                     "line": {"color": color, "dash": "dash", "width": 1},
                     "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
                     "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
             traces.append({
                 "type": "bar", "x": periods, "y": rows["error_budget_remaining"].to_list(),
-                "name": esc(slo), "showlegend": False, "marker": {"color": color},
-                "xaxis": "x2", "yaxis": "y2", "meta": {"grain": grain, "role": "budget"},
-                **common})
+                "name": short(slo), "showlegend": False, "marker": {"color": color},
+                "xaxis": "x2", "yaxis": "y2", **common,
+                "meta": {**common["meta"], "role": "budget"}})
     layout = _layout(540, updatemenus=_grain_buttons(traces), barmode="group")
     layout["yaxis"] = {**AXIS, "domain": [0.56, 1], "tickformat": ".2%",
                        "title": {"text": "attainment"}}
@@ -489,16 +540,14 @@ def distribution_figure(spec: MetricSpec, team_monthly: pl.DataFrame,
                         org_monthly: pl.DataFrame) -> Figure:
     """How teams' monthly values are spread (teams are not named), with the organisation's
     own value computed from all records. Nothing identifies which team is where."""
-    xs: list[str] = []
-    ys: list[float] = []
-    for row in team_monthly.sort("period_start").iter_rows(named=True):
-        value = row[spec.key]
-        if value is None:
-            continue
-        if spec.kind == "count":
-            value = value / weeks_in(row["period_start"], "month")
-        xs.append(_day(row["period_start"]))
-        ys.append(float(value))
+    rows = team_monthly.filter(pl.col(spec.key).is_not_null()).sort("period_start")
+    value = pl.col(spec.key).cast(pl.Float64)
+    if spec.kind == "count":  # per week: a month's count over its days / 7
+        value = value / (pl.col("period_start").dt.month_end().dt.day() / 7.0)
+    rows = rows.select(pl.col("period_start").dt.to_string("%Y-%m-%d").alias("x"),
+                       value.alias("y"))
+    xs: list[str] = rows["x"].to_list()
+    ys: list[float] = rows["y"].to_list()
     traces = [{
         "type": "box", "x": xs, "y": ys, "name": "spread over teams (not named)",
         "boxpoints": "all", "jitter": 0.4, "pointpos": 0,

@@ -20,15 +20,17 @@ LINE = {"color": "rgba(106, 61, 154, 0.7)", "width": 1.5, "dash": "dash"}
 NAME = "reorganisation"
 
 
-def load_reorganisations(conn: duckdb.DuckDBPyConnection, team: str) -> pl.DataFrame:
-    """The team's reorganisations (date, service, kind, counterpart), oldest first; empty for
-    a warehouse built before the table existed."""
+def load_reorganisations(conn: duckdb.DuckDBPyConnection,
+                         teams: str | list[str] | None = None) -> pl.DataFrame:
+    """The reorganisations (team, date, service, kind, counterpart) of `teams` (None: all),
+    oldest first; empty for a warehouse built before the table existed."""
     exists = conn.execute("SELECT count(*) FROM information_schema.tables "
                           "WHERE table_name = 'reorganisations'").fetchall()[0]
     if not exists or not exists[0]:
-        return pl.DataFrame(schema={"date": pl.Date, "service": pl.String, "kind": pl.String,
-                                    "counterpart": pl.String})
-    return conn.sql(sql_text("report_reorganisations"), params={"team": team}).pl()
+        return pl.DataFrame(schema={"team": pl.String, "date": pl.Date, "service": pl.String,
+                                    "kind": pl.String, "counterpart": pl.String})
+    chosen = [teams] if isinstance(teams, str) else teams
+    return conn.sql(sql_text("report_reorganisations"), params={"teams": chosen}).pl()
 
 
 def describe(row: dict) -> str:
@@ -49,11 +51,16 @@ def reorganisation_shapes(events: pl.DataFrame) -> list[dict]:
         shapes.append({
             "type": "line", "xref": "x", "x0": _day(day), "x1": _day(day),
             "yref": "paper", "y0": 0, "y1": 1, "layer": "above", "name": NAME, "line": LINE,
-            "label": {"text": html.escape(text, quote=False), "textposition": "end",
+            "label": {"text": html.escape(_cut(text), quote=False), "textposition": "end",
                       "textangle": 0, "xanchor": "left",
                       "font": {"size": 10, "color": LINE["color"]}},
         })
     return shapes
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """A label no longer than `limit` characters: service names can be any length."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _day(value: dt.date) -> str:

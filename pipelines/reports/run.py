@@ -9,14 +9,23 @@ in-process so the runs and their metadata show in Dagster.
 from __future__ import annotations
 
 import html
+import json
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from markupsafe import Markup
 
-from metrics.bands import SOURCES
+from metrics.bands import SOURCES, URLS
 from pipelines.config import DoraConfig
 from pipelines.markdown import markdown_table
 from pipelines.reports import figures as figs
@@ -25,33 +34,38 @@ from pipelines.reports.data import (
     Overview,
     TeamData,
     load_overview,
-    load_team,
+    load_teams,
     warehouse,
 )
+from pipelines.reports.folder import check as check_folder
+from pipelines.reports.folder import claim, release
 from pipelines.reports.page import (
     INDEX,
+    PLOTLY_JS,
     ensure_plotly_js,
     figure_json,
+    inert_json,
     page_name,
     render,
     write_text,
 )
-from pipelines.reports.reorganisations import (
-    describe,
-    load_reorganisations,
-    reorganisation_shapes,
-)
+from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
+    GROUPS,
     METRIC_SPECS,
     ROLLING_WEEKS,
     MetricSpec,
+    Point,
+    columns,
     format_value,
     points,
     trend_of,
-    trend_sentence,
 )
 
 Progress = Callable[[str], None]
+# The records a page can open on a click: every charted metric, plus the breakdown's changes
+# and the timeline's incidents.
+RECORD_METRICS = [*(s.key for s in METRIC_SPECS), "changes", "incidents_opened"]
 PARTITIONS = "teams"
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
@@ -89,6 +103,7 @@ class TeamReport:
     path: Path
     glance: list[dict] = field(default_factory=list)
     trends: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)  # per metric, for the index
 
     def markdown(self) -> str:
         rows = [(r["title"], r["value"], r["sample"], r["interval"], r["trend"])
@@ -97,8 +112,7 @@ class TeamReport:
                                      "trend"])
 
 
-def _glance(spec: MetricSpec, data: TeamData, periods: int) -> dict:
-    month = points(data.monthly, spec, "month")
+def _glance(spec: MetricSpec, month: list[Point], trend: str) -> dict:
     last = month[-1] if month else None
     if last is None:
         value = sample = interval = "–"
@@ -112,13 +126,12 @@ def _glance(spec: MetricSpec, data: TeamData, periods: int) -> dict:
                 sample += " (low)"
         interval = (f"{format_value(last.low, spec)} – {format_value(last.high, spec)}"
                     if last.low is not None and last.high is not None else "–")
-    weekly = points(data.weekly, spec, "week")
     return {"title": spec.title, "value": value, "sample": sample, "interval": interval,
-            "trend": trend_sentence(weekly, spec, periods)}
+            "trend": trend}
 
 
 def _caption(spec: MetricSpec, config: DoraConfig) -> str:
-    parts = ["Dots: weekly values"]
+    parts = ["Dots: weekly values (click one for its records)"]
     if spec.low_sample:
         parts.append(f"faded open circles: fewer than {config.min_sample} {spec.sample_noun} "
                      "(low sample)")
@@ -128,8 +141,9 @@ def _caption(spec: MetricSpec, config: DoraConfig) -> str:
     parts.append("the Monthly button switches to the monthly view")
     text = "; ".join(parts) + "."
     if spec.band:
-        text += (f" Grey bands: the DORA {config.report_year} clusters, context only "
-                 "(the checkbox at the top hides them).")
+        text += (f" Grey bands: the DORA {config.report_year} performance clusters, from the "
+                 f"{SOURCES[config.report_year]}; context behind this team's own line, not a "
+                 "target (the checkbox at the top hides them).")
     return text
 
 
@@ -137,10 +151,31 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
-                  reorganisations: pl.DataFrame) -> tuple[dict[str, Any], list[dict]]:
+def records_json(records: pl.DataFrame | None) -> Markup | str:
+    """The records behind every clickable point, compact: each distinct (kind, id, detail) once
+    in `records`, and per "metric|grain|period" cell the record indexes and their hours.
+    Inert inside a script; "" when the warehouse has no `metric_records`."""
+    if records is None:
+        return ""
+    keys = ["record_kind", "record_id", "detail"]
+    table = records.select(keys).unique(maintain_order=True).with_row_index("i")
+    cells = (records.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
+             .with_columns(pl.concat_str([pl.col("metric"), pl.col("grain"),
+                                          pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                         separator="|").alias("cell"),
+                           pl.col("value_hours").round(3))
+             .group_by("cell", maintain_order=True)
+             .agg(pl.col("i"), pl.col("value_hours")))
+    return inert_json({
+        "records": table.select(keys).rows(),
+        "cells": {c: [i, h] for c, i, h in cells.select("cell", "i", "value_hours").rows()}})
+
+
+def _team_context(config: DoraConfig, overview: Overview,
+                  data: TeamData) -> tuple[dict[str, Any], list[dict]]:
     periods = config.trend_periods
     figures: list[dict] = []
+    reorganisations = data.reorganisations
     markers = reorganisation_shapes(reorganisations)
 
     def add(fig: Any, name: str, dated: bool = True) -> str:
@@ -152,15 +187,22 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
         figures.append({"id": fid, "json": figure_json(fig)})
         return fid
 
-    metrics = []
+    metrics, glance = [], []
+    weekly, monthly = columns(data.weekly), columns(data.monthly)  # read once, used by all
     for spec in METRIC_SPECS:
-        fig = figs.metric_figure(spec, data.weekly, data.monthly, config.report_year,
-                                 config.min_sample)
+        wk, mo = points(weekly, spec, "week"), points(monthly, spec, "month")
+        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
+        found = trend_of(wk, spec, periods)
+        trend = found.sentence(spec.label, spec.unit, "week")
+        glance.append(_glance(spec, mo, trend))
         metrics.append({
             "anchor": _anchor(spec), "title": spec.title, "explain": spec.explain,
-            "trend": trend_sentence(points(data.weekly, spec, "week"), spec, periods),
+            "group": spec.group, "trend": trend, "direction": _direction(found),
             "caption": _caption(spec, config), "figure_id": add(fig, _anchor(spec)),
         })
+    groups = [{"key": key, "title": title, "explain": explain,
+               "metrics": [m for m in metrics if m["group"] == key]}
+              for key, (title, explain) in GROUPS.items()]
     has_breakdown = data.breakdown.height > 0 and any(
         data.breakdown[f"{s}_samples"].sum() > 0 for s in figs.SEGMENT_COLORS)
     breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
@@ -176,10 +218,11 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
         "first": data.weekly["period_start"].min() if data.weekly.height else None,
         "last": data.weekly["period_start"].max() if data.weekly.height else None,
         "latest_month": latest.strftime("%B %Y") if latest else "–",
-        "glance": [_glance(s, data, periods) for s in METRIC_SPECS],
+        "glance": glance,
         "metrics": metrics,
+        "groups": [g for g in groups if g["metrics"]],
         "sections": [{"anchor": "glance", "title": "At a glance"}]
-        + [{"anchor": m["anchor"], "title": m["title"]} for m in metrics]
+        + [{"anchor": m["anchor"], "title": m["title"]} for g in groups for m in g["metrics"]]
         + [{"anchor": a, "title": t} for a, t in (
             ("breakdown", "Lead-time breakdown"), ("timeline", "Deployments"),
             ("slos", "SLOs"), ("coverage", "Data coverage"))],
@@ -193,7 +236,9 @@ def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
                             for row in reorganisations.sort("date", "service").to_dicts()],
         "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
                      for i in items],
+        "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
+        "records_json": records_json(data.records),
     }
     return context, figures
 
@@ -213,13 +258,17 @@ def _timeline_summary(data: TeamData) -> str:
 
 
 def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
+    """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
+    monthly: dict[str, list[dict]] = {}
+    for r in slos.to_dicts():
+        monthly.setdefault(r["slo"], [])
+        if r["grain"] == "month":
+            monthly[r["slo"]].append(r)
     rows = []
-    month = slos.filter(pl.col("grain") == "month")
-    for slo in sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s)):
-        own = month.filter(pl.col("slo") == slo).sort("period_start")
-        current = own.filter(pl.col("period_start") == latest).to_dicts() if latest else []
-        base = own.to_dicts()[-1] if own.height else {}
-        row = current[0] if current else {}
+    for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
+        own = monthly[slo]
+        base = own[-1] if own else {}
+        row = next((r for r in own if latest and r["period_start"] == latest), {})
         rows.append({
             "slo": slo, "service": base.get("service", ""),
             "objective": f"{base['objective']:.2%}" if base else "–",
@@ -233,31 +282,129 @@ def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
 
 
 def _band_source(config: DoraConfig) -> str:
-    return SOURCES[config.report_year]
+    year = config.report_year
+    return f"DORA {year} performance clusters, from the {SOURCES[year]} ({URLS[year]})"
+
+
+def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamReport:
+    """Render one team's page from its prepared data and write it (atomically)."""
+    if data.weekly.height:
+        context, figures = _team_context(config, overview, data)
+    else:  # a team in the config with no records yet: a page that says so, no charts
+        context, figures = {"title": f"{data.team} · DORA metrics", "team": data.team,
+                            "has_data": False, "first": None, "last": None,
+                            "reorganisations": [], "glance": [], "metrics": [],
+                            "records_json": ""}, []
+    text = render("team.html.j2", figures=figures, year=config.report_year, band_toggle=True,
+                  band_source=_band_source(config), trend_periods=config.trend_periods,
+                  min_sample=config.min_sample, **context)
+    path = config.reports_path / page_name(data.team)
+    write_text(path, text)
+    return TeamReport(team=data.team, path=path, glance=context["glance"],
+                      trends=[m["trend"] for m in context["metrics"]],
+                      directions=[m["direction"] for m in context["metrics"]])
 
 
 def build_team_report(config: DoraConfig, team: str,
                       overview: Overview | None = None) -> TeamReport:
     """Write one team's page (and plotly.min.js beside it); what the `team_report` asset does."""
+    return build_team_reports(config, [team], overview)[0]
+
+
+def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
+                       overview: Overview | None = None, progress: Progress | None = None,
+                       workers: int | None = None) -> list[TeamReport]:
+    """Write the pages of `teams` (None: every team with a page): every table read once for
+    all of them, pages built in parallel processes when there are enough to pay for it
+    (`workers`: how many processes; default one per core from MIN_PARALLEL_PAGES pages)."""
     folder = config.reports_path
-    with warehouse(config) as conn:
-        overview = overview or load_overview(conn)
-        data = load_team(conn, overview, team)
-        reorganisations = load_reorganisations(conn, team)
-    if data.weekly.height:
-        context, figures = _team_context(config, overview, data, reorganisations)
-    else:  # a team in the config with no records yet: a page that says so, no charts
-        context, figures = {"title": f"{team} · DORA metrics", "team": team,
-                            "has_data": False, "first": None, "last": None,
-                            "reorganisations": [], "glance": [], "metrics": []}, []
-    text = render("team.html", figures=figures, year=config.report_year, band_toggle=True,
-                  band_source=_band_source(config), trend_periods=config.trend_periods,
-                  min_sample=config.min_sample, **context)
+    check_folder(folder)  # a foreign folder is refused before any work
+    if teams is None:
+        with warehouse(config) as conn:
+            overview = overview or load_overview(conn)
+        teams = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
+    claim(folder, [PLOTLY_JS, *(page_name(t) for t in teams)])
     ensure_plotly_js(folder)
-    path = folder / page_name(team)
-    write_text(path, text)
-    return TeamReport(team=team, path=path, glance=context["glance"],
-                      trends=[m["trend"] for m in context["metrics"]])
+    workers = min(workers or _workers(len(teams)), len(teams))
+    if workers <= 1:
+        reports = build_chunk(config, teams, overview)
+        if progress:
+            _tell(progress, reports, 0, len(teams))
+        return reports
+    size = -(-len(teams) // workers)  # one share per worker: each reads its data once
+    shares = [teams[i:i + size] for i in range(0, len(teams), size)]
+    return _in_workers(config, shares, progress)
+
+
+def _in_workers(config: DoraConfig, shares: list[list[str]],
+                progress: Progress | None) -> list[TeamReport]:
+    """Write each share of pages in its own worker process, reporting pages as they land."""
+    env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # one worker per core is parallel enough
+    procs, logs = [], []
+    for share in shares:
+        logs.append(tempfile.TemporaryFile())  # a file, not a pipe: never fills up and blocks
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.reports.worker"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=logs[-1], env=env)
+        proc.stdin.write(pickle.dumps((config, share)))
+        proc.stdin.close()
+        procs.append(proc)
+    done: queue.Queue = queue.Queue()
+
+    def read(proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            done.put(json.loads(line))
+        done.put(None)
+
+    readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
+    for reader in readers:
+        reader.start()
+    total = sum(len(s) for s in shares)
+    by_team: dict[str, TeamReport] = {}
+    finished = 0
+    while finished < len(procs):
+        item = done.get()
+        if item is None:
+            finished += 1
+            continue
+        report = TeamReport(team=item["team"], path=Path(item["path"]), glance=item["glance"],
+                            trends=item["trends"], directions=item["directions"])
+        by_team[report.team] = report
+        if progress:
+            _tell(progress, [report], len(by_team) - 1, total)
+    for proc, log in zip(procs, logs, strict=True):
+        code = proc.wait()
+        log.seek(0)
+        lines = [line for line in log.read().decode("utf-8", "replace").splitlines()
+                 if line.strip()]
+        log.close()
+        if code != 0:
+            raise RuntimeError(f"a report worker failed: {lines[-1] if lines else code}")
+    return [by_team[t] for share in shares for t in share]
+
+
+MIN_PARALLEL_PAGES = 200  # under this, starting workers (~2 s of imports) costs more than it saves
+
+
+def _workers(pages: int) -> int:
+    if pages < MIN_PARALLEL_PAGES:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, pages // (MIN_PARALLEL_PAGES // 2)))
+
+
+def build_chunk(config: DoraConfig, teams: list[str],
+                overview: Overview | None = None) -> list[TeamReport]:
+    """Read the data of `teams` in one pass per table and write their pages."""
+    with warehouse(config) as conn:
+        overview = overview or load_overview(conn, teams)
+        data = load_teams(conn, overview, teams, RECORD_METRICS)
+    return [_write_team(config, overview, data[team]) for team in teams]
+
+
+def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
+    for i, report in enumerate(reports, start=done + 1):
+        progress(f"reports: {report.team} ({i}/{total}) → {report.path.name}")
 
 
 # ---- the index ---------------------------------------------------------------------------------
@@ -284,20 +431,33 @@ def _directions(frame: pl.DataFrame, periods: int) -> tuple[list[str], list[str]
     for spec in METRIC_SPECS:
         found = trend_of(points(frame, spec, "week"), spec, periods)
         sentences.append(found.sentence(spec.label, spec.unit, "week"))
-        words.append(found.direction if found.enough_data else "too few data")
+        words.append(_direction(found))
     return sentences, words
 
 
-def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexReport:
+def _direction(found: Any) -> str:
+    """A trend's direction alone: "improving", "worsening", "no clear trend", "too few data"."""
+    return found.direction if found.enough_data else "too few data"
+
+
+def build_index(config: DoraConfig, overview: Overview | None = None,
+                pages: list[TeamReport] | None = None) -> IndexReport:
     """Write the index: teams alphabetically with their own direction of change, and the
-    organisation's spread over teams without naming them. What `report_index` does."""
+    organisation's spread over teams without naming them. What `report_index` does.
+    `pages` just written carry each team's trends, which are then not tested again."""
     folder = config.reports_path
+    check_folder(folder)
     if overview is None:
         with warehouse(config) as conn:
             overview = load_overview(conn)
     teams = []
+    known = {p.team: p for p in pages or [] if p.directions}
     for team in overview.teams:
-        sentences, words = _directions(overview.metrics_of(team, "week"), config.trend_periods)
+        if team in known:
+            sentences, words = known[team].trends, known[team].directions
+        else:
+            sentences, words = _directions(overview.metrics_of(team, "week"),
+                                           config.trend_periods)
         teams.append({"name": team, "href": page_name(team), "trends": sentences,
                       "directions": words})
     org_weekly = overview.org_metrics.filter(pl.col("grain") == "week")
@@ -313,11 +473,12 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
         metrics.append({"anchor": _anchor(spec), "title": spec.title,
                         "explain": spec.explain, "figure_id": fid})
     text = render(
-        "index.html", title="DORA metrics · all teams", teams=teams, org_trends=org_trends,
+        "index.html.j2", title="DORA metrics · all teams", teams=teams, org_trends=org_trends,
         metrics=metrics, figures=figures, year=config.report_year, band_toggle=False,
         band_source=_band_source(config), trend_periods=config.trend_periods,
         min_sample=config.min_sample, first=overview.first_period, last=overview.last_period,
         unassigned=page_name(UNASSIGNED) if overview.has_unassigned else "")
+    claim(folder, [INDEX, PLOTLY_JS])
     ensure_plotly_js(folder)
     path = folder / INDEX
     write_text(path, text)
@@ -328,26 +489,23 @@ def build_index(config: DoraConfig, overview: Overview | None = None) -> IndexRe
 
 
 def write_reports(config: DoraConfig, progress: Progress = print,
-                  teams: list[str] | None = None) -> Path:
-    """Rewrite the team pages (all, or only `teams`) and the index; returns index.html."""
+                  teams: list[str] | None = None, workers: int | None = None) -> Path:
+    """Rewrite the team pages (all, or only `teams`) and the index; returns index.html.
+
+    A full rewrite also deletes the pages it wrote before for teams that are gone (only files
+    the folder's manifest lists; nothing else in the folder is touched)."""
+    check_folder(config.reports_path)  # refuse a foreign folder before reading anything
     with warehouse(config) as conn:
         overview = load_overview(conn)
     every = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
     chosen = every if teams is None else list(teams)
-    for i, team in enumerate(chosen, start=1):
-        report = build_team_report(config, team, overview)
-        progress(f"reports: {team} ({i}/{len(chosen)}) → {report.path.name}")
+    claim(config.reports_path, [INDEX, PLOTLY_JS, *(page_name(t) for t in chosen)])
+    pages = build_team_reports(config, chosen, overview, progress=progress, workers=workers)
     if teams is None:
-        _remove_stale_pages(config.reports_path, {page_name(t) for t in every})
-    index = build_index(config, overview)
+        release(config.reports_path, {INDEX, PLOTLY_JS, *(page_name(t) for t in every)})
+    index = build_index(config, overview, pages)
     progress(f"reports: index → {index.path}")
     return index.path
-
-
-def _remove_stale_pages(folder: Path, keep: set[str]) -> None:
-    for path in folder.glob("team-*.html"):
-        if path.name not in keep:
-            path.unlink()
 
 
 def _asset_keys(defs: Any, name: str) -> list:
@@ -360,28 +518,55 @@ def _asset_keys(defs: Any, name: str) -> list:
 
 def report_stage(defs: Any, assets: list, resources: dict, instance: Any,
                  config: DoraConfig, progress: Progress, summary: Any) -> None:
-    """The `reports` stage of a pipeline run: register each team as a `teams` partition, then
-    materialise `team_report` per team and `report_index`, in-process through Dagster."""
+    """The `reports` stage of a pipeline run: every team page in one pass (one query per
+    table, pages in parallel), then each team's `team_report` partition and the `report_index`
+    recorded in Dagster with the same metadata the assets give, so they show in the UI.
+
+    A Dagster run per team would cost about a second each (a thousand teams, a quarter of an
+    hour); materialising one partition from the UI still runs the `team_report` asset."""
     import dagster as dg
 
     team_keys, index_keys = _asset_keys(defs, "team_report"), _asset_keys(defs, "report_index")
+    check_folder(config.reports_path)
+    with warehouse(config) as conn:
+        overview = load_overview(conn)
+    teams = overview.teams + ([UNASSIGNED] if overview.has_unassigned else [])
+    claim(config.reports_path, [INDEX, PLOTLY_JS, *(page_name(t) for t in teams)])
+    pages = build_team_reports(config, teams, overview, progress=progress)
+    release(config.reports_path, {INDEX, PLOTLY_JS, *(page_name(t) for t in teams)})
+    index = build_index(config, overview, pages)
     if not team_keys or not index_keys:  # definitions without the report assets
-        write_reports(config, progress=progress)
+        progress(f"reports: {index.path}")
         return
-    teams = report_teams(config)
     keys = [partition_key(t) for t in teams]
     known = set(instance.get_dynamic_partitions(PARTITIONS))
     missing = [k for k in keys if k not in known]
     if missing:
         instance.add_dynamic_partitions(PARTITIONS, missing)
-    for i, (team, key) in enumerate(zip(teams, keys, strict=True), start=1):
-        progress(f"reports: {team} ({i}/{len(teams)}) …")
-        result = dg.materialize(assets, selection=team_keys, partition_key=key,
-                                resources=resources, instance=instance,
-                                tags={"dora/stage": "reports"}, run_config=summary.run_config)
-        summary.run_ids.append(result.run_id)
-    result = dg.materialize(assets, selection=index_keys, resources=resources,
-                            instance=instance, tags={"dora/stage": "reports"},
-                            run_config=summary.run_config)
-    summary.run_ids.append(result.run_id)
-    progress(f"reports: {config.reports_path / INDEX}")
+    tags = {"dora/stage": "reports"}
+    for page, key in zip(pages, keys, strict=True):
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key=team_keys[0], partition=key, metadata=team_metadata(page), tags=tags))
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key=index_keys[0], metadata=index_metadata(index), tags=tags))
+    progress(f"reports: {index.path}")
+
+
+def team_metadata(report: TeamReport) -> dict:
+    """The Dagster metadata of a written team page: its path, team, latest month and trends."""
+    import dagster as dg
+
+    return {"path": dg.MetadataValue.path(str(report.path)),
+            "team": dg.MetadataValue.text(report.team),
+            "latest": dg.MetadataValue.md(report.markdown()),
+            "trends": dg.MetadataValue.md("\n".join(f"- {s}" for s in report.trends))}
+
+
+def index_metadata(index: IndexReport) -> dict:
+    """The Dagster metadata of the written index: its path, the teams and the organisation."""
+    import dagster as dg
+
+    return {"path": dg.MetadataValue.path(str(index.path)),
+            "teams": dg.MetadataValue.md(index.markdown()),
+            "organisation": dg.MetadataValue.md("\n".join(f"- {s}" for s in index.org_trends)),
+            "team_count": len(index.teams)}

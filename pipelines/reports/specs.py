@@ -1,9 +1,11 @@
 """The metrics a report shows, how each is read, and its trend with the test.
 
-One `MetricSpec` per metric of docs/metrics.md: the `team_metrics` column, its sample size and
-low-sample flag, its 95% interval columns, whether lower is better, and the DORA band it is drawn
-against. `points` turns a team's (or the organisation's) rows into the series a chart and a trend
-use; `trend_of` states the trend over the last weeks with its test (metrics.stats.trend).
+What a metric *is* (column, label, title, sample size, interval, band, direction, definition)
+comes from the registry `metrics.registry`; this module adds only how a report reads it: the
+chart's kind and axis, how a count becomes per-week, and which metrics the pages chart, grouped
+as DORA's 2024 report groups them (throughput, instability), then reliability and incidents.
+`points` turns a team's (or the organisation's) rows into the series a chart and a trend use;
+`trend_of` states the trend over the last weeks with its test (metrics.stats.trend).
 """
 
 from __future__ import annotations
@@ -11,29 +13,94 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
-import statistics
 from dataclasses import dataclass
 
 import polars as pl
 
+from metrics import bands as dora_bands
 from metrics import stats
+from metrics.registry import BY_COLUMN, Count, Metric, Rate
+
+# Charted metrics, in page order: DORA 2024's throughput and instability groups first.
+CHARTED = ("deployments", "lead_time_p50_hours", "fdrt_p50_hours", "change_failure_rate",
+           "rework_rate", "slo_met_ratio", "time_to_restore_p50_hours")
+
+GROUPS = {
+    "throughput": ("Throughput", "how quickly changes reach production and recover "
+                   "(DORA 2024: deployment frequency, lead time, failed deployment recovery "
+                   "time)"),
+    "instability": ("Instability", "how often deployments go wrong (DORA 2024: change failure "
+                    "rate, rework rate)"),
+    "reliability": ("Reliability", "whether the services meet their objectives"),
+    "incidents": ("Incidents", "how long incidents of any cause take to resolve"),
+}
+
+# What the sample behind a value counts, in words (the registry names only the column).
+_SAMPLE_NOUN = {"deploy_days": "deploy days", "deployments": "deployments",
+                "lead_time_samples": "changes", "fdrt_samples": "recovered failures",
+                "incidents_resolved": "resolved incidents", "slos_total": "SLOs with data"}
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How one metric of docs/metrics.md is charted and read."""
+    """How one registry metric is charted and read."""
 
-    key: str  # column of team_metrics
-    title: str  # section heading
-    label: str  # how a trend sentence names it
-    kind: str  # "count" (per week), "hours" or "rate"
-    lower_is_better: bool
-    samples: str | None  # column holding the sample size behind a value
-    sample_noun: str  # what the sample counts ("changes", "deployments", ...)
-    low_sample: str | None = None  # boolean column: under min_sample
-    ci: tuple[str, str] | None = None  # 95% interval columns
-    band: str | None = None  # metric name in metrics.bands
-    explain: str = ""
+    metric: Metric
+
+    @property
+    def key(self) -> str:
+        return self.metric.column
+
+    @property
+    def title(self) -> str:
+        return self.metric.title
+
+    @property
+    def label(self) -> str:
+        return self.metric.label
+
+    @property
+    def group(self) -> str:
+        return self.metric.group
+
+    @property
+    def kind(self) -> str:
+        """"count" (charted per week), "hours" or "rate"."""
+        if isinstance(self.metric.how, Count):
+            return "count"
+        return "rate" if isinstance(self.metric.how, Rate) else "hours"
+
+    @property
+    def lower_is_better(self) -> bool:
+        return bool(self.metric.lower_is_better)
+
+    @property
+    def samples(self) -> str | None:
+        # a count's sample: the deploy days its deployments fell on
+        return self.metric.samples or ("deploy_days" if self.key == "deployments" else None)
+
+    @property
+    def sample_noun(self) -> str:
+        return _SAMPLE_NOUN.get(self.samples or "", self.samples or "")
+
+    @property
+    def low_sample(self) -> str | None:
+        return _low_sample_column(self.metric)
+
+    @property
+    def ci(self) -> tuple[str, str] | None:
+        return _interval_columns(self.metric)
+
+    @property
+    def band(self) -> str | None:
+        """The DORA clusters drawn behind, where DORA published some for this metric."""
+        return self.metric.band if self.metric.band in dora_bands.METRICS else None
+
+    @property
+    def explain(self) -> str:
+        extra = (" The monthly view divides each month's count by its number of weeks."
+                 if self.kind == "count" else "")
+        return self.metric.definition + extra
 
     @property
     def unit(self) -> str:
@@ -41,65 +108,37 @@ class MetricSpec:
 
     @property
     def axis_title(self) -> str:
-        return {"count": "deployments per week", "hours": "hours",
-                "rate": "share of deployments"}[self.kind]
+        return {"count": f"{self.metric.unit} per week", "hours": "hours",
+                "rate": f"share of {self.sample_noun}"}[self.kind]
 
 
-METRIC_SPECS: tuple[MetricSpec, ...] = (
-    MetricSpec(
-        "deployments", "Deployment frequency", "deployment frequency", "count",
-        lower_is_better=False, samples="deploy_days", sample_noun="deploy days",
-        band="deployments_per_week",
-        explain="Successful production deployments per week (the monthly view divides each "
-                "month's count by its number of weeks)."),
-    MetricSpec(
-        "lead_time_p50_hours", "Lead time for changes", "lead time", "hours",
-        lower_is_better=True, samples="lead_time_samples", sample_noun="changes",
-        low_sample="lead_time_low_sample",
-        ci=("lead_time_p50_ci_low_hours", "lead_time_p50_ci_high_hours"),
-        band="lead_time_hours",
-        explain="Median hours from a change's first commit to the production deployment that "
-                "delivered it, by the week of delivery."),
-    MetricSpec(
-        "change_failure_rate", "Change failure rate", "change failure rate", "rate",
-        lower_is_better=True, samples="deployments", sample_noun="deployments",
-        low_sample="change_failure_rate_low_sample",
-        ci=("change_failure_rate_ci_low", "change_failure_rate_ci_high"),
-        band="change_failure_rate",
-        explain="Share of deployments that failed: an incident was attributed to them, or they "
-                "were rolled back or fixed by a later deployment."),
-    MetricSpec(
-        "fdrt_p50_hours", "Failed deployment recovery time", "recovery time", "hours",
-        lower_is_better=True, samples="fdrt_samples", sample_noun="recovered failures",
-        low_sample="fdrt_low_sample",
-        ci=("fdrt_p50_ci_low_hours", "fdrt_p50_ci_high_hours"),
-        band="time_to_restore_hours",
-        explain="Median hours from a failed deployment to the rollback, fix or incident "
-                "resolution that restored service, by the week of the failed deployment."),
-    MetricSpec(
-        "time_to_restore_p50_hours", "Time to restore service", "time to restore", "hours",
-        lower_is_better=True, samples="incidents_resolved", sample_noun="resolved incidents",
-        low_sample="time_to_restore_low_sample",
-        ci=("time_to_restore_p50_ci_low_hours", "time_to_restore_p50_ci_high_hours"),
-        band="time_to_restore_hours",
-        explain="Median hours from an incident's opening to its resolution, whatever its "
-                "cause, by the week it was resolved."),
-    MetricSpec(
-        "rework_rate", "Rework rate", "rework rate", "rate",
-        lower_is_better=True, samples="deployments", sample_noun="deployments",
-        low_sample="rework_rate_low_sample",
-        ci=("rework_rate_ci_low", "rework_rate_ci_high"),
-        explain="Share of deployments that roll back or fix another, or carry the label "
-                "hotfix (DORA 2024)."),
-    MetricSpec(
-        "slo_met_ratio", "Reliability: SLOs met", "SLOs met", "rate",
-        lower_is_better=False, samples="slos_total", sample_noun="SLOs with data",
-        low_sample="slo_met_ratio_low_sample",
-        ci=("slo_met_ratio_ci_low", "slo_met_ratio_ci_high"),
-        explain="Share of the team's SLOs with data in the period whose attainment met the "
-                "objective."),
-)
+def _stem(metric: Metric) -> str:
+    """`lead_time` of `lead_time_p50_hours`: the start of a quantile's companion columns."""
+    return metric.column.removesuffix("_hours").rsplit("_p", 1)[0]
 
+
+def _interval_columns(metric: Metric) -> tuple[str, str] | None:
+    found = getattr(metric, "interval_columns", False)
+    if found is not False:  # the registry names them (metrics-core)
+        return found
+    if metric.interval == "wilson":
+        return f"{metric.column}_ci_low", f"{metric.column}_ci_high"
+    if metric.interval == "order_statistic":
+        return f"{_stem(metric)}_p50_ci_low_hours", f"{_stem(metric)}_p50_ci_high_hours"
+    return None
+
+
+def _low_sample_column(metric: Metric) -> str | None:
+    found = getattr(metric, "low_sample_column", False)
+    if found is not False:
+        return found
+    if isinstance(metric.how, Count):
+        return None
+    return (f"{metric.column}_low_sample" if isinstance(metric.how, Rate)
+            else f"{_stem(metric)}_low_sample")
+
+
+METRIC_SPECS: tuple[MetricSpec, ...] = tuple(MetricSpec(BY_COLUMN[c]) for c in CHARTED)
 SPEC_BY_KEY = {s.key: s for s in METRIC_SPECS}
 
 ROLLING_WEEKS = 4
@@ -117,6 +156,7 @@ class Point:
     high: float | None
     low_sample: bool
     count: int | None = None  # raw count (deployments per month before dividing by weeks)
+    rolling: float | None = None  # trailing rolling median to this period (weekly rows)
 
 
 def weeks_in(period: dt.date, grain: str) -> float:
@@ -133,39 +173,49 @@ def _num(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
-def points(frame: pl.DataFrame, spec: MetricSpec, grain: str) -> list[Point]:
+Columns = dict[str, list]  # a frame as plain lists, read once per page (see `columns`)
+
+
+def columns(frame: pl.DataFrame) -> Columns:
+    """A frame's columns as lists, oldest period first: what `points` reads (fast to index)."""
+    if frame.height and not frame["period_start"].is_sorted():
+        frame = frame.sort("period_start")
+    return {name: frame.get_column(name).to_list() for name in frame.columns}
+
+
+def points(frame: pl.DataFrame | Columns, spec: MetricSpec, grain: str) -> list[Point]:
     """The series of `spec` over the rows of one team (or the organisation) and one grain."""
+    cols = columns(frame) if isinstance(frame, pl.DataFrame) else frame
+    periods = cols["period_start"]
+    none = [None] * len(periods)
+    raw = cols[spec.key]
+    samples = cols[spec.samples] if spec.samples else none
+    lows, highs = (cols[spec.ci[0]], cols[spec.ci[1]]) if spec.ci else (none, none)
+    flags = cols[spec.low_sample] if spec.low_sample else none
+    rolled = cols.get(f"{spec.key}__rolling", none)  # see data.with_rolling
     out = []
-    for row in frame.sort("period_start").iter_rows(named=True):
-        value = _num(row[spec.key])
+    for period, value, n, low, high, flag, roll in zip(periods, raw, samples, lows, highs,
+                                                       flags, rolled, strict=True):
         count = None
         if spec.kind == "count":
-            count = int(row[spec.key] or 0)
-            value = count / weeks_in(row["period_start"], grain)
-        low, high = ((_num(row[spec.ci[0]]), _num(row[spec.ci[1]])) if spec.ci else (None, None))
-        if value is None:  # no estimate, no interval (a rate over zero deployments)
+            count = int(value or 0)
+            number = count / weeks_in(period, grain)
+        else:
+            number = _num(value)
+        low, high = _num(low), _num(high)
+        if number is None:  # no estimate, no interval (a rate over zero deployments)
             low = high = None
-        out.append(Point(
-            period=row["period_start"],
-            value=value,
-            samples=int(row[spec.samples]) if spec.samples and row[spec.samples] is not None
-            else None,
-            low=low,
-            high=high,
-            low_sample=bool(row[spec.low_sample]) if spec.low_sample else False,
-            count=count,
-        ))
+        out.append(Point(period=period, value=number, samples=None if n is None else int(n),
+                         low=low, high=high, low_sample=bool(flag), count=count,
+                         rolling=_num(roll)))
     return out
 
 
 def rolling_median(values: list[float | None], window: int = ROLLING_WEEKS,
                    min_points: int = ROLLING_MIN_POINTS) -> list[float | None]:
     """Trailing median over `window` periods, None where fewer than `min_points` have values."""
-    out: list[float | None] = []
-    for i in range(len(values)):
-        present = [v for v in values[max(0, i - window + 1): i + 1] if v is not None]
-        out.append(statistics.median(present) if len(present) >= min_points else None)
-    return out
+    series = pl.Series(values, dtype=pl.Float64)
+    return series.rolling_median(window_size=window, min_samples=min_points).to_list()
 
 
 def trend_values(series: list[Point], spec: MetricSpec) -> list[float | None]:

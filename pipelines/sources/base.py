@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from metrics.schema import SCHEMAS
+
+RAW_LIMIT = 10_000  # characters of a bad record's raw text kept in quarantine
 
 
 def source_name(source_cfg: Any, index: int) -> str:
@@ -48,3 +51,9 @@ class Tally:
 def quarantine_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Quarantine records (source, file, line, entity, record_key, field, reason, raw)."""
     return pl.DataFrame(rows, schema=SCHEMAS["quarantine"])
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as printable, storable text: bytes that are not UTF-8 (the OS allows them in
+    names) are shown as `\\xNN` escapes instead of breaking logs, DuckDB or Parquet."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

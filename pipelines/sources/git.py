@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -338,3 +340,25 @@ def read_git(source: GitSource, config: DoraConfig, name: str) -> FilesResult:
     result.frames["deployments"] = pl.DataFrame(deployments, schema=SCHEMAS["deployments"])
     result.quarantine = quarantine_frame(bad)
     return result
+
+
+def repo_state(repo: GitRepo) -> str:
+    """Every ref of the repository and what it points at (HEAD included): a new commit, tag or
+    branch changes it; nothing else does."""
+    refs = repo.run("for-each-ref", "--format=%(refname) %(objectname)")
+    head = repo.run("rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1))
+    return hashlib.sha256(refs + b"\n" + head).hexdigest()
+
+
+def settings_digest(*parts: Any) -> str:
+    """A hash of the settings that shape what a source gives (pydantic models or plain data)."""
+    plain = [p.model_dump(mode="json") if hasattr(p, "model_dump") else p for p in parts]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def git_fingerprint(source: GitSource, config: DoraConfig, name: str) -> str:
+    """What decides whether a `git` source changed: its clone's refs and the settings."""
+    repo = GitRepo(config.resolve(source.path))
+    repo.check()
+    return settings_digest("git-1", name, repo_state(repo), source, config.services,
+                           config.codeowners, config.production_environments)

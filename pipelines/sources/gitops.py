@@ -1,6 +1,6 @@
 """The `gitops` source: image-tag changes on a config repo's branch are deployments.
 
-SOURCES.md (GitOps): at each commit of `branch`, following first parents (a merged PR counts at
+docs/config.md (GitOps): at each commit of `branch`, following first parents (a merged PR counts at
 its merge commit), the files matching `files` give each service's image tag per environment. A
 change of tag is a successful deployment at the commit's committer time; the tag resolves to an
 app commit through the service's app clone (a `git` source). A change to a strict ancestor of the
@@ -26,7 +26,13 @@ from metrics.schema import SCHEMAS
 from pipelines.config import DoraConfig, GitopsSource, Service
 from pipelines.sources.base import quarantine_frame
 from pipelines.sources.files import FilesResult
-from pipelines.sources.git import GitRepo, full_sha_in, repo_name_of
+from pipelines.sources.git import (
+    GitRepo,
+    full_sha_in,
+    repo_name_of,
+    repo_state,
+    settings_digest,
+)
 from pipelines.sources.images import BadYaml, ImageRef, ServiceImages, parse_images, pick_tags
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -329,3 +335,12 @@ def read_gitops(source: GitopsSource, config: DoraConfig, name: str) -> FilesRes
     result.frames["deployments"] = pl.DataFrame(rows, schema=SCHEMAS["deployments"])
     result.quarantine = quarantine_frame(bad)
     return result
+
+
+def gitops_fingerprint(source: GitopsSource, config: DoraConfig, name: str) -> str:
+    """What decides whether a `gitops` source changed: the refs of its config repo and of every
+    app clone its tags resolve through, and the settings."""
+    repo = GitRepo(config.resolve(source.path))
+    repo.check()
+    apps = {service: repo_state(app) for service, app in sorted(app_repos(config).items())}
+    return settings_digest("gitops-1", name, repo_state(repo), apps, source, config.services)

@@ -1,6 +1,6 @@
 """Which image tag a YAML file of a GitOps config repo sets, and for which service.
 
-Three shapes carry an image tag (SOURCES.md, GitOps): a manifest's `image: NAME:TAG`, a
+Three shapes carry an image tag (docs/config.md, GitOps): a manifest's `image: NAME:TAG`, a
 kustomization `images:` entry with `newTag`, and Helm values with `repository` (and optionally
 `registry`) plus `tag`. YAML is loaded with the base loader, where every scalar stays text: a Helm
 `tag: 1.10` must not become the number 1.1.

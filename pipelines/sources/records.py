@@ -1,7 +1,10 @@
 """Turning one outside record (a dict of raw values) into a canonical row, or a reason it is bad.
 
-Shared by every source that reads loosely typed input (event files, JSON exports). Each field has
-a kind; a value of the wrong kind is reported with the field's name and what was wrong, in words.
+Shared by every source that reads loosely typed input (event files, JSON exports). One pydantic
+model per entity declares its fields; each field has a kind (text, int, bool, timestamp, list,
+reviews), and a value of the wrong kind is reported with the field's name and what was wrong, in
+words. The bulk reader of event files (`pipelines.sources.bulk`) derives its checks from the same
+declarations and sends only the rows it cannot vouch for here.
 """
 
 from __future__ import annotations
@@ -9,8 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from metrics.schema import DEPLOYMENT_STATUSES, INCIDENT_CAUSES
 
@@ -49,48 +62,6 @@ class BadRecord(ValueError):
         super().__init__(reason)
         self.field = field
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    kind: str  # text | int | bool | timestamp | list | reviews
-    required: bool = False
-
-
-def _f(kind: str, required: bool = False) -> FieldSpec:
-    return FieldSpec(kind, required)
-
-
-FIELDS: dict[str, dict[str, FieldSpec]] = {
-    "commits": {
-        "repo": _f("text", True), "sha": _f("text", True), "parents": _f("list"),
-        "authored_at": _f("timestamp", True), "committed_at": _f("timestamp", True),
-        "author": _f("text"), "message": _f("text"), "files": _f("list"),
-    },
-    "pull_requests": {
-        "repo": _f("text", True), "number": _f("int", True), "title": _f("text"),
-        "author": _f("text"), "author_is_bot": _f("bool"), "created_at": _f("timestamp", True),
-        "merged_at": _f("timestamp"), "closed_at": _f("timestamp"), "base_branch": _f("text"),
-        "merge_commit_sha": _f("text"), "commit_shas": _f("list"), "reviews": _f("reviews"),
-        "labels": _f("list"), "files": _f("list"),
-    },
-    "deployments": {
-        "id": _f("text", True), "service": _f("text", True), "environment": _f("text", True),
-        "revision": _f("text", True), "started_at": _f("timestamp"),
-        "finished_at": _f("timestamp", True), "status": _f("text", True),
-        "rollback_of": _f("text"), "fix_for": _f("text"), "labels": _f("list"),
-    },
-    "incidents": {
-        "id": _f("text", True), "service": _f("text", True), "title": _f("text"),
-        "opened_at": _f("timestamp", True), "resolved_at": _f("timestamp"),
-        "severity": _f("text"), "cause": _f("text"), "deployment_id": _f("text"),
-        "commit_sha": _f("text"),
-    },
-    "sli_measurements": {
-        "slo": _f("text", True), "window_start": _f("timestamp", True),
-        "window_end": _f("timestamp", True), "good": _f("int", True), "total": _f("int", True),
-    },
-}
 
 
 def parse_timestamp(value: Any, field: str, tz: ZoneInfo | None = None) -> dt.datetime:
@@ -199,67 +170,198 @@ def _reviews(value: Any, field: str, tz: ZoneInfo | None) -> list[dict[str, Any]
     return out
 
 
+# ---- the entity models --------------------------------------------------------------------------
+
+
+def _issue(field: str | None, reason: str) -> PydanticCustomError:
+    """A validation error carrying the field and the reason users see, word for word."""
+    return PydanticCustomError("bad_record", "{reason}", {"field": field, "reason": reason})
+
+
+def _kind_of(kind: str, required: bool) -> Any:
+    """The validator of a field of `kind`: nulls, blanks and requiredness, then the kind."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if value is None or (isinstance(value, str) and value == "" and kind != "text"):
+            if required:
+                raise _issue(name, f"required field `{name}` is missing")
+            return None
+        if required and isinstance(value, str) and not value.strip():
+            raise _issue(name, f"required field `{name}` is empty")
+        tz = (info.context or {}).get("tz")
+        try:
+            if kind == "timestamp":
+                return parse_timestamp(value, name, tz)
+            if kind == "reviews":
+                return _reviews(value, name, tz)
+            return {"text": _text, "int": _int, "bool": _bool, "list": _list}[kind](value, name)
+        except BadRecord as exc:
+            raise _issue(exc.field, exc.reason) from None
+
+    return check
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How a field is read: its kind (text, int, bool, timestamp, list, reviews) and whether
+    it is required."""
+
+    kind: str
+    required: bool = False
+
+
+def _field(kind: str, required: bool = False) -> Any:
+    return Annotated[Any, FieldSpec(kind, required), BeforeValidator(_kind_of(kind, required))]
+
+
+Text, ReqText = _field("text"), _field("text", True)
+Int, ReqInt = _field("int"), _field("int", True)
+Bool = _field("bool")
+Timestamp, ReqTimestamp = _field("timestamp"), _field("timestamp", True)
+TextList = _field("list")
+
+
+class _Record(BaseModel):
+    """An event-file record; unknown fields are refused, naming the first."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, raw: Any) -> Any:
+        unknown = sorted(set(raw) - set(cls.model_fields))
+        if unknown:
+            name = display(unknown[0])
+            raise _issue(name, f"unknown field `{name}` (not in docs/config.md)")
+        return raw
+
+
+class Commit(_Record):
+    """A `commits` record."""
+
+    repo: ReqText
+    sha: ReqText
+    parents: TextList = None
+    authored_at: ReqTimestamp
+    committed_at: ReqTimestamp
+    author: Text = None
+    message: Text = None
+    files: TextList = None
+
+
+class PullRequest(_Record):
+    """A `pull_requests` record."""
+
+    repo: ReqText
+    number: ReqInt
+    title: Text = None
+    author: Text = None
+    author_is_bot: Bool = None
+    created_at: ReqTimestamp
+    merged_at: Timestamp = None
+    closed_at: Timestamp = None
+    base_branch: Text = None
+    merge_commit_sha: Text = None
+    commit_shas: TextList = None
+    reviews: _field("reviews") = None  # type: ignore[valid-type]
+    labels: TextList = None
+    files: TextList = None
+
+
+class Deployment(_Record):
+    """A `deployments` record: a known status, and not finished before it started."""
+
+    id: ReqText
+    service: ReqText
+    environment: ReqText
+    revision: ReqText
+    started_at: Timestamp = None
+    finished_at: ReqTimestamp
+    status: ReqText
+    rollback_of: Text = None
+    fix_for: Text = None
+    labels: TextList = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Deployment:
+        self.status = self.status.strip().lower()
+        if self.status not in DEPLOYMENT_STATUSES:
+            raise _issue("status", f"unknown status {_show(self.status)}; expected one of "
+                         + ", ".join(DEPLOYMENT_STATUSES))
+        if self.started_at and self.started_at > self.finished_at:
+            raise _issue("finished_at", "`finished_at` is before `started_at`")
+        return self
+
+
+class Incident(_Record):
+    """An `incidents` record: a known cause (default `unknown`), not resolved before opened."""
+
+    id: ReqText
+    service: ReqText
+    title: Text = None
+    opened_at: ReqTimestamp
+    resolved_at: Timestamp = None
+    severity: Text = None
+    cause: Text = None
+    deployment_id: Text = None
+    commit_sha: Text = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Incident:
+        self.cause = (self.cause or "unknown").strip().lower()
+        if self.cause not in INCIDENT_CAUSES:
+            raise _issue("cause", f"unknown cause {_show(self.cause)}; expected one of "
+                         + ", ".join(INCIDENT_CAUSES))
+        if self.resolved_at and self.resolved_at < self.opened_at:
+            raise _issue("resolved_at", "`resolved_at` is before `opened_at`")
+        return self
+
+
+class SliMeasurement(_Record):
+    """An `sli` record: `good` ≤ `total`, neither negative, a window that does not end first."""
+
+    slo: ReqText
+    window_start: ReqTimestamp
+    window_end: ReqTimestamp
+    good: ReqInt
+    total: ReqInt
+
+    @model_validator(mode="after")
+    def _rules(self) -> SliMeasurement:
+        if self.good < 0 or self.total < 0:
+            raise _issue("good", "`good` and `total` must not be negative")
+        if self.good > self.total:
+            raise _issue("good", f"`good` ({self.good}) is greater than `total` ({self.total})")
+        if self.window_end < self.window_start:
+            raise _issue("window_end", "`window_end` is before `window_start`")
+        return self
+
+
+MODELS: dict[str, type[_Record]] = {
+    "commits": Commit, "pull_requests": PullRequest, "deployments": Deployment,
+    "incidents": Incident, "sli_measurements": SliMeasurement,
+}
+# Each entity's fields and how they are read, derived from the models (the one declaration).
+FIELDS: dict[str, dict[str, FieldSpec]] = {
+    entity: {name: next(m for m in info.metadata if isinstance(m, FieldSpec))
+             for name, info in model.model_fields.items()}
+    for entity, model in MODELS.items()
+}
+
+
 def convert(entity: str, raw: dict[str, Any], tz: ZoneInfo | None = None) -> dict[str, Any]:
     """A canonical row from `raw`, or `BadRecord` naming the field and the problem."""
-    specs = FIELDS[entity]
-    unknown = sorted(set(raw) - set(specs))
-    if unknown:
-        name = display(unknown[0])
-        raise BadRecord(name, f"unknown field `{name}` (not in SOURCES.md)")
-    row: dict[str, Any] = {}
-    for name, spec in specs.items():
-        value = raw.get(name)
-        if value is None or (isinstance(value, str) and value == "" and spec.kind != "text"):
-            if spec.required:
-                raise BadRecord(name, f"required field `{name}` is missing")
-            row[name] = None
-            continue
-        if spec.required and isinstance(value, str) and not value.strip():
-            raise BadRecord(name, f"required field `{name}` is empty")
-        row[name] = _value(spec.kind, value, name, tz)
-    _check_rules(entity, row)
-    return row
-
-
-def _value(kind: str, value: Any, name: str, tz: ZoneInfo | None) -> Any:
-    if kind == "timestamp":
-        return parse_timestamp(value, name, tz)
-    if kind == "reviews":
-        return _reviews(value, name, tz)
-    return {"text": _text, "int": _int, "bool": _bool, "list": _list}[kind](value, name)
-
-
-def _check_rules(entity: str, row: dict[str, Any]) -> None:
-    """Rules across fields (SOURCES.md): each breach names the field it lands on."""
-    if entity == "deployments":
-        row["status"] = row["status"].strip().lower()
-        if row["status"] not in DEPLOYMENT_STATUSES:
-            raise BadRecord(
-                "status",
-                f"unknown status {_show(row['status'])}; expected one of "
-                + ", ".join(DEPLOYMENT_STATUSES),
-            )
-        if row["started_at"] and row["started_at"] > row["finished_at"]:
-            raise BadRecord("finished_at", "`finished_at` is before `started_at`")
-    elif entity == "incidents":
-        row["cause"] = (row["cause"] or "unknown").strip().lower()
-        if row["cause"] not in INCIDENT_CAUSES:
-            raise BadRecord(
-                "cause", f"unknown cause {_show(row['cause'])}; expected one of "
-                + ", ".join(INCIDENT_CAUSES),
-            )
-        if row["resolved_at"] and row["resolved_at"] < row["opened_at"]:
-            raise BadRecord("resolved_at", "`resolved_at` is before `opened_at`")
-    elif entity == "sli_measurements":
-        if row["good"] < 0 or row["total"] < 0:
-            raise BadRecord("good", "`good` and `total` must not be negative")
-        if row["good"] > row["total"]:
-            raise BadRecord(
-                "good", f"`good` ({row['good']}) is greater than `total` ({row['total']})")
-        if row["window_end"] < row["window_start"]:
-            raise BadRecord("window_end", "`window_end` is before `window_start`")
-    elif entity == "commits" and row["authored_at"] is None:
-        raise BadRecord("authored_at", "required field `authored_at` is missing")
+    try:
+        record = MODELS[entity].model_validate(raw, context={"tz": tz})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "missing":
+            name = str(first["loc"][0])
+            raise BadRecord(name, f"required field `{name}` is missing") from None
+        ctx = first.get("ctx") or {}
+        raise BadRecord(ctx.get("field"), ctx.get("reason", first["msg"])) from None
+    return record.model_dump()
 
 
 def _kind(value: Any) -> str:

@@ -14,7 +14,7 @@ T = Monday 2025-02-03 09:00 UTC.
 - release v1.0: the merge of #1, published T+3h; v1.1 a draft; v1.1-rc1 a pre-release.
 - issue #4: `incident`, `cause:change`, `severity:high`; opened T+5h, closed T+6h.
 - issue #5: `bug` (not an incident), T+5h30.
-- issue #6: `incident`, `cause:aliens` (a cause SOURCES.md does not know), opened T+7h.
+- issue #6: `incident`, `cause:aliens` (a cause docs/config.md does not know), opened T+7h.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ HOSTILE = [
     "pipe | in | name",
 ]
 LABELS = ["hotfix", "'; DELETE FROM deployments; --", "<img src=x onerror=alert(9)>", "../x"]
-PAGE = re.compile(r"(index\.html|plotly\.min\.js|team-[a-z0-9_-]+\.html)")
+PAGE = re.compile(r"(index\.html|plotly\.min\.js|\.dora-reports\.json|team-[a-z0-9_-]+\.html)")
 
 
 def _service(team: str) -> str:
@@ -101,7 +101,8 @@ def test_report_files_stay_in_the_reports_folder_with_safe_names(hostile_org) ->
         assert inside, f"{path} was written outside the org's folder"
     pages = sorted(p.name for p in reports.iterdir())
     assert all(PAGE.fullmatch(name) for name in pages), pages
-    assert len(pages) == len(HOSTILE) + 2  # one page per team, the index, plotly.min.js
+    # one page per team, the index, plotly.min.js, the manifest of what was written
+    assert len(pages) == len(HOSTILE) + 3
     assert len({page_name(t) for t in HOSTILE}) == len(HOSTILE)  # no two teams share a page
     for team in [*HOSTILE, "/", "\\", ".", "a/../../b", "x\x00y"]:
         name = page_name(team)

@@ -26,13 +26,16 @@ from reportkit import (
 )
 
 from pipelines.config import DoraConfig, load_config
+from pipelines.errors import UserError
 from pipelines.reports import run as report_run
+from pipelines.reports.folder import MANIFEST, ReportsFolderError
 from pipelines.reports.page import FOOTER, PLOTLY_JS, page_name
 from pipelines.reports.run import partition_key, team_of_key, write_reports
 
 FIGURE = re.compile(
     r'<script type="application/json" class="figure-data" data-target="([^"]+)">(.*?)</script>',
     re.S)
+RECORDS = re.compile(r'<script type="application/json" id="records-data">(.*?)</script>', re.S)
 METRIC_FIGURES = ["deployments", "lead-time-p50-hours", "change-failure-rate", "fdrt-p50-hours",
                   "time-to-restore-p50-hours", "rework-rate", "slo-met-ratio"]
 
@@ -131,6 +134,17 @@ def test_dora_bands_of_the_report_year_sit_behind_the_line(org: DoraConfig) -> N
     assert {s["type"] for s in lines} == {"line"}  # from 2023 the CFR clusters are points
     rework = figures_of(team_page(org, "payments"))["fig-rework-rate"]
     assert rework["layout"]["shapes"] == []  # DORA publishes no bands for rework
+    # the 2024 clusters of failed deployment recovery time: elite under an hour, high and
+    # medium under a day (one band, both names), low a week to a month (clipped away here)
+    fdrt = figures_of(team_page(org, "payments"))["fig-fdrt-p50-hours"]
+    labels = [s["label"]["text"] for s in fdrt["layout"]["shapes"]
+              if s["name"].startswith("dora-band")]
+    assert labels[:2] == ["DORA 2024 elite: Less than one hour",
+                          "DORA 2024 high / medium: Less than one day"]
+    ttr = figures_of(team_page(org, "payments"))["fig-time-to-restore-p50-hours"]
+    assert ttr["layout"]["shapes"] == []  # no published clusters for the incident view
+    text = team_page(org, "payments").read_text("utf-8")
+    assert text.count("from the 2024 Accelerate State of DevOps Report") >= 4  # each band
 
 
 def test_trend_sentences_state_their_test(org: DoraConfig) -> None:
@@ -196,11 +210,15 @@ def test_data_strings_are_escaped_everywhere(org: DoraConfig) -> None:
             assert hostile not in text, (page.name, hostile)
         for _fid, raw in FIGURE.findall(text):
             assert "<" not in raw and ">" not in raw and "&" not in raw
-        # the only scripts are the figure data, plotly.min.js and our own drawing code
+        records = RECORDS.findall(text)
+        for raw in records:
+            assert "<" not in raw and ">" not in raw and "&" not in raw
+        # the only scripts are the figure data, the records, plotly.min.js and our own code
         scripts = re.findall(r"<script[^>]*>", text)
-        assert len(scripts) == len(FIGURE.findall(text)) + 2, page.name
+        assert len(scripts) == len(FIGURE.findall(text)) + len(records) + 2, page.name
     page = team_page(org, XSS_TEAM).read_text("utf-8")
-    assert f"<h1>{html.escape(XSS_TEAM)}</h1>" in page
+    name = html.escape(XSS_TEAM)
+    assert f'<h1 class="name" title="{name}">{name}</h1>' in page
     assert f"<title>{html.escape(XSS_TEAM)} · DORA metrics</title>" in page
 
 
@@ -271,8 +289,13 @@ def test_pages_work_offline(org: DoraConfig) -> None:
 def test_one_team_is_rewritten_alone(org: DoraConfig, tmp_path: Path) -> None:
     config = org.model_copy(update={"reports_dir": tmp_path / "reports"})
     write_reports(config, progress=_quiet)
+    # a page this product wrote for a team that has since gone: listed in the manifest
     stale = config.reports_path / "team-gone.html"
     stale.write_text("old", encoding="utf-8")
+    manifest = config.reports_path / MANIFEST
+    listed = json.loads(manifest.read_text("utf-8"))
+    manifest.write_text(json.dumps({**listed, "files": [*listed["files"], stale.name]}),
+                        encoding="utf-8")
     before = {p.name: p.stat().st_mtime_ns for p in config.reports_path.glob("*.html")}
     messages: list[str] = []
     index = write_reports(config, progress=messages.append, teams=["payments"])
@@ -283,7 +306,76 @@ def test_one_team_is_rewritten_alone(org: DoraConfig, tmp_path: Path) -> None:
     assert stale.exists()  # a partial refresh leaves other files alone
     write_reports(config, progress=_quiet)
     assert not stale.exists()  # a full run drops pages of teams that are gone
+    assert stale.name not in json.loads(manifest.read_text("utf-8"))["files"]
     assert any("payments" in m for m in messages)
+
+
+# ---- the reports folder is the product's own ---------------------------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `folder` with its bytes and mtime."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_users_files_in_the_reports_folder_are_never_touched(org: DoraConfig,
+                                                               tmp_path: Path) -> None:
+    """Files someone else put in the product's folder keep their bytes and mtimes through a
+    full rewrite, even when they look like pages (`team-victim-notes.html`)."""
+    config = org.model_copy(update={"reports_dir": tmp_path / "reports"})
+    write_reports(config, progress=_quiet)
+    folder = config.reports_path
+    (folder / "team-victim-notes.html").write_text("my notes", encoding="utf-8")
+    (folder / "notes.txt").write_bytes(b"\x00binary\xff")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "index.html").write_text("mine too", encoding="utf-8")
+    theirs = {k: v for k, v in _snapshot(folder).items()
+              if k in ("team-victim-notes.html", "notes.txt", "sub/index.html")}
+    assert len(theirs) == 3
+    write_reports(config, progress=_quiet)
+    after = _snapshot(folder)
+    assert {k: after[k] for k in theirs} == theirs
+    listed = set(json.loads((folder / MANIFEST).read_text("utf-8"))["files"])
+    assert listed == {"index.html", PLOTLY_JS, *(page_name(t) for t in [*TEAMS, "unassigned"])}
+
+
+def test_a_foreign_folder_is_refused_and_left_as_it_was(org: DoraConfig, tmp_path: Path) -> None:
+    """A non-empty folder without a manifest is someone else's: one line naming the folder,
+    nothing written, nothing deleted (the user's index.html and plotly.min.js included)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "index.html").write_text("<p>my site</p>", encoding="utf-8")
+    (folder / PLOTLY_JS).write_text("// my own build", encoding="utf-8")
+    (folder / "team-victim-notes.html").write_text("notes", encoding="utf-8")
+    before = _snapshot(folder)
+    config = org.model_copy(update={"reports_dir": folder})
+    for attempt in (lambda: write_reports(config, progress=_quiet),
+                    lambda: report_run.build_team_report(config, "payments"),
+                    lambda: report_run.build_index(config)):
+        with pytest.raises(ReportsFolderError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert isinstance(caught.value, UserError) and "\n" not in message
+        assert str(folder) in message and MANIFEST in message
+        assert _snapshot(folder) == before
+        assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+def test_a_file_the_manifest_does_not_list_is_not_overwritten(org: DoraConfig,
+                                                              tmp_path: Path) -> None:
+    """The folder is ours (a manifest), but someone put an index.html there that we never
+    wrote: refused, naming the file, and the file keeps its bytes."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / MANIFEST).write_text(json.dumps({"product": "dora-pipeline", "files": []}),
+                                   encoding="utf-8")
+    (folder / "index.html").write_text("theirs", encoding="utf-8")
+    before = _snapshot(folder)
+    config = org.model_copy(update={"reports_dir": folder})
+    with pytest.raises(ReportsFolderError, match="index.html was not written by dora-pipeline"):
+        write_reports(config, progress=_quiet)
+    assert _snapshot(folder) == before
 
 
 def test_page_names_are_safe_and_distinct() -> None:
@@ -307,7 +399,7 @@ def _defs_and_resources(config: DoraConfig) -> tuple[dg.Definitions, dict]:
     return dg.Definitions(assets=[team_report, report_index], resources=resources), resources
 
 
-def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> None:
+def test_report_stage_records_one_partition_per_team(org: DoraConfig) -> None:
     from pipelines.runner import RunSummary
 
     defs, resources = _defs_and_resources(org)
@@ -319,7 +411,10 @@ def test_report_stage_materialises_one_partition_per_team(org: DoraConfig) -> No
                             summary=summary)
     teams = [*TEAMS, "unassigned"]
     assert instance.get_dynamic_partitions("teams") == [partition_key(t) for t in teams]
-    assert len(summary.run_ids) == len(teams) + 1
+    # pages are written in one pass, not one Dagster run each: their materialisations are
+    # recorded with the metadata the asset gives
+    assert summary.run_ids == []
+    assert any("payments" in m for m in messages)
     key = dg.AssetKey("team_report")
     for team in teams:
         event = instance.get_latest_materialization_event(key)  # the last one: unassigned
@@ -437,3 +532,48 @@ def test_reorganisations_are_marked_on_the_charts(tmp_path: Path) -> None:
                 assert marks == []
             else:
                 assert [m["x0"] for m in marks] == ["2026-01-08"], fid
+
+
+def test_pages_built_in_worker_processes_are_the_same(org: DoraConfig, tmp_path: Path) -> None:
+    """Pages written by two worker processes (what a large organisation gets) equal the pages
+    written in-process, byte for byte, and so does the index built from their trends."""
+    serial = org.model_copy(update={"reports_dir": tmp_path / "serial"})
+    parallel = org.model_copy(update={"reports_dir": tmp_path / "parallel"})
+    write_reports(serial, progress=_quiet, workers=1)
+    messages: list[str] = []
+    write_reports(parallel, progress=messages.append, workers=2)
+    names = sorted(p.name for p in serial.reports_path.iterdir())
+    assert names == sorted(p.name for p in parallel.reports_path.iterdir())
+    for name in names:
+        assert ((serial.reports_path / name).read_bytes()
+                == (parallel.reports_path / name).read_bytes()), name
+    teams = [*TEAMS, "unassigned"]
+    pages = [m for m in messages if "→ team-" in m]  # one line per page, as pages land
+    assert sorted(m.split(" → ")[1] for m in pages) == sorted(page_name(t) for t in teams)
+    assert sorted(m.split("(")[-1].split(")")[0] for m in pages) == sorted(
+        f"{i}/{len(teams)}" for i in range(1, len(teams) + 1))
+
+
+def test_the_cli_refuses_a_foreign_reports_folder_in_one_line(
+        org: DoraConfig, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """`report` into someone's folder (their index.html and plotly.min.js): exit 1, one line
+    naming the folder, no traceback, and their files keep their bytes and mtimes."""
+    import yaml
+
+    from pipelines.cli import main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>my site</p>", encoding="utf-8")
+    (site / PLOTLY_JS).write_text("// mine", encoding="utf-8")
+    before = _snapshot(site)
+    config = yaml.safe_load((org.config_dir / "dora.yaml").read_text("utf-8"))
+    other = org.config_dir / "foreign-reports.yaml"
+    other.write_text(yaml.safe_dump({**config, "reports_dir": str(site)}), encoding="utf-8")
+    capfd.readouterr()
+    assert main(["report", "--config", str(other)]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("• ")]
+    assert len(lines) == 1 and str(site) in lines[0] and MANIFEST in lines[0], err
+    assert _snapshot(site) == before

@@ -11,7 +11,20 @@ import json
 
 import browser
 import pytest
-from reportkit import QUIET, TEAMS, XSS_SERVICE, XSS_TEAM, XSS_TITLE, small_org
+from reportkit import (
+    FAILED_WEEK_1,
+    LEAD_TIMES_WEEK_1,
+    LONG_SERVICE,
+    LONG_TEAM,
+    QUIET,
+    TEAMS,
+    XSS_INCIDENT_ID,
+    XSS_SERVICE,
+    XSS_TEAM,
+    XSS_TITLE,
+    long_names_org,
+    small_org,
+)
 
 from pipelines.config import DoraConfig
 from pipelines.reports.page import page_name
@@ -27,6 +40,14 @@ pytestmark = [
 READY = "document.body.getAttribute('data-plots-ready')"
 METRIC_FIGURES = ["deployments", "lead-time-p50-hours", "change-failure-rate", "fdrt-p50-hours",
                   "time-to-restore-p50-hours", "rework-rate", "slo-met-ratio"]
+TABLE = """(() => {{
+    const box = document.querySelector('.records[data-for="{fig}"]');
+    if (!box || box.hidden) return null;
+    return {{caption: box.querySelector('.caption-text').textContent,
+             count: box.querySelector('.count').textContent,
+             rows: Array.from(box.querySelectorAll('tbody tr'))
+                 .map(tr => Array.from(tr.cells).map(td => td.textContent))}};
+}})()"""
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +171,98 @@ def test_bands_switch_off_and_monthly_view(chromium: browser.Chromium, demo_run)
     })()""")
     assert ["month", True] in json.loads(state)
     assert tab.visit.errors == []
+
+
+# ---- a click on a point opens its records --------------------------------------------------------
+
+
+def _first_point(fig: str) -> str:
+    """The selector of the first drawn point of a chart's weekly series (oldest week)."""
+    return f"#{fig} .scatterlayer .trace .points path"
+
+
+def test_click_a_point_opens_its_records(chromium: browser.Chromium, small: DoraConfig) -> None:
+    """The lead time of payments' week of 2026-01-05 is the median of 5 changes
+    (tests/known_answers.py: 27, 6, 2, 2, 1 h); a click on that point lists them, slowest first.
+    Its change failure rate (5 of 8 deployments failed) lists D1-D8, the failed ones with why."""
+    tab = open_clean(chromium, small, page_name("payments"))
+    assert tab.evaluate("document.querySelector('.records:not([hidden])')") is None
+    tab.click(_first_point("fig-lead-time-p50-hours"))
+    table = tab.wait_for(TABLE.format(fig="fig-lead-time-p50-hours"))
+    assert table["caption"] == ("Lead time for changes, week of 2026-01-05: 2.0 h "
+                                "(n = 5 changes)")
+    assert table["count"] == "5 records"
+    assert [row[2] for row in table["rows"]] == [f"{h:.1f} h" for h in LEAD_TIMES_WEEK_1]
+    assert {row[0] for row in table["rows"]} == {"change"}
+
+    tab.click(_first_point("fig-change-failure-rate"))
+    table = tab.wait_for(TABLE.format(fig="fig-change-failure-rate"))
+    assert table["caption"].startswith("Change failure rate, week of 2026-01-05: 62.5%")
+    rows = table["rows"]
+    assert sorted(row[1] for row in rows) == [f"D{i}" for i in range(1, 9)]
+    assert sorted(row[1] for row in rows if row[3]) == FAILED_WEEK_1  # why, for the failed
+    assert [row[1] for row in rows][:5] == FAILED_WEEK_1  # failed ones first
+    # the monthly view opens the month's records
+    tab.evaluate("""(() => {
+        const button = Array.from(
+            document.querySelectorAll('#fig-lead-time-p50-hours .updatemenu-button'))
+            .find(b => b.textContent === 'Monthly');
+        button.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    })()""")
+    tab.wait_for("""document.getElementById('fig-lead-time-p50-hours').data
+        .some(t => t.meta && t.meta.grain === 'month' && t.visible === true)""")
+    tab.pump(0.3)
+    tab.click(_first_point("fig-lead-time-p50-hours"))
+    tab.wait_for(TABLE.format(fig="fig-lead-time-p50-hours")
+                 + ".caption.includes('January 2026')")
+    table = tab.evaluate(TABLE.format(fig="fig-lead-time-p50-hours"))
+    assert len(table["rows"]) == 5
+    tab.evaluate("document.querySelector('.records[data-for=\"fig-lead-time-p50-hours\"] "
+                 "button.close').click()")
+    assert tab.evaluate(TABLE.format(fig="fig-lead-time-p50-hours")) is None
+    assert tab.visit.errors == [] and tab.visit.dialogs == []
+    assert all(u.startswith("file://") for u in tab.visit.requests)  # offline
+
+
+def test_records_of_a_hostile_team_are_text(chromium: browser.Chromium,
+                                            small: DoraConfig) -> None:
+    """The hostile team's failed deployment W2 says why in its detail, naming the incident
+    `<b>I9</b>`: the records table shows it as text, bold nothing and runs nothing."""
+    tab = open_clean(chromium, small, page_name(XSS_TEAM))
+    tab.click(_first_point("fig-deployments"))
+    table = tab.wait_for(TABLE.format(fig="fig-deployments"))
+    assert [row[1] for row in table["rows"]] == ["W2", "W1", "W3"]  # the failed one first
+    assert [row[3] for row in table["rows"]] == [f"incident {XSS_INCIDENT_ID}", "", ""]
+    assert tab.evaluate("document.querySelectorAll('.records b').length") == 0
+    assert tab.evaluate("document.querySelectorAll('img').length") == 0
+    tab.pump(0.3)
+    assert tab.visit.dialogs == [] and tab.visit.errors == []
+
+
+# ---- names of any length -------------------------------------------------------------------------
+
+
+def test_long_names_keep_the_page_layout(chromium: browser.Chromium,
+                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A 10 kB service and SLO name and a 200-character team name: the page stays the
+    viewport's width (no horizontal scroll), the timeline keeps its plot width (the axis shows
+    the name cut short), and the full team name is there on hover (the heading's title)."""
+    config = long_names_org(tmp_path_factory.mktemp("long"))
+    write_reports(config, progress=lambda _m: None)
+    tab = open_clean(chromium, config, page_name(LONG_TEAM))
+    viewport = tab.evaluate("window.innerWidth")
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport
+    assert tab.evaluate("document.body.scrollWidth") <= viewport
+    plot = tab.evaluate("document.getElementById('fig-timeline')._fullLayout._size.w")
+    width = tab.evaluate("document.getElementById('fig-timeline').clientWidth")
+    assert plot >= 0.6 * width, (plot, width)  # the name did not squeeze the timeline
+    ticks = tab.evaluate("""Array.from(document.querySelectorAll('#fig-timeline .ytick text'))
+        .map(t => t.textContent)""")
+    assert len(ticks) == 1 and ticks[0].endswith("…") and len(ticks[0]) < 40
+    assert LONG_SERVICE.startswith(ticks[0][:-1])
+    assert tab.evaluate("document.querySelector('h1').title") == LONG_TEAM
+    for fig in ("fig-slos", "fig-deployments"):
+        size = tab.evaluate(f"document.getElementById('{fig}')._fullLayout._size.w")
+        assert size >= 0.6 * tab.evaluate(f"document.getElementById('{fig}').clientWidth"), fig
+    index = open_clean(chromium, config, "index.html")
+    assert index.evaluate("document.documentElement.scrollWidth") <= viewport

@@ -44,6 +44,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.large_base_example])
 MEGABYTE = "é" * 500_000  # 1 MB of UTF-8 in one value
+FUZZ_SOURCE = {"kind": "files", "path": "events", "name": "fuzz"}
 
 # ---- values ------------------------------------------------------------------------------------
 
@@ -182,6 +183,8 @@ def csv_file(draw: st.DrawFn, entity: str) -> bytes:
         return draw(st.binary(min_size=1, max_size=300))
     header = [n for n in FIELDS[entity] if n != "reviews"]
     header = draw(st.permutations(header))
+    if draw(st.booleans()):  # often only some columns, as real files have
+        header = header[:draw(st.integers(1, len(header)))]
     twist = draw(st.sampled_from(["none"] * 4 + ["extra", "double", "blank"]))
     if twist == "extra":
         header = [*header, draw(TEXT)]
@@ -239,7 +242,7 @@ def _readable(text: str, limit: int) -> bool:
 def _records_in_jsonl(data: bytes) -> int:
     """Independently: a JSON Lines record is a non-blank line (undecodable lines count)."""
     count = 0
-    for raw in data.split(b"\n"):
+    for raw in data.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
         try:
             count += bool(raw.decode("utf-8").strip())
         except UnicodeDecodeError:
@@ -309,7 +312,8 @@ def test_any_event_files_are_read_loaded_or_quarantined(files: dict[str, bytes])
         result = _read_and_check(folder, files)
         # Landed and built, the warehouse holds each loaded record once per key, and every
         # quarantined one.
-        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch))
+        config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch),
+                            sources=[FUZZ_SOURCE])
         land_folder(config.landing_path, "fuzz", result)
         conn = connect(config.warehouse_path)
         try:
@@ -340,7 +344,8 @@ def test_every_metric_is_computed_from_whatever_loaded(batch: dict[str, list]) -
                 "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows), encoding="utf-8")
         config = DoraConfig(warehouse=Path(scratch) / "w.duckdb", config_dir=Path(scratch),
                             services=[{"name": "api", "repo": "acme/api"}],
-                            teams=[{"name": "payments", "services": ["api"]}])
+                            teams=[{"name": "payments", "services": ["api"]}],
+                            sources=[FUZZ_SOURCE])
         result = read_folder(folder, "fuzz", known_slos=None)
         land_folder(config.landing_path, "fuzz", result)
         conn = connect(config.warehouse_path)
@@ -362,3 +367,67 @@ def test_every_metric_is_computed_from_whatever_loaded(batch: dict[str, list]) -
         assert quarantined == sum(result.tally.quarantined.values())
         # Every counted deployment is in the outcomes and counted once, by team and overall.
         assert counted == outcomes == by_team == by_org
+
+
+@st.composite
+def plain_jsonl(draw: st.DrawFn, entity: str) -> bytes:
+    """JSON Lines of records that are mostly plainly good (what the bulk path loads), some
+    broken: the bulk path and the models must then agree line by line."""
+    lines = []
+    for record in draw(st.lists(records(entity), min_size=1, max_size=8)):
+        if draw(st.booleans()):  # keep it valid: only the good values
+            specs = FIELDS[entity]
+            record = {n: draw(_good_value(s.kind, n)) for n, s in specs.items()
+                      if s.required or draw(st.booleans())}
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        twist = draw(st.sampled_from(["keep"] * 8 + ["trailing_comma", "bom", "blank"]))
+        if twist == "trailing_comma" and text.endswith("}") and len(record):
+            text = text[:-1] + ",}"
+        elif twist == "blank":
+            text = "  \t"
+        lines.append(text.encode("utf-8", "surrogatepass"))
+    data = b"\n".join(lines) + b"\n"
+    return b"\xef\xbb\xbf" + data if draw(st.booleans()) else data
+
+
+@FUZZ
+@given(st.sampled_from(ENTITIES).flatmap(lambda e: st.tuples(
+           st.just(e), st.sampled_from(["jsonl", "csv"]),
+           st.one_of(plain_jsonl(e), jsonl_file(e)), csv_file(e))),
+       st.sampled_from([None, "Europe/Berlin"]))
+def test_the_bulk_path_loads_what_the_models_load(case: tuple[str, str, bytes, bytes],
+                                                  timezone: str | None) -> None:
+    """Read in bulk or record by record, a file gives the same rows, quarantine and tally."""
+    entity, suffix, jsonl, csv_data = case
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        data = jsonl if suffix == "jsonl" else csv_data
+        (folder / f"{FILE_NAMES[entity]}.{suffix}").write_bytes(data)
+        known = {"api-availability"}
+        bulk = read_folder(folder, "fuzz", timezone, known)
+        plain = read_folder(folder, "fuzz", timezone, known, bulk=False)
+    assert bulk.tally == plain.tally
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames.get(entity, pl.DataFrame()).to_dicts() == plain.frames.get(
+        entity, pl.DataFrame()).to_dicts()
+
+
+def test_a_plainly_good_file_loads_wholly_in_bulk() -> None:
+    """Every line of a clean file is loaded by DuckDB, none left for the models."""
+    from pipelines.sources.bulk import read_bulk, split_lines
+
+    record = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+              "started_at": "2026-01-05T09:00:00.5+01:00", "finished_at": "2026-01-05T10:00:00Z",
+              "status": "Success", "labels": ["a", "b"], "rollback_of": None}
+    data = "".join(json.dumps({**record, "id": f"d{i}"}) + "\n" for i in range(3)).encode()
+    loaded, rest = read_bulk(split_lines(data), "deployments", None)
+    assert len(rest) == 0 and loaded["line_no"].to_list() == [1, 2, 3]
+    row = loaded.row(0, named=True)
+    assert row["status"] == "success" and row["labels"] == ["a", "b"]
+    assert row["started_at"].isoformat() == "2026-01-05T08:00:00.500000+00:00"
+
+
+def test_an_empty_file_has_no_records_either_way(tmp_path: Path) -> None:
+    (tmp_path / "incidents.jsonl").write_bytes(b"")
+    for bulk in (True, False):
+        assert read_folder(tmp_path, "e", bulk=bulk).tally.read["incidents"] == 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from metrics.schema import SCHEMAS
+from metrics.schema import SCHEMAS, UTC_TS
 from pipelines.config import GithubSource
 from pipelines.landing import write_batch
 from pipelines.sources.base import Tally, quarantine_frame
@@ -86,7 +86,7 @@ def land_normalised(landing_root: Path, repo: str, result: Normalised) -> int:
     """Write `result` as landing batches; returns how many were new."""
     written = 0
     for entity, rows in result.rows.items():
-        frame = pl.DataFrame(rows, schema=SCHEMAS[entity])
+        frame = pl.DataFrame(rows, schema={**SCHEMAS[entity], "_updated_at": UTC_TS})
         written += write_batch(landing_root, SOURCE_KIND, repo, entity, frame) is not None
     if result.quarantine:
         frame = quarantine_frame(result.quarantine)

@@ -15,7 +15,7 @@ from typing import Any
 from metrics.schema import KEYS
 from pipelines.config import DoraConfig
 from pipelines.sources.base import Tally
-from pipelines.sources.records import BadRecord, convert
+from pipelines.sources.records import BadRecord, convert, parse_timestamp
 
 RAW_LIMIT = 10_000
 TERMINAL = {"SUCCESS": "success", "FAILURE": "failure", "ERROR": "error"}
@@ -53,15 +53,21 @@ class Normalised:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def add(self, entity: str, raw: dict[str, Any], info: RepoInfo, file: str, line: int,
-            payload: Any) -> None:
-        """Convert `raw` into a row of `entity`, or quarantine it with the reason."""
+            payload: Any, updated_at: Any = None) -> None:
+        """Convert `raw` into a row of `entity`, or quarantine it with the reason. `updated_at`
+        (the API's update time of the record) decides between versions of it in the build."""
         self.tally.read[entity] += 1
         try:
             row = convert(entity, raw)
         except BadRecord as exc:
             self.reject(entity, exc, info, file, line, payload, raw)
             return
-        self.rows.setdefault(entity, []).append(row | {"source": info.source})
+        try:
+            updated = parse_timestamp(updated_at, "updatedAt") if updated_at else None
+        except BadRecord:
+            updated = None  # an unreadable update time only loses the tie-break
+        self.rows.setdefault(entity, []).append(row | {"source": info.source,
+                                                       "_updated_at": updated})
         self.tally.loaded[entity] += 1
 
     def reject(self, entity: str, exc: BadRecord, info: RepoInfo, file: str, line: int,
@@ -136,7 +142,7 @@ def _pull_request(item: dict[str, Any], info: RepoInfo, out: Normalised, path: s
         "reviews": reviews,
         "labels": [label["name"] for label in item["labels"]["nodes"]],
         "files": [f["path"] for f in ((item.get("files") or {}).get("nodes") or [])] or None,
-    }, info, path, index, item)
+    }, info, path, index, item, item.get("updatedAt"))
     where = f"{path} [{index}].commits"
     for position, commit in enumerate(commits):
         _guarded(out, "commits", info, where, position, commit,

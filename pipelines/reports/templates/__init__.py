@@ -1,0 +1,1 @@
+"""The report page templates (Jinja, autoescaped) and their stylesheet and script."""

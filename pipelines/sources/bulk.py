@@ -1,0 +1,206 @@
+"""The bulk reader of JSON Lines event files: whole files parsed and type-checked in DuckDB.
+
+The file's lines go to DuckDB as one Arrow column (no Python object per line). A line loads here
+only when it is plainly good: a JSON object of known, distinct fields, each of its declared kind
+(`records.FIELDS`, from the pydantic models) in the plainest form (text as JSON text, numbers as
+integers, timestamps as `YYYY-MM-DDTHH:MM[:SS[.ffffff]]` with `Z` or `±HH:MM`), and the rules
+across fields hold. Every other line (blank, broken, or merely unusual, such as a number given
+as text) goes to the per-record models, which load it or say why not. So the bulk path never
+decides that a record is bad, and what it loads is what the models would load: the unit tests
+compare the two on fuzzed files.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from metrics.schema import DEPLOYMENT_STATUSES, INCIDENT_CAUSES, SCHEMAS, utc
+from pipelines.sources.records import EARLIEST, FIELDS, LATEST, FieldSpec
+
+# Characters Python's str.strip() removes: a required text of only these is "empty".
+_NOT_SPACE = (r"[^\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+              r"\x{202f}\x{205f}\x{3000}]")
+_TIMESTAMP = (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d"
+              r"(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)")
+# DuckDB's JSON parser allows trailing commas, Python's does not: such lines go to the models.
+_TRAILING_COMMA = r",\s*[}\]]"
+BATCH_ROWS = 50_000
+
+
+def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) byte offsets of each line of `data` (the end includes its newline)."""
+    if not data:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+    if data and (ends.size == 0 or ends[-1] != len(data)):
+        ends = np.append(ends, len(data))
+    ends = ends.astype(np.int64)
+    return np.concatenate([[0], ends[:-1]]).astype(np.int64), ends
+
+
+def split_lines(data: bytes, ends: np.ndarray | None = None) -> pa.Table:
+    """`line_no` (from 1) and `line` (its text, newline included) of UTF-8 `data`, zero-copy
+    (`ends`: the line ends when already known)."""
+    if not data:
+        return pa.table({"line_no": pa.array([], pa.int64()),
+                         "line": pa.array([], pa.large_utf8())})
+    if ends is None:
+        _, ends = line_offsets(data)
+    offsets = np.concatenate([[0], ends]).astype(np.int64)
+    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets.tobytes()),
+                                             pa.py_buffer(data))
+    table = pa.table({"line_no": pa.array(np.arange(1, len(ends) + 1, dtype=np.int64)),
+                      "line": lines})
+    # Several record batches: DuckDB scans each on its own thread.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _text_ok(expr: str) -> str:
+    return f"(json_type({expr}) = 'VARCHAR' AND NOT contains({expr} ->> '$', chr(0)))"
+
+
+def _timestamp_ok(expr: str) -> str:
+    return (f"(json_type({expr}) = 'VARCHAR' AND regexp_full_match({expr} ->> '$', "
+            f"{_sql_text(_TIMESTAMP)}) AND coalesce(TRY_CAST({expr} ->> '$' AS TIMESTAMPTZ) "
+            f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
+            f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false))")
+
+
+_REVIEW_KEYS = "['author', 'submitted_at', 'state']"
+
+
+def _review_ok(e: str) -> str:
+    def at(key: str) -> str:
+        return f"({e} -> '$.{key}')"
+
+    optional = [f"({at(k)} IS NULL OR json_type({at(k)}) = 'NULL' OR {_text_ok(at(k))})"
+                for k in ("author", "state")]
+    return (f"(json_type({e}) = 'OBJECT' AND list_has_all({_REVIEW_KEYS}, json_keys({e})) AND "
+            f"len(json_keys({e})) = len(list_distinct(json_keys({e}))) AND "
+            f"{_timestamp_ok(at('submitted_at'))} AND " + " AND ".join(optional) + ")")
+
+
+# A JSON array of strings only (no null, number or object among them).
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_STRINGS = rf"\[\s*(?:{_STRING}\s*(?:,\s*{_STRING}\s*)*)?\]"
+
+
+def _check(name: str, spec: FieldSpec) -> str:
+    """SQL true when field `name` (its JSON text `_j.<name>`, NULL when absent or null) is
+    plainly valid. The JSON type shows in the first character; a whole number of at most 18
+    digits always fits 64 bits."""
+    f = f"_j.{name}"
+    if spec.kind == "timestamp":
+        text = f"({f} ->> '$')"
+        ok = (f"left({f}, 1) = '\"' AND regexp_full_match({text}, {_sql_text(_TIMESTAMP)}) AND "
+              f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ) BETWEEN "
+              f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
+              f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)")
+    elif spec.kind == "text":
+        ok = f"left({f}, 1) = '\"'"
+        if spec.required:
+            ok += f" AND regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)})"
+    elif spec.kind == "int":
+        ok = f"regexp_full_match({f}, '-?[0-9]{{1,18}}')"
+    elif spec.kind == "bool":
+        ok = f"{f} IN ('true', 'false')"
+    elif spec.kind == "list":
+        ok = f"regexp_full_match({f}, {_sql_text(_STRINGS)})"
+    else:  # reviews
+        ok = (f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
+              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true)")
+    return f"({f} IS NOT NULL AND {ok})" if spec.required else f"({f} IS NULL OR ({ok}))"
+
+
+def _value(name: str, spec: FieldSpec) -> str:
+    f = f"_j.{name}"
+    return {
+        "text": f"{f} ->> '$'",
+        "int": f"CAST({f} AS BIGINT)",
+        "bool": f"{f} = 'true'",
+        "timestamp": f"TRY_CAST({f} ->> '$' AS TIMESTAMPTZ)",
+        "list": f"json_extract_string({f}, '$[*]')",
+        "reviews": (f"list_transform(json_extract({f}, '$[*]'), "
+                    f"lambda e: {{'author': e ->> '$.author', "
+                    f"'submitted_at': TRY_CAST(e ->> '$.submitted_at' AS TIMESTAMPTZ), "
+                    f"'state': e ->> '$.state'}})"),
+    }[spec.kind]
+
+
+def _ascii_in(expr: str, allowed: tuple[str, ...]) -> str:
+    return (f"(regexp_full_match({expr}, '[ -~]*') AND lower(trim({expr})) IN "
+            f"({', '.join(_sql_text(a) for a in allowed)}))")
+
+
+def _rules(entity: str) -> tuple[str, dict[str, str]]:
+    """Rules across fields (as `records`) and the normalised values they imply."""
+    if entity == "deployments":
+        return (f"{_ascii_in('status', DEPLOYMENT_STATUSES)} AND (started_at IS NULL "
+                "OR started_at <= finished_at)", {"status": "lower(trim(status))"})
+    if entity == "incidents":
+        return (f"(cause IS NULL OR {_ascii_in('cause', INCIDENT_CAUSES)}) AND (resolved_at IS "
+                "NULL OR resolved_at >= opened_at)",
+                {"cause": "coalesce(lower(trim(cause)), 'unknown')"})
+    if entity == "sli_measurements":
+        return ("good >= 0 AND total >= 0 AND good <= total AND window_end >= window_start "
+                "AND ($known IS NULL OR list_contains($known, slo))", {})
+    return "true", {}
+
+
+def bulk_query(entity: str) -> str:
+    """The query over `_lines` giving the canonical values of the plainly good lines.
+
+    Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
+    field's small JSON text.
+    """
+    fields = FIELDS[entity]
+    structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
+    known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
+    checks = " AND ".join(_check(n, s) for n, s in fields.items())
+    rules, normal = _rules(entity)
+    values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
+    final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    return f"""
+WITH parsed AS MATERIALIZED (
+    SELECT line_no, TRY(json_keys(line)) AS _keys,
+           TRY(json_transform(line, {_sql_text(structure)})) AS _j
+    FROM _lines
+    WHERE starts_with(line, '{{')
+      AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
+      AND NOT contains(line, '\\u0000')
+), checked AS (
+    SELECT line_no, {values}
+    FROM parsed
+    WHERE len(_keys) = len(list_intersect(_keys, {known})) AND {checks}
+)
+SELECT line_no, {final}
+FROM checked WHERE {rules}
+"""  # noqa: S608 - every name comes from the record models
+
+
+def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
+              ) -> tuple[pl.DataFrame, np.ndarray]:
+    """(rows loaded in bulk with their `line_no`, line numbers left for the models)."""
+    conn = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False})
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.register("_lines", lines)
+        known = sorted(known_slos) if known_slos is not None else None
+        params = {"known": known} if entity == "sli_measurements" else {}
+        good = conn.sql(bulk_query(entity), params=params).pl()
+    finally:
+        conn.close()
+    schema = {n: t for n, t in SCHEMAS[entity].items() if n != "source"}
+    good = utc(good).with_columns(
+        [pl.col(n).cast(t) for n, t in schema.items()]).sort("line_no")
+    all_lines = lines.column("line_no").to_numpy()
+    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
+    return good, rest
