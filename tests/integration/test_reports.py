@@ -577,3 +577,47 @@ def test_the_cli_refuses_a_foreign_reports_folder_in_one_line(
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("• ")]
     assert len(lines) == 1 and str(site) in lines[0] and MANIFEST in lines[0], err
     assert _snapshot(site) == before
+
+
+def _page_records(page: Path) -> dict[tuple[str, str, str], list[tuple]]:
+    """The records a page can open, per (metric, grain, period), decoded from its columnar
+    JSON as draw.js reads it: a metric's cell is its record set's span of `rows`/`hours`."""
+    (raw,) = RECORDS.findall(page.read_text("utf-8"))
+    data = json.loads(raw)
+    out: dict[tuple[str, str, str], list[tuple]] = {}
+    for metric, record_set in data["sets"].items():
+        for key, (first, count) in data["cells"].items():
+            cell_set, grain, period = key.split("|")
+            if cell_set == record_set:
+                out[(metric, grain, period)] = [
+                    (data["kinds"][data["kind"][i]], data["id"][i], hours, data["detail"][i])
+                    for i, hours in zip(data["rows"][first:first + count],
+                                        data["hours"][first:first + count], strict=True)]
+    return out
+
+
+def test_records_a_page_opens_are_the_views_rows(org: DoraConfig) -> None:
+    """Every cell a page can open lists exactly the `metric_records` rows of that metric,
+    grain and period, in the table's order (records with a detail first, then the longest
+    hours, then by id), for every team; payments' lead time in the week of 2026-01-05 is its
+    5 changes, 27, 6, 2, 2 and 1 h (tests/known_answers.py), and `changes` opens the same."""
+    from pipelines.reports.data import warehouse
+
+    with warehouse(org) as conn:
+        rows = conn.execute(
+            "SELECT team, metric, grain, strftime(period_start, '%Y-%m-%d'), record_kind, "
+            "record_id, round(value_hours, 3), detail FROM metric_records "
+            "WHERE team <> 'all teams' AND list_contains(?, metric) "
+            "ORDER BY team, metric, grain, period_start, detail IS NULL, "
+            "value_hours DESC NULLS LAST, record_id", [report_run.RECORD_METRICS]).fetchall()
+    expected: dict[str, dict[tuple[str, str, str], list[tuple]]] = {}
+    for team, metric, grain, period, *record in rows:
+        expected.setdefault(team, {}).setdefault((metric, grain, period), []).append(
+            tuple(record))
+    assert set(expected) >= {"payments", XSS_TEAM}
+    for team, cells in expected.items():
+        assert _page_records(team_page(org, team)) == cells, team
+    payments = _page_records(team_page(org, "payments"))
+    week = payments[("lead_time_p50_hours", "week", "2026-01-05")]
+    assert [r[2] for r in week] == [27.0, 6.0, 2.0, 2.0, 1.0]
+    assert payments[("changes", "week", "2026-01-05")] == week
