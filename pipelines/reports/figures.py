@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Sequence
+from functools import lru_cache
 
 import polars as pl
 
@@ -60,25 +61,17 @@ def short(value: object, limit: int = 40) -> str:
     return esc(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def week_of(value: dt.date) -> str:
-    """The Monday (ISO date) of the week a day falls in: the `week` period_start."""
-    day = value.date() if isinstance(value, dt.datetime) else value
-    return (day - dt.timedelta(days=day.weekday())).isoformat()
-
-
 def _split(frame: pl.DataFrame, by: str | list[str]) -> dict[tuple, pl.DataFrame]:
     """`frame` split by the values of `by` (tuple keys), in one pass."""
     return frame.partition_by(by, as_dict=True, maintain_order=True)
 
 
+@lru_cache(maxsize=8192)  # pages write the same few hundred periods thousands of times
 def _day(value: dt.date) -> str:
     return value.isoformat()
 
 
-def _minute(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M")
-
-
+@lru_cache(maxsize=8192)
 def _period_label(period: dt.date, grain: str) -> str:
     return f"week of {period.isoformat()}" if grain == "week" else period.strftime("%B %Y")
 
@@ -395,31 +388,58 @@ def deployment_kind(row: dict) -> str:
     return "deployment"
 
 
-def _incident_hover(row: dict) -> str:
-    lines = [f"<b>incident {esc(row['id'])}</b>"]
-    if row["title"]:
-        lines.append(short(row["title"], 120))
-    lines.append(f"{short(row['service'], 120)} · opened {_minute(row['opened_at_utc'])} UTC")
-    if row["restore_hours"] is not None:
-        lines.append(f"resolved after {row['restore_hours']:.1f} h")
-    else:
-        lines.append("not resolved")
-    cause = row["cause"] or "unknown"
-    lines.append(f"cause: {esc(cause)}" + (f", severity {esc(row['severity'])}"
-                                           if row["severity"] else ""))
-    if row["attributed_to"]:
-        lines.append(f"attributed to {esc(row['attributed_to'])} "
-                     f"(by {esc(row['attribution_rule'])})")
-    elif cause in ("change", "unknown"):
-        lines.append("not attributed to a deployment")
-    return "<br>".join(lines)
+def _short_expr(expr: pl.Expr, limit: int) -> pl.Expr:
+    """`short` as a polars expression (characters, as Python counts them)."""
+    cut = pl.concat_str([expr.str.slice(0, limit - 1), pl.lit("…")])
+    return _esc_expr(pl.when(expr.str.len_chars() <= limit).then(expr).otherwise(cut))
+
+
+def _filled(column: str) -> pl.Expr:
+    """True where a string column has a non-empty value (Python truthiness)."""
+    return pl.col(column).fill_null("") != ""
+
+
+def _incident_columns(incidents: pl.DataFrame) -> pl.DataFrame:
+    """Per incident, what its timeline star shows: `x` (minute opened), `y` (escaped service),
+    `hover`, `week` (Monday of the week it opened), and its bar's `end` (minute resolved),
+    built for all rows at once in polars."""
+    if incidents.height == 0:
+        return pl.DataFrame(schema={"x": pl.String, "y": pl.String, "hover": pl.String,
+                                    "week": pl.String, "end": pl.String})
+    # `:.1f` as Python writes it (polars rounds halves differently)
+    resolved = [None if v is None else f"resolved after {v:.1f} h"
+                for v in incidents["restore_hours"].to_list()]
+    cause = pl.col("cause").fill_null("").replace("", "unknown")
+    opened = pl.col("opened_at_utc").dt.strftime("%Y-%m-%d %H:%M")
+    lines = [
+        pl.concat_str([pl.lit("<b>incident "), _esc_expr(pl.col("id")), pl.lit("</b>")]),
+        pl.when(_filled("title")).then(_short_expr(pl.col("title"), 120)),
+        pl.concat_str([_short_expr(pl.col("service"), 120), pl.lit(" · opened "), opened,
+                       pl.lit(" UTC")]),
+        pl.Series("resolved", resolved, pl.String).fill_null("not resolved"),
+        pl.concat_str([pl.lit("cause: "), _esc_expr(cause),
+                       pl.when(_filled("severity")).then(pl.concat_str(
+                           [pl.lit(", severity "), _esc_expr(pl.col("severity"))]))
+                       .otherwise(pl.lit(""))]),
+        pl.when(_filled("attributed_to")).then(pl.concat_str([
+            pl.lit("attributed to "), _esc_expr(pl.col("attributed_to")), pl.lit(" (by "),
+            _esc_expr(pl.col("attribution_rule").fill_null("None")), pl.lit(")")]))
+        .when(cause.is_in(["change", "unknown"])).then(pl.lit("not attributed to a deployment")),
+    ]
+    return incidents.select(
+        x=opened,
+        y=_esc_expr(pl.col("service")),
+        hover=pl.concat_str(lines, separator="<br>", ignore_nulls=True),
+        week=pl.col("opened_at_utc").dt.truncate("1w").dt.strftime("%Y-%m-%d"),
+        end=pl.col("resolved_at_utc").dt.strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
     incidents as stars with a bar to their resolution."""
-    inc = incidents.to_dicts()  # a few per service: not worth vectorising
-    services = sorted(set(deployments["service"].to_list()) | {r["service"] for r in inc},
+    inc = _incident_columns(incidents)
+    services = sorted(set(deployments["service"].to_list()) | set(incidents["service"].to_list()),
                       key=lambda s: (s.casefold(), s))
     styles = {
         "deployment": ("deployment", {"symbol": "circle", "size": 7, "color": BLUE,
@@ -448,21 +468,20 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
                            "line": {"width": 2}}, "failed", "change_failure_rate"))
     bars_x: list[str | None] = []
     bars_y: list[str | None] = []
-    for r in inc:
-        if r["resolved_at_utc"] is not None:
-            bars_x += [_minute(r["opened_at_utc"]), _minute(r["resolved_at_utc"]), None]
-            bars_y += [esc(r["service"]), esc(r["service"]), None]
+    for start, end, service in inc.filter(pl.col("end").is_not_null()).select(
+            "x", "end", "y").rows():
+        bars_x += [start, end, None]
+        bars_y += [service, service, None]
     traces.append({"type": "scatter", "x": bars_x, "y": bars_y, "mode": "lines",
                    "name": "incident open → resolved", "line": {"color": PURPLE, "width": 4},
                    "opacity": 0.45, "hoverinfo": "skip", "meta": {"role": "incident_span"}})
-    traces.append({"type": "scatter", "x": [_minute(r["opened_at_utc"]) for r in inc],
-                   "y": [esc(r["service"]) for r in inc], "mode": "markers",
+    traces.append({"type": "scatter", "x": inc["x"].to_list(), "y": inc["y"].to_list(),
+                   "mode": "markers",
                    "name": "incident", "marker": {"symbol": "star", "size": 12,
                                                   "color": PURPLE},
-                   "hovertext": [_incident_hover(r) for r in inc], "hoverinfo": "text",
-                   "customdata": [[week_of(r["opened_at_utc"]),
-                                   f"Incidents opened, week of {week_of(r['opened_at_utc'])}"]
-                                  for r in inc],
+                   "hovertext": inc["hover"].to_list(), "hoverinfo": "text",
+                   "customdata": [[w, f"Incidents opened, week of {w}"]
+                                  for w in inc["week"].to_list()],
                    "meta": {"role": "incident", "grain": "week", "metric": "incidents_opened"}})
     layout = _layout(160 + 46 * max(len(services), 1))
     categories = [esc(s) for s in reversed(services)]
