@@ -22,6 +22,7 @@ from rich.text import Text
 
 from pipelines.config import ConfigError, DoraConfig, load_config
 from pipelines.errors import describe
+from pipelines.reports.folder import check as check_reports_folder
 
 console = Console(stderr=True)
 SUMMARY_WEEKS = 12
@@ -228,6 +229,7 @@ def _run(config_path: Path, verbose: bool = False) -> int:
     from pipelines.runner import run_pipeline
 
     config = load_config(config_path)
+    check_reports_folder(config.reports_path)  # a foreign folder is refused before any work
     # Without --verbose, Dagster logs nothing to the console (its failure records hold
     # tracebacks): `main` prints one line per error, and notices come through `logging`.
     summary = run_pipeline(config_path, progress=_progress, extra_stages=_report_stages(),
@@ -259,6 +261,7 @@ def _report(config_path: Path) -> int:
 
 def _check(config_path: Path) -> int:
     config = load_config(config_path)
+    check_reports_folder(config.reports_path)
     console.print(f"{config_path}: valid", highlight=False, markup=False)
     console.print(f"  teams: {len(config.teams)}, services: {len(config.services)}, "
                   f"SLOs: {len(config.slos)}, sources: "

@@ -19,9 +19,12 @@ import dagster as dg
 from pipelines import asset_graph
 from pipelines.config import DoraConfig, load_config
 from pipelines.defs.resources import DoraResource
+from pipelines.unchanged import fingerprint, last_run, record_run, reports_present
 
 Progress = Callable[[str], None]
 INGEST_STAGE = "ingest"  # the stage before which the partitioned GitHub ingest runs
+# After this stage a run knows whether it would only repeat the last one (pipelines.unchanged).
+WAREHOUSE_STAGE = "warehouse"
 
 
 def __getattr__(name: str) -> Any:
@@ -87,8 +90,13 @@ def run_pipeline(config_path: Path, progress: Progress = print,
     assets = _all_assets(defs)
     # An extra stage (the CLI's reports) replaces the graph's stage of the same name.
     replaced = {name for name, _step in extra_stages or []}
+    previous = last_run(config)
+    repeat = False  # set after the warehouse stage: nothing this run reads has changed
     for stage, names in asset_graph.stages():
         if stage in replaced:
+            continue
+        if repeat:
+            progress(f"{stage}: nothing changed since the last complete run; skipped")
             continue
         started = time.monotonic()
         progress(f"{stage}: {', '.join(names)} …")
@@ -105,13 +113,21 @@ def run_pipeline(config_path: Path, progress: Progress = print,
         ]
         summary.seconds[stage] = time.monotonic() - started
         progress(f"{stage}: done in {summary.seconds[stage]:.1f}s")
+        if stage == WAREHOUSE_STAGE and previous.get("fingerprint"):
+            repeat = fingerprint(config, config_path) == previous["fingerprint"]
+            if repeat:  # the skipped stages' checks said this last time
+                summary.failed_checks += list(previous.get("failed_checks") or [])
     for stage, step in extra_stages or []:
+        if repeat and (stage != "reports" or reports_present(config)):
+            progress(f"{stage}: nothing changed since the last complete run; skipped")
+            continue
         started = time.monotonic()
         progress(f"{stage} …")
         step(defs=defs, assets=assets, resources=resources, instance=instance, config=config,
              progress=progress, summary=summary)
         summary.seconds[stage] = time.monotonic() - started
         progress(f"{stage}: done in {summary.seconds[stage]:.1f}s")
+    record_run(config, fingerprint(config, config_path), sorted(set(summary.failed_checks)))
     return summary
 
 
