@@ -208,8 +208,9 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
     finally:
         conn.close()
     schema = {n: t for n, t in SCHEMAS[entity].items() if n != "source"}
-    good = utc(good).with_columns(
-        [pl.col(n).cast(t) for n, t in schema.items()]).sort("line_no")
+    good = utc(good).with_columns([pl.col(n).cast(t) for n, t in schema.items()])
+    if not good["line_no"].is_sorted():  # DuckDB usually keeps the input's order
+        good = good.sort("line_no")
     all_lines = lines.column("line_no").to_numpy()
     rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
     return good, rest
