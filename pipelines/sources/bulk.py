@@ -28,13 +28,18 @@ _TIMESTAMP = (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5
 # DuckDB's JSON parser allows trailing commas, Python's does not: such lines go to the models.
 _TRAILING_COMMA = r",\s*[}\]]"
 BATCH_ROWS = 50_000
+_SLICE = 1 << 22  # bytes
 
 
 def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) byte offsets of each line of `data` (the end includes its newline)."""
     if not data:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+    # By slices of a few MB: one mask of the whole file (as large as the file) costs more in
+    # fresh memory than the comparison itself.
+    view = np.frombuffer(data, np.uint8)
+    ends = np.concatenate([np.flatnonzero(view[at:at + _SLICE] == 10) + (at + 1)
+                           for at in range(0, len(view), _SLICE)])
     if data and (ends.size == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
     ends = ends.astype(np.int64)
