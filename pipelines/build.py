@@ -14,6 +14,7 @@ beside metrics computed from the old ones, whichever asset a run stopped at.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -256,7 +257,10 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
     with _transaction(conn):
         for name, (frame, order) in tables.items():
             counts[name] = write_table(conn, name, frame, order)
-            _stamp(conn, [name], _derived_build(name, builds))
+            # A table computed from one written just before it (a view's summary from its
+            # rows) comes from that one's build.
+            builds[name] = _derived_build(name, builds)
+            _stamp(conn, [name], builds[name])
         if after is not None:  # in the same transaction: views over the new tables
             after(conn)
     publish_if_consistent(conn)
@@ -265,24 +269,27 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
 
 # ---- lineage and publishing --------------------------------------------------------------------
 
-_SAME_AS_CHANGES = ("commits", "pull_requests", "deployments", "services", "teams")
-_SAME_AS_OUTCOMES = ("deployments", "incidents", "changes", "commit_deliveries",
-                     "implicit_rollbacks", "teams")
-_SAME_AS_METRICS = ("deployment_outcomes", "changes", "incidents", "slo_periods", "teams")
-# The metric tables every published snapshot must have computed from its own canonical tables,
-# and what each is computed from. A table written by `_replace` that is not listed here counts as
-# computed from the current canonical build.
-DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
-    "changes": _SAME_AS_CHANGES,
-    "commit_deliveries": _SAME_AS_CHANGES,
-    "implicit_rollbacks": _SAME_AS_CHANGES,
-    "deployment_outcomes": _SAME_AS_OUTCOMES,
-    "incident_attributions": _SAME_AS_OUTCOMES,
-    "slo_periods": ("sli_measurements", "slos", "teams"),
-    "team_metrics": _SAME_AS_METRICS,
-    "org_metrics": _SAME_AS_METRICS,
-    "team_metric_records": _SAME_AS_METRICS,
-}
+CONFIG_TABLES = ("teams", "services", "slos")
+
+
+@functools.cache
+def derived_inputs() -> dict[str, tuple[str, ...]]:
+    """The metric tables every published snapshot must have computed from its own canonical
+    tables, and the tables each is computed from: every other warehouse table of the Dagster
+    asset graph (`pipelines.asset_graph`, the one place lineage is declared) with its parents."""
+    from pipelines.asset_graph import tables
+
+    built_by_canonical = {*CANONICAL, *CONFIG_TABLES}
+    return {name: inputs for name, inputs in tables().items() if name not in built_by_canonical}
+
+
+def __getattr__(name: str) -> Any:
+    # `DERIVED_INPUTS` reads the asset graph, which imports this module: resolved on first use.
+    if name == "DERIVED_INPUTS":
+        return derived_inputs()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _BUILD_NOTE = "dora: from canonical build "
 
 
@@ -305,9 +312,10 @@ def _canonical_build(builds: dict[str, int | None]) -> int | None:
 
 def _derived_build(name: str, builds: dict[str, int | None]) -> int | None:
     """The canonical build a table computed now from the warehouse comes from: the oldest of
-    its inputs' builds (None when one is unknown)."""
-    inputs = DERIVED_INPUTS.get(name)
-    if inputs is None:
+    its inputs' builds (None when one is unknown); the current build for a table computed from
+    the config alone."""
+    inputs = derived_inputs().get(name)
+    if not inputs:
         return _canonical_build(builds)
     known = [b for t in inputs if (b := builds.get(t)) is not None]
     return min(known) if len(known) == len(inputs) else None
@@ -324,7 +332,7 @@ def is_consistent(conn: duckdb.DuckDBPyConnection) -> bool:
     """True when every metric table was computed from the canonical tables beside it."""
     builds = _builds(conn)
     canonical = _canonical_build(builds)
-    return canonical is not None and all(builds.get(t) == canonical for t in DERIVED_INPUTS)
+    return canonical is not None and all(builds.get(t) == canonical for t in derived_inputs())
 
 
 def publish_if_consistent(conn: duckdb.DuckDBPyConnection) -> bool:

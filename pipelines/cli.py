@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +22,7 @@ from rich.text import Text
 
 from pipelines.config import ConfigError, DoraConfig, load_config
 from pipelines.errors import describe
+from pipelines.reports.folder import check as check_reports_folder
 
 console = Console(stderr=True)
 SUMMARY_WEEKS = 12
@@ -91,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dora-pipeline` command."""
     args = _parser().parse_args(argv)
     _show_notices()
+    interrupts = _Interrupts()
     try:
         if args.command == "demo":
-            return _demo(args.dir, args.seed, args.verbose)
+            return interrupts.outcome(_demo(args.dir, args.seed, args.verbose))
         if args.command == "run":
-            return _run(args.config, args.verbose)
+            return interrupts.outcome(_run(args.config, args.verbose))
         if args.command == "report":
-            return _report(args.config)
+            return interrupts.outcome(_report(args.config))
         if args.command == "explain":
             return _explain(args)
         return _check(args.config)
@@ -106,13 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         console.print(Text("config error", style="red") + Text(f" {exc}"), highlight=False,
                       soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        return 130
     except Exception as exc:  # noqa: BLE001 - every failure ends in one line (see errors.py)
+        if interrupts.check():  # a step stopped by Ctrl-C fails the run: say interrupted
+            return interrupts.outcome(130)
         _traceback(exc, args.verbose)
         _error(f"{args.command} failed", exc)
         return 1
+    except BaseException:  # Ctrl-C arrives as KeyboardInterrupt or Dagster's interrupt error
+        if not interrupts.check():
+            raise
+        return interrupts.outcome(130)
+    finally:
+        interrupts.close()
 
 
 def _error(what: str, exc: BaseException) -> None:
@@ -141,6 +151,72 @@ def _show_notices() -> None:
         logger.addHandler(_NoticeHandler(logging.WARNING))
 
 
+class _Interrupts:
+    """Ctrl-C stops a run with one line. Dagster swaps the SIGINT handler while it executes and
+    logs the interrupted step with its traceback, so the signal is noticed through the wakeup
+    fd (written at the signal, whatever the handler) and checked on every write to stdout and
+    stderr: from the signal on, nothing more is printed but the one line of `outcome`."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._streams: tuple[Any, Any] | None = None
+        self._previous: int | None = None
+        self._read, self._write = os.pipe()
+        for fd in (self._read, self._write):
+            os.set_blocking(fd, False)
+        try:
+            self._previous = signal.set_wakeup_fd(self._write)
+        except ValueError:  # not the main thread (an embedding caller): nothing to watch
+            self.close()
+            return
+        self._streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = _Gated(sys.stdout, self), _Gated(sys.stderr, self)
+
+    def check(self) -> bool:
+        """True once SIGINT has arrived."""
+        if not self.seen and self._read >= 0:
+            try:
+                self.seen = signal.SIGINT in os.read(self._read, 512)
+            except BlockingIOError:
+                pass
+        return self.seen
+
+    def outcome(self, code: int) -> int:
+        """`code`, or 130 with the one line when the run was interrupted."""
+        if not self.check():
+            return code
+        self._restore()
+        console.print("interrupted")
+        return 130
+
+    def _restore(self) -> None:
+        if self._streams is not None:
+            sys.stdout, sys.stderr = self._streams
+            self._streams = None
+
+    def close(self) -> None:
+        self._restore()
+        if self._write >= 0:
+            if self._previous is not None:
+                signal.set_wakeup_fd(self._previous)
+            for fd in (self._read, self._write):
+                os.close(fd)
+            self._read = self._write = -1
+
+
+class _Gated:
+    """A stream that stops writing once Ctrl-C was pressed (see `_Interrupts`)."""
+
+    def __init__(self, stream: Any, interrupts: _Interrupts) -> None:
+        self._stream, self._interrupts = stream, interrupts
+
+    def write(self, text: str) -> int:
+        return len(text) if self._interrupts.check() else self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _demo(folder: Path, seed: int, verbose: bool = False) -> int:
     from pipelines.demo.generator import OrgShape, write_demo
 
@@ -153,6 +229,7 @@ def _run(config_path: Path, verbose: bool = False) -> int:
     from pipelines.runner import run_pipeline
 
     config = load_config(config_path)
+    check_reports_folder(config.reports_path)  # a foreign folder is refused before any work
     # Without --verbose, Dagster logs nothing to the console (its failure records hold
     # tracebacks): `main` prints one line per error, and notices come through `logging`.
     summary = run_pipeline(config_path, progress=_progress, extra_stages=_report_stages(),
@@ -184,6 +261,7 @@ def _report(config_path: Path) -> int:
 
 def _check(config_path: Path) -> int:
     config = load_config(config_path)
+    check_reports_folder(config.reports_path)
     console.print(f"{config_path}: valid", highlight=False, markup=False)
     console.print(f"  teams: {len(config.teams)}, services: {len(config.services)}, "
                   f"SLOs: {len(config.slos)}, sources: "

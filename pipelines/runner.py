@@ -1,7 +1,8 @@
 """Running the whole pipeline in-process through Dagster, stage by stage, with progress.
 
 The CLI, the tests and a notebook all use this, so `dora-pipeline run`, `dg launch` and the
-schedule materialise the same assets with the same code.
+automation materialise the same assets with the same code. The stages and their order come from
+the Dagster asset graph (`pipelines.asset_graph`): one stage per asset group, in dependency order.
 """
 
 from __future__ import annotations
@@ -11,21 +12,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from pipelines import asset_graph
 from pipelines.config import DoraConfig, load_config
 from pipelines.defs.resources import DoraResource
+from pipelines.unchanged import fingerprint, last_run, record_run, reports_present
 
 Progress = Callable[[str], None]
+INGEST_STAGE = "ingest"  # the stage before which the partitioned GitHub ingest runs
+# After this stage a run knows whether it would only repeat the last one (pipelines.unchanged).
+WAREHOUSE_STAGE = "warehouse"
 
-STAGES: list[tuple[str, list[str]]] = [
-    ("ingest", ["files_landing", "git_landing", "gitops_landing", "operator_landing",
-                "incident_landing"]),
-    ("warehouse", ["warehouse_tables"]),
-    ("metrics", ["changes", "deployment_outcomes", "slo_periods", "team_metrics",
-                 "org_metrics", "reorganisations", "people_view", "code_owner_view"]),
-]
+
+def __getattr__(name: str) -> Any:
+    # `STAGES` reads the asset graph (loading the definitions): resolved on first use.
+    if name == "STAGES":
+        return asset_graph.stages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -52,15 +58,7 @@ def _instance() -> dg.DagsterInstance:
 
 
 def _definitions() -> dg.Definitions:
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
-
-    from pipelines.definitions import defs
-
-    # Dagster keeps "the current defs-state storage" in a context variable set by whichever
-    # instance was last entered; if that instance is gone, loading fails with "undefined
-    # DagsterInstance weakref". This project has no state-backed components, so load without one.
-    with set_defs_state_storage(None):
-        return defs()
+    return asset_graph.definitions()
 
 
 def _all_assets(defs: dg.Definitions) -> list:
@@ -90,10 +88,19 @@ def run_pipeline(config_path: Path, progress: Progress = print,
     resources = {"dora": DoraResource(config_path=str(Path(config_path).resolve()))}
     summary = RunSummary(config=config, run_config=_quiet(log_level))
     assets = _all_assets(defs)
-    for stage, names in STAGES:
+    # An extra stage (the CLI's reports) replaces the graph's stage of the same name.
+    replaced = {name for name, _step in extra_stages or []}
+    previous = last_run(config)
+    repeat = False  # set after the warehouse stage: nothing this run reads has changed
+    for stage, names in asset_graph.stages():
+        if stage in replaced:
+            continue
+        if repeat:
+            progress(f"{stage}: nothing changed since the last complete run; skipped")
+            continue
         started = time.monotonic()
         progress(f"{stage}: {', '.join(names)} …")
-        if stage == "ingest":
+        if stage == INGEST_STAGE:
             _run_partitioned(defs, assets, resources, instance, config, progress, summary)
         keys = _node_keys(defs, names)
         result = dg.materialize(assets, selection=keys, resources=resources, instance=instance,
@@ -106,13 +113,21 @@ def run_pipeline(config_path: Path, progress: Progress = print,
         ]
         summary.seconds[stage] = time.monotonic() - started
         progress(f"{stage}: done in {summary.seconds[stage]:.1f}s")
+        if stage == WAREHOUSE_STAGE and previous.get("fingerprint"):
+            repeat = fingerprint(config, config_path) == previous["fingerprint"]
+            if repeat:  # the skipped stages' checks said this last time
+                summary.failed_checks += list(previous.get("failed_checks") or [])
     for stage, step in extra_stages or []:
+        if repeat and (stage != "reports" or reports_present(config)):
+            progress(f"{stage}: nothing changed since the last complete run; skipped")
+            continue
         started = time.monotonic()
         progress(f"{stage} …")
         step(defs=defs, assets=assets, resources=resources, instance=instance, config=config,
              progress=progress, summary=summary)
         summary.seconds[stage] = time.monotonic() - started
         progress(f"{stage}: done in {summary.seconds[stage]:.1f}s")
+    record_run(config, fingerprint(config, config_path), sorted(set(summary.failed_checks)))
     return summary
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from pipelines.config import DoraConfig, load_config
 from pipelines.warehouse import connect
@@ -18,9 +19,18 @@ class DoraResource(dg.ConfigurableResource):
     """The dora-pipeline config file (`DORA_CONFIG`, default `dora.yaml` in the working folder)."""
 
     config_path: str = DEFAULT_CONFIG
+    # Parsed once when a run (or a step process) sets the resource up, then shared by every
+    # asset and check of that run. Outside a run, `load` reads the file each time.
+    _config: DoraConfig | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Parse and validate the config once for the whole run."""
+        self._config = load_config(self.config_path)
 
     def load(self) -> DoraConfig:
-        """The validated config."""
+        """The validated config (parsed once per run)."""
+        if self._config is not None:
+            return self._config
         return load_config(self.config_path)
 
     @contextmanager

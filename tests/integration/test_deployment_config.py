@@ -72,7 +72,8 @@ def rendered_instance(v: dict[str, Any]) -> dict[str, Any]:
                         "max_retries": v["dagsterDaemon"]["runRetries"]["maxRetries"]},
         "concurrency": {"pools": {"default_limit": pools["defaultLimit"],
                                   "granularity": pools["granularity"]},
-                        "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"]}},
+                        "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"],
+                                 "tag_concurrency_limits": runs["tagConcurrencyLimits"]}},
     }
 
 
@@ -81,6 +82,8 @@ def test_the_chart_renders_a_valid_instance_and_run_launcher(tmp_path: Path) -> 
     from dagster_postgres.utils import pg_config
 
     instance = rendered_instance(values())
+    # Retries belong to the steps that can fail for a passing reason (GitHub), not to every run.
+    assert instance["run_retries"]["enabled"] is False
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance), encoding="utf-8")
     dagster_instance_config(str(tmp_path))  # raises on any invalid key or value
 
@@ -110,10 +113,12 @@ def test_the_code_location_loads_with_one_pod_per_step(monkeypatch: pytest.Monke
     from pipelines.definitions import defs
 
     loaded = defs()
-    for job in ("github_sync", "daily_refresh"):
-        assert loaded.resolve_job_def(job).executor_def is k8s_job_executor
-    asset_job = loaded.resolve_implicit_job_def_def_for_assets([dg.AssetKey("github_landing")])
-    assert asset_job is not None and asset_job.executor_def is k8s_job_executor
+    # The per-repository fan-out gets a pod per step; the asset jobs (one run, one pod, one
+    # DuckDB file) run their steps in the run's own process.
+    assert loaded.resolve_job_def("github_sync").executor_def is k8s_job_executor
+    assert loaded.resolve_job_def("refresh").executor_def is dg.in_process_executor
+    asset_job = loaded.resolve_implicit_job_def_def_for_assets([dg.AssetKey("team_metrics")])
+    assert asset_job is not None and asset_job.executor_def is dg.in_process_executor
     github_sync = loaded.resolve_job_def("github_sync")
     k8s_run = yaml.safe_load((DEPLOY / "helm" / "github_sync.k8s.run_config.yaml").read_text())
     dg.validate_run_config(github_sync, k8s_run)

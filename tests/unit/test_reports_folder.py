@@ -72,3 +72,21 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
     target.write_text("", encoding="utf-8")
     with pytest.raises(ReportsFolderError, match="is a file"):
         check(target)
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_check_and_run_refuse_a_foreign_reports_folder_before_any_work(
+        tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from eventkit import write_config
+
+    from pipelines.cli import main
+
+    (tmp_path / "events").mkdir()
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "notes.html").write_text("mine", encoding="utf-8")
+    config_path = write_config(tmp_path)
+    assert main([command, "--config", str(config_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no .dora-reports.json" in err[0], err
+    assert not (tmp_path / "data").exists()  # nothing ran, nothing was written
+    assert (tmp_path / "reports" / "notes.html").read_text(encoding="utf-8") == "mine"

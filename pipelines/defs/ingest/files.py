@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import landing_run
 from pipelines.sources.base import Tally, shown_path, source_name
 from pipelines.sources.files import ingest_folder
@@ -27,7 +28,7 @@ def files_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.M
                                           {s.name for s in config.slos})
         batches += written
         tally.add(read)
-    return dg.MaterializeResult(
+    return with_landing_version(dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches,
                   "reconciles": tally.reconciles}
-    )
+    ), config.landing_root, ["files"])

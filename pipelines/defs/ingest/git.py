@@ -10,6 +10,7 @@ import polars as pl
 from pipelines.build import landed, latest_by_key
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import LandingRoot, landing_run
 from pipelines.sources.base import Tally, shown_path, source_name
 from pipelines.sources.files import FilesResult, land_folder, land_source
@@ -43,9 +44,9 @@ def ingest(context: dg.AssetExecutionContext, config: DoraConfig, kinds: tuple[s
                                               lambda s=source, n=name: read(s, config, n))
         batches += written
         tally.add(read_tally)
-    return dg.MaterializeResult(
+    return with_landing_version(dg.MaterializeResult(
         metadata={**tally.as_metadata(), "new_batches": batches, "reconciles": tally.reconciles}
-    )
+    ), config.landing_root, kinds)
 
 
 @dg.asset(group_name="ingest", kinds={"git", "parquet"})

@@ -8,20 +8,45 @@
 """
 
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from pipelines.config import DoraConfig
+from pipelines.config import ConfigError, DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import landing_run, staged_landing
 from pipelines.sources.base import source_name
 from pipelines.sources.github import GithubSyncError, RepoSyncResult, settings_for, sync_repo
 from pipelines.sources.github.cursors import cursor_path
 
 github_repos = dg.DynamicPartitionsDefinition(name="github_repos")
+
+# A sync that stopped on the network, a 5xx or a rate limit says "run again (later) to resume":
+# those are retried by Dagster, with backoff, after the client's own retries gave up. A bad
+# token, a missing repository or a config error fails at once (a retry would fail the same way).
+TRANSIENT_HINTS = ("run again to resume", "run again later to resume")
+_SERVER_ERROR = re.compile(r"GitHub answered 5\d\d ")
+GITHUB_RETRY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL,
+                              jitter=dg.Jitter.PLUS_MINUS)
+
+
+def is_transient(message: str) -> bool:
+    """True when a sync failure is worth retrying later (network, 5xx, rate limit)."""
+    return any(hint in message for hint in TRANSIENT_HINTS) or bool(_SERVER_ERROR.search(message))
+
+
+@contextmanager
+def config_errors_fail() -> Iterator[None]:
+    """A config error fails the step without retries (the file will not change by itself)."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def configured_repos(config: DoraConfig) -> list[str]:
@@ -46,6 +71,7 @@ def add_repo_partitions(instance: dg.DagsterInstance, config: DoraConfig) -> lis
     kinds={"python", "github", "parquet"},
     partitions_def=github_repos,
     pool="github_api",
+    retry_policy=GITHUB_RETRY,
 )
 def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.MaterializeResult:
     """Syncs one GitHub repository into the landing: commits, pull requests with commits and
@@ -53,9 +79,12 @@ def github_landing(context: dg.AssetExecutionContext, dora: DoraResource) -> dg.
 
     Metadata: requests used, rate limit left (core and GraphQL), records per entity.
     """
-    return dg.MaterializeResult(
-        metadata=sync_partition(dora.load(), context.partition_key, context.log.info,
+    with config_errors_fail():
+        config = dora.load()
+    result = dg.MaterializeResult(
+        metadata=sync_partition(config, context.partition_key, context.log.info,
                                 context.run.run_id))
+    return with_landing_version(result, config.landing_root, [("github", context.partition_key)])
 
 
 def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],
@@ -70,7 +99,8 @@ def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],
                if s.kind == "github" and repo in s.repos]
     if not sources:
         raise dg.Failure(description=f"{repo}: no `kind: github` source of the config lists this "
-                                     "repository (remove the partition, or add it to `repos`)")
+                                     "repository (remove the partition, or add it to `repos`)",
+                         allow_retries=False)
     metadata: dict[str, Any] = {}
     cursor = cursor_path(Path(), repo).as_posix()
     with landing_run(run_id), staged_landing(config.landing_root, [cursor]) as local:
@@ -83,7 +113,8 @@ def sync_partition(config: DoraConfig, repo: str, log: Callable[[str], None],
             except GithubSyncError as exc:
                 partial = exc.partial if isinstance(exc.partial, RepoSyncResult) else None
                 raise dg.Failure(description=str(exc),
-                                 metadata=_metadata(partial) if partial else None) from None
+                                 metadata=_metadata(partial) if partial else None,
+                                 allow_retries=is_transient(str(exc))) from None
             _merge(metadata, _metadata(result))
     return metadata
 
@@ -103,7 +134,7 @@ def _merge(total: dict[str, Any], more: dict[str, Any]) -> None:
 
 
 @dg.sensor(
-    target=github_landing,
+    target=dg.AssetSelection.assets("github_landing"),
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -120,7 +151,7 @@ def github_repo_partitions(context: dg.SensorEvaluationContext,
 
 
 @dg.schedule(
-    target=github_landing,
+    target=dg.AssetSelection.assets("github_landing"),
     cron_schedule="17 3 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,

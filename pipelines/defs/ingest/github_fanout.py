@@ -19,10 +19,13 @@ import re
 import dagster as dg
 
 from pipelines.defs.ingest.github import (
+    GITHUB_RETRY,
     add_repo_partitions,
+    config_errors_fail,
     configured_repos,
     github_landing,
     github_repos,
+    is_transient,
     sync_partition,
 )
 from pipelines.defs.resources import DoraResource
@@ -61,12 +64,14 @@ def github_plan(context: dg.OpExecutionContext, config: SyncPlan, dora: DoraReso
         yield dg.DynamicOutput(chunk, mapping_key=mapping_key(chunk[0]))
 
 
-@dg.op(pool="github_api", tags={"dora/stage": "ingest"})
+@dg.op(pool="github_api", tags={"dora/stage": "ingest"}, retry_policy=GITHUB_RETRY)
 def github_sync_repos(context: dg.OpExecutionContext, repos: list[str],
                       dora: DoraResource) -> dict[str, int]:
     """Syncs each repository into the landing and records its `github_landing` partition; a
-    failed repository does not stop the others, and fails the step at the end."""
-    config = dora.load()
+    failed repository does not stop the others, and fails the step at the end (retried later
+    only when every failure was transient)."""
+    with config_errors_fail():
+        config = dora.load()
     requests: dict[str, int] = {}
     failures: list[str] = []
     for repo in repos:
@@ -81,7 +86,8 @@ def github_sync_repos(context: dg.OpExecutionContext, repos: list[str],
                                                   metadata=metadata))
     if failures:
         raise dg.Failure(description=f"{len(failures)} of {len(repos)} repositories failed:\n"
-                                     + "\n".join(failures))
+                                     + "\n".join(failures),
+                         allow_retries=all(is_transient(f) for f in failures))
     return requests
 
 

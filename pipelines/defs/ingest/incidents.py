@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipelines.config import DoraConfig
 from pipelines.defs.resources import DoraResource
+from pipelines.defs.versions import with_landing_version
 from pipelines.landing import landing_run
 from pipelines.sources.base import Tally, source_name
 from pipelines.sources.incidents import cdevents, jira, pagerduty, prometheus
@@ -54,6 +55,7 @@ def incident_landing(context: dg.AssetExecutionContext,
             batches += land(config.landing_root, source.kind, result)
         skipped += sum(1 for row in result.bad if row["field"] == "service")
         tally.add(result.tally)
-    return dg.MaterializeResult(metadata={**tally.as_metadata(), "new_batches": batches,
-                                          "unmapped_skipped": skipped,
-                                          "reconciles": tally.reconciles})
+    return with_landing_version(dg.MaterializeResult(
+        metadata={**tally.as_metadata(), "new_batches": batches,
+                  "unmapped_skipped": skipped, "reconciles": tally.reconciles}),
+        config.landing_root, KINDS)

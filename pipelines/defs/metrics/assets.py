@@ -51,11 +51,13 @@ def changes(dora: DoraResource):
     group_name="metrics",
     specs=[
         dg.AssetSpec("deployment_outcomes", deps=["deployments", "incidents", "changes",
-                                                  "commit_deliveries", "implicit_rollbacks"],
+                                                  "commit_deliveries", "implicit_rollbacks",
+                                                  "teams"],
                      kinds={"duckdb"}, description="One row per counted deployment: failed "
                      "and why, rework and why, restored_at."),
         dg.AssetSpec("incident_attributions", deps=["incidents", "deployments",
-                                                    "commit_deliveries"], kinds={"duckdb"},
+                                                    "commit_deliveries", "teams"],
+                     kinds={"duckdb"},
                      description="Which deployment each incident is attributed to, by which "
                                  "rule."),
     ],
@@ -79,29 +81,41 @@ def slo_periods(dora: DoraResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": counts["slo_periods"]})
 
 
-@dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
-                                      "slo_periods", "teams"], kinds={"duckdb"}, pool="duckdb")
-def team_metrics(dora: DoraResource) -> dg.MaterializeResult:
-    """Every DORA metric per team, week and month, with sample sizes and 95% intervals."""
+_METRIC_INPUTS = ["deployment_outcomes", "changes", "incidents", "slo_periods", "teams"]
+
+
+@dg.multi_asset(
+    name="team_metrics",
+    group_name="metrics",
+    specs=[
+        dg.AssetSpec("team_metrics", deps=_METRIC_INPUTS, kinds={"duckdb"},
+                     description="Every DORA metric per team, week and month, with sample "
+                                 "sizes and 95% intervals."),
+        dg.AssetSpec("team_metric_records", deps=_METRIC_INPUTS, kinds={"duckdb"},
+                     description="The records behind every team_metrics number (the "
+                                 "`metric_records` view reads them, docs/sql.md)."),
+    ],
+    pool="duckdb",
+)
+def team_metrics(dora: DoraResource):
+    """Every DORA metric per team, week and month, and the records behind each number."""
     config = dora.load()
     with dora.warehouse() as conn:
         counts = build_team_metrics(conn, config)
         preview = conn.sql(sql_text("latest_month")).pl().select(PREVIEW_COLUMNS)
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key="team_metrics", metadata={
         "dagster/row_count": counts["team_metrics"],
         "latest_month": dg.MetadataValue.md(markdown_table(preview.rows(), PREVIEW_COLUMNS)),
     })
+    yield dg.MaterializeResult(asset_key="team_metric_records",
+                               metadata={"dagster/row_count": counts["team_metric_records"]})
 
 
 @dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
-                                      "slo_periods"], kinds={"duckdb"}, pool="duckdb")
+                                      "slo_periods", "teams"], kinds={"duckdb"}, pool="duckdb")
 def org_metrics(dora: DoraResource) -> dg.MaterializeResult:
     """The same metrics over all teams, computed from the records (never averaged)."""
     config = dora.load()
     with dora.warehouse() as conn:
         counts = build_team_metrics(conn, config, org=True)
     return dg.MaterializeResult(metadata={"dagster/row_count": counts["org_metrics"]})
-
-
-
-
