@@ -171,7 +171,8 @@ class Snapshot:
         if same:  # the same rows already landed: point at them
             return same[-1]
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=False)
+        # zstd level 1: files about as small as the default level's, written in half the time.
+        frame.write_parquet(buffer, compression="zstd", compression_level=1, statistics=False)
         rel = prefix + _batch_name(digest)
         self.store.write(f"{self.folder}/{rel}", buffer.getvalue())
         self._present.append(rel)

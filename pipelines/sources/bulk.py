@@ -28,13 +28,18 @@ _TIMESTAMP = (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5
 # DuckDB's JSON parser allows trailing commas, Python's does not: such lines go to the models.
 _TRAILING_COMMA = r",\s*[}\]]"
 BATCH_ROWS = 50_000
+_SLICE = 1 << 22  # bytes
 
 
 def line_offsets(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) byte offsets of each line of `data` (the end includes its newline)."""
     if not data:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+    # By slices of a few MB: one mask of the whole file (as large as the file) costs more in
+    # fresh memory than the comparison itself.
+    view = np.frombuffer(data, np.uint8)
+    ends = np.concatenate([np.flatnonzero(view[at:at + _SLICE] == 10) + (at + 1)
+                           for at in range(0, len(view), _SLICE)])
     if data and (ends.size == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
     ends = ends.astype(np.int64)
@@ -98,9 +103,9 @@ def _check(name: str, spec: FieldSpec) -> str:
     digits always fits 64 bits."""
     f = f"_j.{name}"
     if spec.kind == "timestamp":
-        text = f"({f} ->> '$')"
-        ok = (f"left({f}, 1) = '\"' AND regexp_full_match({text}, {_sql_text(_TIMESTAMP)}) AND "
-              f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ) BETWEEN "
+        # Matched on the JSON text itself: the plain form has nothing JSON escapes.
+        ok = (f"regexp_full_match({f}, {_sql_text(chr(34) + _TIMESTAMP + chr(34))}) AND "
+              f"coalesce(TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ) BETWEEN "
               f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
               f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)")
     elif spec.kind == "text":
@@ -119,13 +124,18 @@ def _check(name: str, spec: FieldSpec) -> str:
     return f"({f} IS NOT NULL AND {ok})" if spec.required else f"({f} IS NULL OR ({ok}))"
 
 
+def _unquoted(f: str) -> str:
+    """The text of JSON string `f` that holds no escapes (cheaper than parsing it)."""
+    return f"substr({f}, 2, length({f}) - 2)"
+
+
 def _value(name: str, spec: FieldSpec) -> str:
     f = f"_j.{name}"
     return {
         "text": f"{f} ->> '$'",
         "int": f"CAST({f} AS BIGINT)",
         "bool": f"{f} = 'true'",
-        "timestamp": f"TRY_CAST({f} ->> '$' AS TIMESTAMPTZ)",
+        "timestamp": f"TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ)",
         "list": f"json_extract_string({f}, '$[*]')",
         "reviews": (f"list_transform(json_extract({f}, '$[*]'), "
                     f"lambda e: {{'author': e ->> '$.author', "
@@ -158,27 +168,36 @@ def bulk_query(entity: str) -> str:
     """The query over `_lines` giving the canonical values of the plainly good lines.
 
     Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
-    field's small JSON text.
+    field's small JSON text. The checks are one materialised column: as a filter, DuckDB would
+    push them into the parsing step and evaluate them twice.
     """
     fields = FIELDS[entity]
     structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
+    # The keys are known and distinct when there are as many as fields found non-null (the
+    # usual case, cheap); else (a null, an unknown or a repeated key) the exact, costly check.
+    found = " + ".join(f"(_j.{n} IS NOT NULL)::INTEGER" for n in fields)
+    keys_ok = (f"CASE WHEN len(_keys) = {found} THEN true "
+               f"ELSE len(_keys) = len(list_intersect(_keys, {known})) END")
     rules, normal = _rules(entity)
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
-WITH parsed AS MATERIALIZED (
+WITH parsed AS (
     SELECT line_no, TRY(json_keys(line)) AS _keys,
            TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
     WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
       AND NOT contains(line, '\\u0000')
+), marked AS MATERIALIZED (
+    SELECT line_no, _j, ({keys_ok} AND {checks}) AS _ok
+    FROM parsed
 ), checked AS (
     SELECT line_no, {values}
-    FROM parsed
-    WHERE len(_keys) = len(list_intersect(_keys, {known})) AND {checks}
+    FROM marked
+    WHERE _ok
 )
 SELECT line_no, {final}
 FROM checked WHERE {rules}
@@ -199,8 +218,9 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
     finally:
         conn.close()
     schema = {n: t for n, t in SCHEMAS[entity].items() if n != "source"}
-    good = utc(good).with_columns(
-        [pl.col(n).cast(t) for n, t in schema.items()]).sort("line_no")
+    good = utc(good).with_columns([pl.col(n).cast(t) for n, t in schema.items()])
+    if not good["line_no"].is_sorted():  # DuckDB usually keeps the input's order
+        good = good.sort("line_no")
     all_lines = lines.column("line_no").to_numpy()
     rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
     return good, rest

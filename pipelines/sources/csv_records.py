@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from pipelines.sources.base import RAW_LIMIT
 from pipelines.sources.bulk import read_bulk, split_lines
@@ -137,9 +138,14 @@ def _as_json(entity: str, cells: dict[str, Any]) -> str | None:
 
 
 def is_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8 (as Python's strict decoding says), checked by Arrow
+    without building a string: several times faster on a large file."""
+    offsets = np.array([0, len(data)], np.int64)
+    text = pa.LargeStringArray.from_buffers(1, pa.py_buffer(offsets.tobytes()),
+                                            pa.py_buffer(data))
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
         return False
     return True
 

@@ -235,11 +235,13 @@ def read_file(data: bytes, entity: str, name: str, source: str, tz: ZoneInfo | N
             continue
         rows.append(row | {"source": source, "line_no": line})
         tally.loaded[entity] += 1
-    slow = pl.DataFrame(rows, schema={**SCHEMAS[entity], "line_no": pl.Int64},
-                        orient="row" if rows else None)
-    frame = pl.concat([loaded.with_columns(pl.lit(source).alias("source")), slow],
-                      how="diagonal_relaxed") if loaded.height else slow
-    frame = frame.sort("line_no").select(list(SCHEMAS[entity])).cast(SCHEMAS[entity])
+    frame = loaded.with_columns(pl.lit(source).alias("source"))
+    if rows or not loaded.height:
+        slow = pl.DataFrame(rows, schema={**SCHEMAS[entity], "line_no": pl.Int64},
+                            orient="row" if rows else None)
+        frame = pl.concat([frame, slow], how="diagonal_relaxed").sort("line_no") \
+            if loaded.height else slow
+    frame = frame.select(list(SCHEMAS[entity])).cast(SCHEMAS[entity])
     return FilePart(name, "", {entity: frame, "quarantine": quarantine_frame(bad)}, tally)
 
 

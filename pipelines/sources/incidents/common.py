@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from metrics.schema import SCHEMAS
 from pipelines.landing import LandingRoot, staged_landing, write_batch
@@ -22,6 +25,18 @@ from pipelines.sources.records import BadRecord, convert
 _DEPLOYMENT = re.compile(r"(?im)\bdeployment\s*:\s*([A-Za-z0-9][A-Za-z0-9._:/@-]{0,199})")
 _COMMIT = re.compile(r"(?im)\bcommit\s*:\s*([0-9a-f]{7,40})\b")
 UNMAPPED = "unmapped service"  # quarantine reasons of skipped records start with this
+
+
+def retrying_session() -> requests.Session:
+    """An HTTP session whose cut connections and 429/5xx answers are retried a bounded number of
+    times by urllib3, waiting out `Retry-After`."""
+    session = requests.Session()
+    retries = Retry(total=5, connect=3, read=3, status=5, backoff_factor=0.5,
+                    status_forcelist=(429, 502, 503, 504), allowed_methods=("GET",),
+                    respect_retry_after_header=True, raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retries))
+    session.mount("https://", HTTPAdapter(max_retries=retries))
+    return session
 
 
 class TransientError(RuntimeError):

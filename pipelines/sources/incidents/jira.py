@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from pipelines.config import JiraSource
 from pipelines.sources.incidents.common import (
     SourceResult,
     TransientError,
     named_cause,
+    retrying_session,
     secret,
 )
 
@@ -31,17 +30,10 @@ OVERLAP = dt.timedelta(days=1)
 
 
 def _session(cfg: JiraSource, name: str) -> requests.Session:
-    session = requests.Session()
+    session = retrying_session()
     session.auth = (secret(cfg.email_env, f"source `{name}`"),
                     secret(cfg.token_env, f"source `{name}`"))
     session.headers["Accept"] = "application/json"
-    # urllib3's Retry: cut connections and 429/503 retried a bounded number of times, waiting
-    # out Retry-After.
-    retries = Retry(total=5, connect=3, read=3, status=5, backoff_factor=0.5,
-                    status_forcelist=(429, 502, 503, 504), allowed_methods=("GET",),
-                    respect_retry_after_header=True, raise_on_status=False)
-    session.mount("http://", HTTPAdapter(max_retries=retries))
-    session.mount("https://", HTTPAdapter(max_retries=retries))
     return session
 
 

@@ -14,11 +14,9 @@ import re
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from pipelines.config import DoraConfig, PrometheusSource
-from pipelines.sources.incidents.common import SourceResult, TransientError
+from pipelines.sources.incidents.common import SourceResult, TransientError, retrying_session
 from pipelines.sources.incidents.openslo import SloDefinition, read_definitions, with_window
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
@@ -51,16 +49,6 @@ def definitions(cfg: PrometheusSource, config: DoraConfig) -> list[SloDefinition
     if cfg.openslo is not None:
         out += read_definitions(config.resolve(cfg.openslo))
     return out
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    retries = Retry(total=5, connect=3, read=3, status=5, backoff_factor=0.5,
-                    status_forcelist=(429, 502, 503, 504), allowed_methods=("GET",),
-                    respect_retry_after_header=True, raise_on_status=False)
-    session.mount("http://", HTTPAdapter(max_retries=retries))
-    session.mount("https://", HTTPAdapter(max_retries=retries))
-    return session
 
 
 def query_range(session: requests.Session, base_url: str, query: str, start: int, end: int,
@@ -102,7 +90,7 @@ def sync(cfg: PrometheusSource, name: str, config: DoraConfig, cursor: dict[str,
     start = int(cursor["until"]) + step if cursor else end - int(FIRST_SYNC.total_seconds())
     start = start // step * step
     result = SourceResult(name)
-    session = _session()
+    session = retrying_session()
     where = f"GET /api/v1/query_range ({cfg.base_url})"
     if start <= end:
         for slo in definitions(cfg, config):
