@@ -33,6 +33,11 @@ def _progress(message: str) -> None:
     console.print(Text("• ", style="dim") + Text(message), highlight=False, soft_wrap=True)
 
 
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=Path("dora.yaml"),
+                        help="the config file (default: ./dora.yaml)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dora-pipeline",
@@ -53,8 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run the whole pipeline for a config file",
         description="Ingest every source of the config, build the warehouse, compute every "
                     "metric and write the reports. The config format is in docs/config.md.")
-    run.add_argument("--config", type=Path, default=Path("dora.yaml"),
-                     help="the config file (default: ./dora.yaml)")
+    _config_argument(run)
     for sub_parser in (demo, run):
         sub_parser.add_argument("--verbose", action="store_true",
                                 help="show Dagster's own step-by-step log, and the full "
@@ -63,15 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="rewrite the HTML reports from the existing warehouse",
         description="Read the warehouse (read-only) and rewrite every team page and the index "
                     "in the config's reports_dir.")
-    report.add_argument("--config", type=Path, default=Path("dora.yaml"),
-                        help="the config file (default: ./dora.yaml)")
+    _config_argument(report)
     explain = sub.add_parser(
         "explain", help="print one number of team_metrics and the records behind it",
         description="Print the value of one metric for one team and period, as in "
                     "team_metrics, and every record it is computed from (docs/metrics.md, "
                     "\"Every number has its records\"). Reads the warehouse read-only.")
-    explain.add_argument("--config", type=Path, default=Path("dora.yaml"),
-                         help="the config file (default: ./dora.yaml)")
+    _config_argument(explain)
     explain.add_argument("--team", required=True, help="a team, or 'all teams'")
     explain.add_argument("--metric", required=True,
                          help="a team_metrics column, e.g. change_failure_rate")
@@ -83,8 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="text (default) or json")
     check = sub.add_parser("check", help="validate a config file and print what it contains",
                            description="Validate a config file without running anything.")
-    check.add_argument("--config", type=Path, default=Path("dora.yaml"),
-                       help="the config file (default: ./dora.yaml)")
+    _config_argument(check)
     for sub_parser in (report, explain, check):
         sub_parser.add_argument("--verbose", action="store_true",
                                 help="show the full traceback of an error")
