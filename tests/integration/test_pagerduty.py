@@ -166,7 +166,8 @@ def test_rerun_with_nothing_new_makes_two_requests_then_picks_up_changes(pd) -> 
     assert [(b["record_key"], b["field"]) for b in third.bad] == [("Q00009", "service")]
     assert third.tally.reconciles
     read = [path for path, _ in fake.requests if path.startswith("/incidents/")]
-    assert read == ["/incidents/Q00001"]  # Q00001 read again for its change; Q00009 never
+    # Q00001 read again for its change (and its resolve log entry); Q00009 never.
+    assert read == ["/incidents/Q00001", "/incidents/Q00001/log_entries"]
 
 
 def test_a_refused_token_is_named_by_its_variable_never_shown(pd, monkeypatch) -> None:
