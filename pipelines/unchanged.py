@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,18 @@ def _digest_tree(root: Any, digest: Any) -> None:
             digest.update(entry.read_bytes())
 
 
+# The libraries whose version can change a table or a page (plotly.js is copied into reports).
+_LIBRARIES = ("duckdb", "polars", "plotly", "scipy", "jinja2", "pydantic", "dagster")
+
+
 def code_digest() -> str:
-    """A hash of the installed product's code, SQL and templates."""
+    """A hash of the installed product's code, SQL and templates, and of the versions of the
+    libraries that compute and draw (an upgrade of one is a change too)."""
     digest = hashlib.sha256()
     for package in ("metrics", "pipelines"):
         _digest_tree(resources.files(package), digest)
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)}".encode())
     return digest.hexdigest()
 
 
