@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = [
     "MannKendall",
@@ -73,6 +72,8 @@ def order_statistic_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] |
     _check_confidence(confidence)
     if n < 1:
         return None
+    from scipy import stats as sps  # here, not at import: the report pages never need it
+
     js = np.arange(1, (n + 1) // 2 + 1)
     coverage = 1.0 - 2.0 * sps.binom.cdf(js - 1, n, 0.5)
     ok = js[coverage >= confidence - _COVERAGE_EPS]
@@ -124,6 +125,8 @@ def wilson_intervals(
     successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised Wilson intervals; NaN where n == 0."""
+    from scipy import stats as sps
+
     z = float(sps.norm.ppf(0.5 + confidence / 2))
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
@@ -177,7 +180,9 @@ def mann_kendall(y: Sequence[float]) -> MannKendall:
         z = (s + 1) / math.sqrt(var_s)
     else:
         z = 0.0
-    p = float(min(1.0, 2.0 * sps.norm.sf(abs(z))))
+    from scipy.special import ndtr  # norm.sf(|z|) is ndtr(-|z|); scipy.stats imports slowly
+
+    p = float(min(1.0, 2.0 * ndtr(-abs(z))))
     return MannKendall(s=s, var_s=var_s, z=z, p_value=p)
 
 
@@ -247,6 +252,16 @@ class Trend:
         return f"{metric_label} {self.direction}: {rate}, {_fmt_p(self.p_value)} {over}"
 
 
+def theil_sen_slope(y: np.ndarray, x: np.ndarray) -> float:
+    """The Theil–Sen slope: the median of the slopes of every pair of points with x_i < x_j,
+    as ``scipy.stats.theilslopes(y, x).slope`` computes it (the same operations, so the same
+    float), without its intervals and input checks (a trend is read for every metric of
+    every page)."""
+    deltax = x[:, np.newaxis] - x
+    deltay = y[:, np.newaxis] - y
+    return float(np.median(deltay[deltax > 0] / deltax[deltax > 0]))
+
+
 def _direction(slope: float, p_value: float, lower_is_better: bool, alpha: float) -> str:
     if p_value >= alpha or slope == 0:
         return NO_CLEAR_TREND
@@ -279,7 +294,7 @@ def trend(
         return Trend(NO_CLEAR_TREND, None, None, len(points), last_n)
     x = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
-    slope = float(sps.theilslopes(y, x).slope)
+    slope = theil_sen_slope(y, x)
     p_value = mann_kendall(y).p_value
     direction = _direction(slope, p_value, lower_is_better, alpha)
     return Trend(direction, slope, p_value, len(points), last_n)
