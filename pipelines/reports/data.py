@@ -16,6 +16,8 @@ import polars as pl
 
 from metrics.compute import sql_text
 from pipelines.config import DoraConfig
+from pipelines.reports.figures import deployment_marks, incident_marks
+from pipelines.reports.records import records_payloads, spans
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -58,9 +60,7 @@ def split(frame: pl.DataFrame, by: str | list[str]) -> dict:
 def split_sorted(frame: pl.DataFrame, by: str) -> dict[str, pl.DataFrame]:
     """`frame`, sorted by `by` (the report queries sort by team first), split into one slice
     per value: slices share the frame's memory, where `split` would copy every row."""
-    spans = (frame.select(by).with_row_index("row")
-             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
-    return {key: frame.slice(row, n) for key, row, n in spans.rows()}
+    return {key: frame.slice(row, n) for key, (row, n) in spans(frame, by).items()}
 
 
 @dataclass
@@ -147,7 +147,9 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records: pl.DataFrame | None  # team_metric_records rows; None when the warehouse has none
+    records_json: str  # records behind the points (records.records_payloads); "" without any
+    deployment_marks: pl.DataFrame | None = None  # figures.deployment_marks of `deployments`
+    incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
 
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -158,22 +160,33 @@ def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
-               record_sets: list[str]) -> dict[str, TeamData]:
+               record_sets: dict[str, str]) -> dict[str, TeamData]:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
-    the records of `record_sets` (the registry's `record_set` of each metric a page opens)."""
+    the records of the record sets of `record_sets` (metric → the registry's `record_set`,
+    for each metric a page opens). What every page draws from many rows (timeline markers,
+    records) is worked out here for all the teams at once."""
     wanted = None if teams is None else list(teams)
+    every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
     reorganisations = load_reorganisations(conn, wanted)
-    records = (query(conn, "report_records", teams=wanted, sets=record_sets)
+    records = (query(conn, "report_records", teams=wanted,
+                     sets=sorted(set(record_sets.values())))
                if has_relation(conn, "team_metric_records") else None)
+    payloads = records_payloads(records, every, record_sets) if records is not None else {}
+    marks = {"deployments": deployment_marks(tables["deployments"]),
+             "incidents": incident_marks(tables["incidents"])}
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
+    marked = {name: split_sorted(tables[name].select("team").hstack(frame), "team")
+              for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
-    recs = split_sorted(records, "team") if records is not None else {}
-    every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
 
     def part(name: str, team: str) -> pl.DataFrame:
         found = parts[name].get(team)
         return found if found is not None else tables[name].clear()
+
+    def marks_of(name: str, team: str) -> pl.DataFrame:
+        found = marked[name].get(team)
+        return (found if found is not None else marks[name].clear()).drop("team", strict=False)
 
     return {team: TeamData(
         team=team,
@@ -185,5 +198,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records=None if records is None else recs.get(team, records.clear()),
+        records_json=payloads.get(team, ""),
+        deployment_marks=marks_of("deployments", team),
+        incident_marks=marks_of("incidents", team),
     ) for team in every}

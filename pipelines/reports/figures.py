@@ -327,10 +327,10 @@ def _truthy(column: str) -> pl.Expr:
     return pl.col(column).fill_null(False)
 
 
-def _deployment_columns(deployments: pl.DataFrame) -> pl.DataFrame:
+def deployment_marks(deployments: pl.DataFrame) -> pl.DataFrame:
     """Per deployment, what its timeline marker shows: `x` (minute), `y` (escaped service),
     `hover`, `week` (Monday of its week) and `kind` (see `deployment_kind`), built for all
-    rows at once in polars (a page can have thousands)."""
+    rows at once in polars (a page can have thousands; the reports mark every team's at once)."""
     d = deployments
     if d.height == 0:
         return pl.DataFrame(schema={"x": pl.String, "y": pl.String, "hover": pl.String,
@@ -399,7 +399,7 @@ def _filled(column: str) -> pl.Expr:
     return pl.col(column).fill_null("") != ""
 
 
-def _incident_columns(incidents: pl.DataFrame) -> pl.DataFrame:
+def incident_marks(incidents: pl.DataFrame) -> pl.DataFrame:
     """Per incident, what its timeline star shows: `x` (minute opened), `y` (escaped service),
     `hover`, `week` (Monday of the week it opened), and its bar's `end` (minute resolved),
     built for all rows at once in polars."""
@@ -435,10 +435,12 @@ def _incident_columns(incidents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figure:
+def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
+                    drawn: pl.DataFrame | None = None, inc: pl.DataFrame | None = None) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
-    incidents as stars with a bar to their resolution."""
-    inc = _incident_columns(incidents)
+    incidents as stars with a bar to their resolution. `drawn` and `inc`: the rows'
+    `deployment_marks` and `incident_marks` when already worked out."""
+    inc = incident_marks(incidents) if inc is None else inc
     services = sorted(set(deployments["service"].to_list()) | set(incidents["service"].to_list()),
                       key=lambda s: (s.casefold(), s))
     styles = {
@@ -449,7 +451,7 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
     }
     traces = []
 
-    drawn = _deployment_columns(deployments)
+    drawn = deployment_marks(deployments) if drawn is None else drawn
 
     def markers(chosen: pl.DataFrame, name: str, marker: dict, role: str, metric: str) -> dict:
         """Deployment markers; a click opens the records of `metric` for the week."""

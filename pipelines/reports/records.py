@@ -1,0 +1,72 @@
+"""The records behind every clickable point of a team page, as compact, columnar JSON."""
+
+from __future__ import annotations
+
+import polars as pl
+from markupsafe import Markup
+
+from pipelines.reports.page import inert_json
+
+_KEYS = ["record_kind", "record_id", "detail"]
+
+
+def spans(frame: pl.DataFrame, by: str) -> dict:
+    """Where each value of `by` sits in `frame` (sorted by `by`): value → (first row, rows)."""
+    found = (frame.select(by).with_row_index("row")
+             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
+    return {key: (row, n) for key, row, n in found.rows()}
+
+
+def records_payloads(records: pl.DataFrame, teams: list[str],
+                     sets: dict[str, str]) -> dict[str, Markup]:
+    """`records_json` of each team of `teams`, from the rows of `report_records` of them all
+    (sorted by team first)."""
+    at = spans(records, "team")
+    empty = (0, 0)
+    return {team: records_json(records.slice(*at.get(team, empty)), sets) for team in teams}
+
+
+def records_json(records: pl.DataFrame, sets: dict[str, str]) -> Markup:
+    """The records behind every clickable point of one team's page, compact and columnar
+    (flat arrays encode and decode fast, whatever the number of records):
+
+    - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
+      (kind, id, detail), the kind as its index in `kinds`;
+    - `rows`, `hours`: per cell, its record indexes and hours, cell after cell, in the order
+      the table lists them;
+    - `cells`: "record set|grain|period" → [first position in `rows`, how many];
+    - `sets`: the record set of each metric a click can open (`sets`).
+
+    Inert inside a script."""
+    # each distinct record once: its index is its place among the distinct (kind, id, detail)
+    numbered = records.with_columns(
+        pl.struct(_KEYS).rank("dense").cast(pl.Int64).sub(1).alias("i"))
+    table = numbered.select("i", *_KEYS).unique("i", keep="first").sort("i")
+    kinds = table["record_kind"].unique(maintain_order=True)
+    cells = (numbered.with_row_index("row")
+             .group_by("record_set", "grain", "period_start", maintain_order=True)
+             .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
+             .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
+                                    pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                   separator="|").alias("cell"), "first", "n"))
+    # the two long arrays of numbers are written by polars: numbers never need escaping
+    hours = numbered["value_hours"].round(3)
+    hours = hours.set(~hours.is_finite().fill_null(True), None)
+    rest = inert_json({
+        "kinds": kinds.to_list(),
+        "kind": table["record_kind"].replace_strict(
+            kinds, pl.int_range(kinds.len(), eager=True), return_dtype=pl.Int64).to_list(),
+        "id": table["record_id"].to_list(),
+        "detail": table["detail"].to_list(),
+        "sets": sets,
+        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
+                                               cells["n"].to_list(), strict=True)},
+    })
+    text = ('{"rows":[' + _numbers(numbered["i"]) + '],"hours":[' + _numbers(hours) + "],"
+            + str(rest)[1:])  # str: a Markup would escape the plain text joined to it
+    return Markup(text)  # noqa: S704 - numbers and inert JSON only
+
+
+def _numbers(series: pl.Series) -> str:
+    """A numeric series as the inside of a JSON array (`null` for a missing value)."""
+    return series.cast(pl.String).fill_null("null").str.join(",").item() if len(series) else ""
