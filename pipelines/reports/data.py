@@ -147,7 +147,7 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records_json: str  # records behind the points (records.records_payloads); "" without any
+    records_json: bytes  # records behind the points (records.records_json); b"" without any
     deployment_marks: pl.DataFrame | None = None  # figures.deployment_marks of `deployments`
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
@@ -198,7 +198,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records_json=payloads.get(team, ""),
+        records_json=payloads.get(team, b""),
         deployment_marks=marks_of("deployments", team),
         incident_marks=marks_of("incidents", team),
     ) for team in every}
