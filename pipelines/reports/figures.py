@@ -61,9 +61,16 @@ def short(value: object, limit: int = 40) -> str:
     return esc(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _split(frame: pl.DataFrame, by: str | list[str]) -> dict[tuple, pl.DataFrame]:
-    """`frame` split by the values of `by` (tuple keys), in one pass."""
-    return frame.partition_by(by, as_dict=True, maintain_order=True)
+def column_groups(frame: pl.DataFrame, keys: list[str],
+                  columns: list[str]) -> dict[tuple, dict[str, list]]:
+    """`columns` of `frame` as plain lists per value of `keys` (a tuple; rows keep their
+    order): a group of rows is read as lists anyway, and slicing lists costs nothing next to a
+    frame per group (an SLO has a point per week for years)."""
+    cols = {c: frame.get_column(c).to_list() for c in columns}
+    at: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
+        at.setdefault(key, []).append(i)
+    return {key: {c: [v[i] for i in rows] for c, v in cols.items()} for key, rows in at.items()}
 
 
 @lru_cache(maxsize=8192)  # pages write the same few hundred periods thousands of times
@@ -286,13 +293,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
 def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
     """Median coding, pickup, review and deploy time per period (they need not add up)."""
     traces = []
-    parts = _split(breakdown, "grain")
+    columns = ["period_start", *(f"{s}_{c}" for s in SEGMENT_COLORS
+                                 for c in ("p50_hours", "samples"))]
+    parts = column_groups(breakdown, ["grain"], columns)
     for grain in ("week", "month"):
-        rows = parts.get((grain,), breakdown.clear())  # sorted by period in SQL
-        periods = rows["period_start"].to_list()
+        rows = parts.get((grain,), {c: [] for c in columns})  # sorted by period in SQL
+        periods = rows["period_start"]
         for segment, color in SEGMENT_COLORS.items():
-            values = rows[f"{segment}_p50_hours"].to_list()
-            counts = rows[f"{segment}_samples"].to_list()
+            values = rows[f"{segment}_p50_hours"]
+            counts = rows[f"{segment}_samples"]
             traces.append({
                 "type": "scatter", "x": [_day(p) for p in periods], "y": values,
                 "mode": "lines+markers", "name": segment, "legendgroup": segment,
@@ -435,6 +444,12 @@ def incident_marks(incidents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _week_captions(weeks: list[str], title: str) -> list[list[str]]:
+    """Each marker's [week, records caption]: one list per week, shared by its markers."""
+    captions = {w: [w, f"{title}, week of {w}"] for w in set(weeks)}
+    return [captions[w] for w in weeks]
+
+
 def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
                     drawn: pl.DataFrame | None = None, inc: pl.DataFrame | None = None) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
@@ -455,11 +470,10 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
 
     def markers(chosen: pl.DataFrame, name: str, marker: dict, role: str, metric: str) -> dict:
         """Deployment markers; a click opens the records of `metric` for the week."""
-        title = BY_COLUMN[metric].title
         return {"type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
                 "mode": "markers", "name": name, "marker": marker,
                 "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
-                "customdata": [[w, f"{title}, week of {w}"] for w in chosen["week"].to_list()],
+                "customdata": _week_captions(chosen["week"].to_list(), BY_COLUMN[metric].title),
                 "meta": {"role": role, "grain": "week", "metric": metric}}
 
     for kind, (name, marker) in styles.items():
@@ -482,8 +496,7 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
                    "name": "incident", "marker": {"symbol": "star", "size": 12,
                                                   "color": PURPLE},
                    "hovertext": inc["hover"].to_list(), "hoverinfo": "text",
-                   "customdata": [[w, f"Incidents opened, week of {w}"]
-                                  for w in inc["week"].to_list()],
+                   "customdata": _week_captions(inc["week"].to_list(), "Incidents opened"),
                    "meta": {"role": "incident", "grain": "week", "metric": "incidents_opened"}})
     layout = _layout(160 + 46 * max(len(services), 1))
     categories = [esc(s) for s in reversed(services)]
@@ -507,13 +520,16 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
-    parts = _split(slos, ["slo", "grain"])
+    parts = column_groups(slos, ["slo", "grain"], [
+        "period_start", "attainment", "objective", "met", "good", "total",
+        "error_budget_remaining"])
+    empty: dict[str, list] = {c: [] for c in ("period_start", "attainment", "objective", "met",
+                                              "good", "total", "error_budget_remaining")}
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
-            rows = parts.get((slo, grain), slos.clear())  # sorted by period in SQL
-            # plain column lists, not a dict per row: an SLO has a point per week for years
-            starts = rows["period_start"].to_list()
+            rows = parts.get((slo, grain), empty)  # sorted by period in SQL
+            starts = rows["period_start"]
             periods = [_day(p) for p in starts]
             labels = [_period_label(p, grain) for p in starts]
             name = short(slo, 120)
@@ -523,16 +539,15 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
                 f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
                 f"<br>error budget remaining {_pct(budget, 0)}"
                 for label, att, obj, met, good, total, budget in zip(
-                    labels, rows["attainment"].to_list(), rows["objective"].to_list(),
-                    rows["met"].to_list(), rows["good"].to_list(), rows["total"].to_list(),
-                    rows["error_budget_remaining"].to_list(), strict=True)]
+                    labels, rows["attainment"], rows["objective"], rows["met"], rows["good"],
+                    rows["total"], rows["error_budget_remaining"], strict=True)]
             common = {"legendgroup": esc(slo), "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover,
                       "customdata": [[day, f"SLOs met, {label}"]
                                      for day, label in zip(periods, labels, strict=True)],
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
-                "type": "scatter", "x": periods, "y": rows["attainment"].to_list(),
+                "type": "scatter", "x": periods, "y": rows["attainment"],
                 "mode": "lines+markers", "name": short(slo), "showlegend": grain == "week",
                 "line": {"color": color}, "xaxis": "x", "yaxis": "y", **common,
                 "meta": {**common["meta"], "role": "attainment"}})
@@ -546,7 +561,7 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
                     "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
                     "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
             traces.append({
-                "type": "bar", "x": periods, "y": rows["error_budget_remaining"].to_list(),
+                "type": "bar", "x": periods, "y": rows["error_budget_remaining"],
                 "name": short(slo), "showlegend": False, "marker": {"color": color},
                 "xaxis": "x2", "yaxis": "y2", **common,
                 "meta": {**common["meta"], "role": "budget"}})

@@ -240,11 +240,12 @@ def _timeline_summary(data: TeamData) -> str:
 
 def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
     """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
-    monthly: dict[str, list[dict]] = {}
-    for r in slos.to_dicts():
-        monthly.setdefault(r["slo"], [])
-        if r["grain"] == "month":
-            monthly[r["slo"]].append(r)
+    monthly: dict[str, list[dict]] = {slo: [] for slo in slos["slo"].unique().to_list()}
+    months = slos.filter(pl.col("grain") == "month").select(
+        "slo", "service", "objective", "period_start", "attainment", "met",
+        "error_budget_remaining")  # only what the table shows: an SLO has years of weeks
+    for r in months.to_dicts():
+        monthly[r["slo"]].append(r)
     rows = []
     for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
         own = monthly[slo]
