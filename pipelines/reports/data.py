@@ -16,7 +16,12 @@ import polars as pl
 
 from metrics.compute import sql_text
 from pipelines.config import DoraConfig
-from pipelines.reports.figures import deployment_marks, incident_marks
+from pipelines.reports.figures import (
+    MARKER_SETS,
+    deployment_marks,
+    incident_marks,
+    marker_sets,
+)
 from pipelines.reports.records import records_payloads, spans
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
@@ -148,7 +153,7 @@ class TeamData:
     coverage: dict
     reorganisations: pl.DataFrame
     records_json: bytes  # records behind the points (records.records_json); b"" without any
-    deployment_marks: pl.DataFrame | None = None  # figures.deployment_marks of `deployments`
+    deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
 
@@ -173,11 +178,14 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
                      sets=sorted(set(record_sets.values())))
                if has_relation(conn, "team_metric_records") else None)
     payloads = records_payloads(records, every, record_sets) if records is not None else {}
-    marks = {"deployments": deployment_marks(tables["deployments"]),
-             "incidents": incident_marks(tables["incidents"])}
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
-    marked = {name: split_sorted(tables[name].select("team").hstack(frame), "team")
-              for name, frame in marks.items()}
+    # the timeline's markers: each trace's rows, for every team in one pass, then split
+    marks = {f"deployment:{role}": frame for role, frame in marker_sets(
+        tables["deployments"].select("team").hstack(
+            deployment_marks(tables["deployments"]))).items()}
+    marks["incidents"] = tables["incidents"].select("team").hstack(
+        incident_marks(tables["incidents"]))
+    marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
 
     def part(name: str, team: str) -> pl.DataFrame:
@@ -186,7 +194,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
 
     def marks_of(name: str, team: str) -> pl.DataFrame:
         found = marked[name].get(team)
-        return (found if found is not None else marks[name].clear()).drop("team", strict=False)
+        return (found if found is not None else marks[name].clear()).drop("team")
 
     return {team: TeamData(
         team=team,
@@ -199,6 +207,6 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
         records_json=payloads.get(team, b""),
-        deployment_marks=marks_of("deployments", team),
+        deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
         incident_marks=marks_of("incidents", team),
     ) for team in every}

@@ -450,11 +450,23 @@ def _week_captions(weeks: list[str], title: str) -> list[list[str]]:
     return [captions[w] for w in weeks]
 
 
+# The timeline's deployment traces: which marked rows each draws (see `deployment_marks`)
+MARKER_SETS = {"deployment": pl.col("kind") == "deployment",
+               "rollback": pl.col("kind") == "rollback", "fix": pl.col("kind") == "fix",
+               "failed": pl.col("failed")}
+
+
+def marker_sets(drawn: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows of `deployment_marks` each deployment trace of the timeline draws."""
+    return {role: drawn.filter(rows) for role, rows in MARKER_SETS.items()}
+
+
 def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
-                    drawn: pl.DataFrame | None = None, inc: pl.DataFrame | None = None) -> Figure:
+                    drawn: dict[str, pl.DataFrame] | None = None,
+                    inc: pl.DataFrame | None = None) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
     incidents as stars with a bar to their resolution. `drawn` and `inc`: the rows'
-    `deployment_marks` and `incident_marks` when already worked out."""
+    `marker_sets` and `incident_marks` when already worked out (for all teams at once)."""
     inc = incident_marks(incidents) if inc is None else inc
     services = sorted(set(deployments["service"].to_list()) | set(incidents["service"].to_list()),
                       key=lambda s: (s.casefold(), s))
@@ -463,25 +475,22 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
                                       "opacity": 0.75}),
         "rollback": ("rollback", {"symbol": "triangle-down", "size": 11, "color": ORANGE}),
         "fix": ("fix or hotfix", {"symbol": "diamond", "size": 10, "color": GREEN}),
+        "failed": ("failed", {"symbol": "circle-open", "size": 16, "color": RED,
+                              "line": {"width": 2}}),
     }
+    drawn = marker_sets(deployment_marks(deployments)) if drawn is None else drawn
     traces = []
-
-    drawn = deployment_marks(deployments) if drawn is None else drawn
-
-    def markers(chosen: pl.DataFrame, name: str, marker: dict, role: str, metric: str) -> dict:
-        """Deployment markers; a click opens the records of `metric` for the week."""
-        return {"type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
-                "mode": "markers", "name": name, "marker": marker,
-                "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
-                "customdata": _week_captions(chosen["week"].to_list(), BY_COLUMN[metric].title),
-                "meta": {"role": role, "grain": "week", "metric": metric}}
-
-    for kind, (name, marker) in styles.items():
-        metric = "deployments" if kind == "deployment" else "rework_rate"
-        traces.append(markers(drawn.filter(pl.col("kind") == kind), name, marker, kind, metric))
-    traces.append(markers(drawn.filter(pl.col("failed")), "failed",
-                          {"symbol": "circle-open", "size": 16, "color": RED,
-                           "line": {"width": 2}}, "failed", "change_failure_rate"))
+    for role, (name, marker) in styles.items():
+        # a click opens the records of `metric` for the marker's week
+        metric = {"deployment": "deployments",
+                  "failed": "change_failure_rate"}.get(role, "rework_rate")
+        chosen = drawn[role]
+        traces.append({
+            "type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
+            "mode": "markers", "name": name, "marker": marker,
+            "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
+            "customdata": _week_captions(chosen["week"].to_list(), BY_COLUMN[metric].title),
+            "meta": {"role": role, "grain": "week", "metric": metric}})
     bars_x: list[str | None] = []
     bars_y: list[str | None] = []
     for start, end, service in inc.filter(pl.col("end").is_not_null()).select(

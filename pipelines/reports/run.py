@@ -228,12 +228,13 @@ def _timeline_summary(data: TeamData) -> str:
     d = data.deployments
     if d.height == 0:
         return "No production deployments recorded."
-    failed = d["failed"].sum()
-    rollbacks = d.filter(pl.col("rolls_back").is_not_null()
-                         | pl.col("rework_reasons").list.contains("rollback")
-                         | pl.col("rework_reasons").list.contains("implicit_rollback")).height
-    fixes = d.filter(pl.col("fixes").is_not_null() | pl.col("hotfix")).height
-    unresolved = data.incidents.filter(pl.col("resolved_at_utc").is_null()).height
+    # counted where true (a null, from a null list, counts as not), with no rows copied
+    failed, rollbacks, fixes = d.select(
+        pl.col("failed").sum(),
+        (pl.col("rolls_back").is_not_null() | pl.col("rework_reasons").list.contains("rollback")
+         | pl.col("rework_reasons").list.contains("implicit_rollback")).sum(),
+        (pl.col("fixes").is_not_null() | pl.col("hotfix")).sum()).row(0)
+    unresolved = data.incidents["resolved_at_utc"].null_count()
     return (f"{d.height} deployments, {failed} failed; {rollbacks} rollbacks, {fixes} fixes or "
             f"hotfixes; {data.incidents.height} incidents ({unresolved} not resolved).")
 
