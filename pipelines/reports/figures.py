@@ -542,14 +542,18 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
             periods = [_day(p) for p in starts]
             labels = [_period_label(p, grain) for p in starts]
             name = short(slo, 120)
+            # each column's text in one pass (`_pct` inline: an SLO has a point a week for years)
+            attained = ["–" if v is None else f"{v:.2%}" for v in rows["attainment"]]
+            objectives = {v: _pct(v) for v in set(rows["objective"])}
+            budgets = ["–" if v is None else f"{v:.0%}" for v in rows["error_budget_remaining"]]
             hover = [
                 f"<b>{name}</b> · {label}<br>"
-                f"attainment {_pct(att)} (objective {_pct(obj)}): "
+                f"attainment {att} (objective {objectives[obj]}): "
                 f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
-                f"<br>error budget remaining {_pct(budget, 0)}"
+                f"<br>error budget remaining {budget}"
                 for label, att, obj, met, good, total, budget in zip(
-                    labels, rows["attainment"], rows["objective"], rows["met"], rows["good"],
-                    rows["total"], rows["error_budget_remaining"], strict=True)]
+                    labels, attained, rows["objective"], rows["met"], rows["good"],
+                    rows["total"], budgets, strict=True)]
             common = {"legendgroup": esc(slo), "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover,
                       "customdata": [[day, f"SLOs met, {label}"]
