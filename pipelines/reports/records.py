@@ -26,7 +26,8 @@ def records_payloads(records: pl.DataFrame, teams: list[str],
 
 
 def records_json(records: pl.DataFrame, sets: dict[str, str]) -> bytes:
-    """The records behind every clickable point of one team's page, compact and columnar
+    """The records behind every clickable point of one team's page (its rows of
+    `report_records`, in that query's order: cell by cell), compact and columnar
     (flat arrays encode and decode fast, whatever the number of records):
 
     - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
@@ -40,14 +41,15 @@ def records_json(records: pl.DataFrame, sets: dict[str, str]) -> bytes:
     # each distinct record once: its index is its place among the distinct (kind, id, detail)
     numbered = records.with_columns(
         pl.struct(_KEYS).rank("dense").cast(pl.Int64).sub(1).alias("i"))
-    table = numbered.select("i", *_KEYS).unique("i", keep="first").sort("i")
+    table = numbered.select("i", *_KEYS).filter(pl.col("i").is_first_distinct()).sort("i")
     kinds = table["record_kind"].unique(maintain_order=True)
-    cells = (numbered.with_row_index("row")
-             .group_by("record_set", "grain", "period_start", maintain_order=True)
-             .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
-             .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
-                                    pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                                   separator="|").alias("cell"), "first", "n"))
+    # rows come sorted by cell: each cell is one run of rows
+    runs = records.select(pl.struct("record_set", "grain", "period_start").rle().alias("r"))
+    cells = runs.unnest("r").unnest("value").select(
+        pl.concat_str([pl.col("record_set"), pl.col("grain"),
+                       pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                      separator="|").alias("cell"),
+        (pl.col("len").cum_sum() - pl.col("len")).alias("first"), pl.col("len").alias("n"))
     # the two long arrays of numbers are written by polars (Python's float repr is slow)
     hours = numbered["value_hours"].round(3)
     hours = hours.set(~hours.is_finite().fill_null(True), None)
