@@ -112,9 +112,9 @@ def _grain_buttons(traces: list[dict]) -> list[dict]:
     }]
 
 
-def _hover(point: Point, spec: MetricSpec, grain: str, min_sample: int) -> str:
-    lines = [f"<b>{_period_label(point.period, grain)}</b>",
-             f"{spec.title}: {format_value(point.value, spec)}"]
+def _hover(point: Point, spec: MetricSpec, label: str, value: str, min_sample: int) -> str:
+    """A point's hover; `label` and `value`: its period and value as written."""
+    lines = [f"<b>{label}</b>", f"{spec.title}: {value}"]
     if spec.kind == "count":
         lines.append(f"{point.count} deployments on {point.samples} deploy days")
     elif point.samples is not None:
@@ -165,9 +165,13 @@ def _interval_band(series: list[Point], grain: str, name: str) -> dict:
 def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample: int,
                   name: str, lines: bool) -> dict:
     colors = [MUTED if p.low_sample else BLUE for p in series]
+    # each point's period and value as written, once for its hover and its records' caption
+    days = [_day(p.period) for p in series]
+    labels = [_period_label(p.period, grain) for p in series]
+    values = [format_value(p.value, spec) for p in series]
     return {
         "type": "scatter",
-        "x": [_day(p.period) for p in series],
+        "x": days,
         "y": [p.value for p in series],
         "mode": "lines+markers" if lines else "markers",
         "name": name,
@@ -179,16 +183,19 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
             "symbol": ["circle-open" if p.low_sample else "circle" for p in series],
             "line": {"width": 1.5, "color": colors},
         },
-        "hovertext": [_hover(p, spec, grain, min_sample) for p in series],
+        "hovertext": [_hover(p, spec, label, value, min_sample)
+                      for p, label, value in zip(series, labels, values, strict=True)],
         "hoverinfo": "text",
-        "customdata": [[_day(p.period), _caption(p, spec, grain)] for p in series],
+        "customdata": [[day, _caption(p, spec, label, value)]
+                       for p, day, label, value in zip(series, days, labels, values,
+                                                       strict=True)],
         "meta": {"grain": grain, "role": "points", "metric": spec.key},
     }
 
 
-def _caption(point: Point, spec: MetricSpec, grain: str) -> str:
+def _caption(point: Point, spec: MetricSpec, label: str, value: str) -> str:
     """The plain-text heading of a point's records table (set as text, never parsed)."""
-    text = f"{spec.title}, {_period_label(point.period, grain)}: {format_value(point.value, spec)}"
+    text = f"{spec.title}, {label}: {value}"
     if point.samples is not None and spec.kind != "count":
         text += f" (n = {point.samples} {spec.sample_noun})"
     return text
