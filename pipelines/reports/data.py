@@ -22,7 +22,6 @@ from pipelines.reports.figures import (
     incident_marks,
     marker_sets,
 )
-from pipelines.reports.records import records_payloads, spans
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -60,6 +59,13 @@ def split(frame: pl.DataFrame, by: str | list[str]) -> dict:
     keys = [by] if isinstance(by, str) else by
     parts = frame.partition_by(keys, as_dict=True, maintain_order=True)
     return {(k[0] if isinstance(by, str) else k): v for k, v in parts.items()}
+
+
+def spans(frame: pl.DataFrame, by: str) -> dict:
+    """Where each value of `by` sits in `frame` (sorted by `by`): value → (first row, rows)."""
+    found = (frame.select(by).with_row_index("row")
+             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
+    return {key: (row, n) for key, row, n in found.rows()}
 
 
 def split_sorted(frame: pl.DataFrame, by: str) -> dict[str, pl.DataFrame]:
@@ -152,7 +158,7 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records_json: bytes  # records behind the points (records.records_json); b"" without any
+    records: pl.DataFrame | None  # team_metric_records rows; None when the warehouse has none
     deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
@@ -168,8 +174,8 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
                record_sets: dict[str, str]) -> dict[str, TeamData]:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
     the records of the record sets of `record_sets` (metric → the registry's `record_set`,
-    for each metric a page opens). What every page draws from many rows (timeline markers,
-    records) is worked out here for all the teams at once."""
+    for each metric a page opens). The timeline's markers, drawn from many rows on every
+    page, are worked out here for all the teams at once."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
@@ -177,7 +183,6 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
     records = (query(conn, "report_records", teams=wanted,
                      sets=sorted(set(record_sets.values())))
                if has_relation(conn, "team_metric_records") else None)
-    payloads = records_payloads(records, every, record_sets) if records is not None else {}
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
     # the timeline's markers: each trace's rows, for every team in one pass, then split
     marks = {f"deployment:{role}": frame for role, frame in marker_sets(
@@ -187,6 +192,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         incident_marks(tables["incidents"]))
     marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
+    recs = split_sorted(records, "team") if records is not None else {}
 
     def part(name: str, team: str) -> pl.DataFrame:
         found = parts[name].get(team)
@@ -206,7 +212,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records_json=payloads.get(team, b""),
+        records=None if records is None else recs.get(team, records.clear()),
         deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
         incident_marks=marks_of("incidents", team),
     ) for team in every}

@@ -9,22 +9,6 @@ from pipelines.reports.page import inert_json
 _KEYS = ["record_kind", "record_id", "detail"]
 
 
-def spans(frame: pl.DataFrame, by: str) -> dict:
-    """Where each value of `by` sits in `frame` (sorted by `by`): value → (first row, rows)."""
-    found = (frame.select(by).with_row_index("row")
-             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
-    return {key: (row, n) for key, row, n in found.rows()}
-
-
-def records_payloads(records: pl.DataFrame, teams: list[str],
-                     sets: dict[str, str]) -> dict[str, bytes]:
-    """`records_json` of each team of `teams`, from the rows of `report_records` of them all
-    (sorted by team first)."""
-    at = spans(records, "team")
-    empty = (0, 0)
-    return {team: records_json(records.slice(*at.get(team, empty)), sets) for team in teams}
-
-
 def records_json(records: pl.DataFrame, sets: dict[str, str]) -> bytes:
     """The records behind every clickable point of one team's page (its rows of
     `report_records`, in that query's order: cell by cell), compact and columnar

@@ -48,6 +48,7 @@ from pipelines.reports.page import (
     render,
     write_text,
 )
+from pipelines.reports.records import records_json
 from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
     GROUPS,
@@ -219,7 +220,10 @@ def _team_context(config: DoraConfig, overview: Overview,
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-        "records_json": data.records_json,
+        # b"": no records in the warehouse; worked out page by page (megabytes for a long
+        # history, which would add up over thousands of pages held at once)
+        "records_json": b"" if data.records is None else records_json(data.records,
+                                                                        RECORD_SETS),
     }
     return context, figures
 
