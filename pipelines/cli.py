@@ -246,9 +246,15 @@ def _run(config_path: Path, verbose: bool = False) -> int:
 
 
 def _report_stages() -> list:
+    return [("reports", _report_stage)]
+
+
+def _report_stage(**kwargs: Any) -> None:
+    """The reports stage, imported when it runs: a run with nothing changed skips it, and the
+    report modules (plotting and statistics) take a second or more to import."""
     from pipelines.reports.run import report_stage
 
-    return [("reports", report_stage)]
+    report_stage(**kwargs)
 
 
 def _report(config_path: Path) -> int:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pipelines.atomic import write_text_atomically
 from pipelines.config import DoraConfig
 from pipelines.warehouse import connect
 
@@ -81,10 +81,8 @@ def record_run(config: DoraConfig, print_: str | None, failed_checks: list[str])
     if print_ is None:
         path.unlink(missing_ok=True)
         return
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"fingerprint": print_, "failed_checks": failed_checks}),
-                       encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomically(path, json.dumps({"fingerprint": print_,
+                                            "failed_checks": failed_checks}))
 
 
 def reports_present(config: DoraConfig) -> bool:
