@@ -1,7 +1,7 @@
 """Reading what the reports show from the warehouse, read-only, through `sql/report_*.sql`.
 
-Every table is read once for a whole batch of teams (one query per table), then split by team in
-polars, so the cost of a page does not grow with the number of teams.
+Every table is read once for all the teams being reported (one query per table), then split by
+team in polars, so the cost of a page does not grow with the number of teams.
 """
 
 from __future__ import annotations
