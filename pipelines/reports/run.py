@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,34 +409,13 @@ def _shares(teams: list[str], workers: int, overview: Overview | None) -> list[l
     return [teams[:first], *(rest[i:i + size] for i in range(0, len(rest), size))]
 
 
-LOAD_BATCHES = 4  # a share's data is read in this many batches of teams (see build_chunk)
-
-
 def build_chunk(config: DoraConfig, teams: list[str],
                 overview: Overview | None = None) -> list[TeamReport]:
-    """Read the data of `teams` and write their pages. The data is read in batches of teams,
-    one query per table each; the next batch is read in a thread while the pages of this one
-    are written (the queries run in DuckDB and polars, outside the GIL, so a page costs about
-    its writing alone), and only two batches are held at a time."""
-    if overview is None:
-        with warehouse(config) as conn:
-            overview = load_overview(conn, teams)
-    size = -(-len(teams) // LOAD_BATCHES) or 1
-    batches = [teams[i:i + size] for i in range(0, len(teams), size)] or [[]]
-
-    def load(batch: list[str]) -> dict[str, TeamData]:
-        with warehouse(config) as conn:
-            return load_teams(conn, overview, batch, RECORD_SETS)
-
-    reports: list[TeamReport] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
-        pending = pool.submit(load, batches[0])
-        for i, batch in enumerate(batches):
-            data = pending.result()
-            if i + 1 < len(batches):
-                pending = pool.submit(load, batches[i + 1])
-            reports += [_write_team(config, overview, data[team]) for team in batch]
-    return reports
+    """Read the data of `teams` in one pass per table and write their pages."""
+    with warehouse(config) as conn:
+        overview = overview or load_overview(conn, teams)
+        data = load_teams(conn, overview, teams, RECORD_SETS)
+    return [_write_team(config, overview, data[team]) for team in teams]
 
 
 def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
