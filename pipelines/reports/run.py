@@ -318,11 +318,11 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
         if progress:
             _tell(progress, reports, 0, len(teams))
         return reports
-    return _in_workers(config, _shares(teams, workers, overview), progress)
+    return _in_workers(config, _shares(teams, workers, overview), progress, overview)
 
 
-def _in_workers(config: DoraConfig, shares: list[list[str]],
-                progress: Progress | None) -> list[TeamReport]:
+def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress | None,
+                overview: Overview | None = None) -> list[TeamReport]:
     """Write the first share of pages here and each other share in its own worker process
     (started first, so they import while this one works), reporting pages as they land."""
     env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # one worker per core is parallel enough
@@ -347,7 +347,7 @@ def _in_workers(config: DoraConfig, shares: list[list[str]],
         reader.start()
     total = sum(len(s) for s in shares)
     by_team: dict[str, TeamReport] = {}
-    for report in build_chunk(config, shares[0]):
+    for report in build_chunk(config, shares[0], overview):  # the overview read already
         by_team[report.team] = report
         if progress:
             _tell(progress, [report], len(by_team) - 1, total)
