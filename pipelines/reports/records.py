@@ -11,8 +11,8 @@ _KEYS = ["record_kind", "record_id", "detail"]
 
 def records_json(records: pl.DataFrame, sets: dict[str, str]) -> bytes:
     """The records behind every clickable point of one team's page (its rows of
-    `report_records`, in that query's order: cell by cell), compact and columnar
-    (flat arrays encode and decode fast, whatever the number of records):
+    `report_records`, in that query's order), compact and columnar (flat arrays encode and
+    decode fast, whatever the number of records):
 
     - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
       (kind, id, detail), the kind as its index in `kinds`;
@@ -27,13 +27,12 @@ def records_json(records: pl.DataFrame, sets: dict[str, str]) -> bytes:
         pl.struct(_KEYS).rank("dense").cast(pl.Int64).sub(1).alias("i"))
     table = numbered.select("i", *_KEYS).filter(pl.col("i").is_first_distinct()).sort("i")
     kinds = table["record_kind"].unique(maintain_order=True)
-    # rows come sorted by cell: each cell is one run of rows
-    runs = records.select(pl.struct("record_set", "grain", "period_start").rle().alias("r"))
-    cells = runs.unnest("r").unnest("value").select(
-        pl.concat_str([pl.col("record_set"), pl.col("grain"),
-                       pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                      separator="|").alias("cell"),
-        (pl.col("len").cum_sum() - pl.col("len")).alias("first"), pl.col("len").alias("n"))
+    cells = (numbered.with_row_index("row")
+             .group_by("record_set", "grain", "period_start", maintain_order=True)
+             .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
+             .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
+                                    pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                   separator="|").alias("cell"), "first", "n"))
     # the two long arrays of numbers are written by polars (Python's float repr is slow)
     hours = numbered["value_hours"].round(3)
     hours = hours.set(~hours.is_finite().fill_null(True), None)
