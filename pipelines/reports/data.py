@@ -198,9 +198,9 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         found = parts[name].get(team)
         return found if found is not None else tables[name].clear()
 
-    def marks_of(name: str, team: str) -> pl.DataFrame:
+    def marks_of(name: str, team: str) -> pl.DataFrame:  # with its `team` column, unread
         found = marked[name].get(team)
-        return (found if found is not None else marks[name].clear()).drop("team")
+        return found if found is not None else marks[name].clear()
 
     return {team: TeamData(
         team=team,
