@@ -4,6 +4,7 @@
     python benchmarks/reports_scale.py --teams 50 1000        # fewer sizes
     python benchmarks/reports_scale.py --org-scale 1          # the 1M-commit org's 50 teams
     python benchmarks/reports_scale.py --org-scale 1 --org-dir /tmp/org1   # build once, reuse
+    python benchmarks/reports_scale.py --teams 1000 --org-dir /tmp/orgs     # also for teams
 
 For each size it generates an organisation of that many teams, one service each (not timed),
 loads it into a fresh warehouse and computes every metric (not timed), then times, in a child
@@ -142,7 +143,8 @@ def main() -> int:
                         help="the large org instead (50 teams, 300 services, 2 years); "
                              "1 is about 1M commits")
     parser.add_argument("--org-dir", type=Path, default=None,
-                        help="with --org-scale: build the warehouse here once, reuse it after")
+                        help="build each warehouse here once (the large org's, or one folder "
+                             "per number of teams, teams-N), reuse it after")
     args = parser.parse_args()
     print(HEADER, flush=True)
     if args.org_scale is not None:
@@ -151,13 +153,19 @@ def main() -> int:
         shape = OrgShape(teams=teams, services=teams, months=args.months,
                          prs_per_service_week=args.prs_per_service_week, seed=args.seed)
         with tempfile.TemporaryDirectory(prefix="dora-reports-bench-") as tmp:
+            folder = args.org_dir / f"teams-{teams}" if args.org_dir else Path(tmp)
+            config_path = folder / "dora.yaml"
             started = time.perf_counter()
-            config_path = build(shape, Path(tmp))
-            prep = time.perf_counter() - started
+            if config_path.exists():
+                note = f"warehouse reused from {folder}"
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                config_path = build(shape, folder)
+                note = f"generate+load+metrics {time.perf_counter() - started:.0f}s"
             result = time_reports(config_path)
         if result is None:
             return 1
-        print(line(teams, result, f"generate+load+metrics {prep:.0f}s"), flush=True)
+        print(line(teams, result, note), flush=True)
     return 0
 
 
