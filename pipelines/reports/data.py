@@ -22,6 +22,7 @@ from pipelines.reports.figures import (
     incident_marks,
     marker_sets,
 )
+from pipelines.reports.records import TeamRecords, prepare_records
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -158,7 +159,7 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records: pl.DataFrame | None  # team_metric_records rows; None when the warehouse has none
+    records: TeamRecords | None  # behind the points; None when the warehouse has no records
     deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
@@ -174,8 +175,8 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
                record_sets: dict[str, str]) -> dict[str, TeamData]:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
     the records of the record sets of `record_sets` (metric → the registry's `record_set`,
-    for each metric a page opens). The timeline's markers, drawn from many rows on every
-    page, are worked out here for all the teams at once."""
+    for each metric a page opens). The timeline's markers and the records, drawn from many
+    rows on every page, are worked out here for all the teams at once."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
@@ -192,7 +193,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         incident_marks(tables["incidents"]))
     marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
-    recs = split_sorted(records, "team") if records is not None else {}
+    recs = prepare_records(records, every) if records is not None else None
 
     def part(name: str, team: str) -> pl.DataFrame:
         found = parts[name].get(team)
@@ -212,7 +213,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records=None if records is None else recs.get(team, records.clear()),
+        records=None if recs is None else recs[team],
         deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
         incident_marks=marks_of("incidents", team),
     ) for team in every}

@@ -220,8 +220,7 @@ def _team_context(config: DoraConfig, overview: Overview,
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-        # b"": no records in the warehouse; worked out page by page (megabytes for a long
-        # history, which would add up over thousands of pages held at once)
+        # encoded page by page (megabytes for a long history: never all pages' at once)
         "records_json": b"" if data.records is None else records_json(data.records,
                                                                         RECORD_SETS),
     }
