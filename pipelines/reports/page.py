@@ -60,7 +60,8 @@ def inert_json(value: object) -> bytes:
 
     Inside a script element only `<` can end it or change how it is read (`</script`,
     `<!--`): every `<` is written `\\u003c`, which JSON reads back as `<`. orjson writes it (a
-    page's figures are megabytes for a long history), dates as `date.isoformat` does."""
+    page's figures are megabytes for a long history): dates as `date.isoformat` does, a NaN or
+    an infinity as null (JSON has neither; plotly leaves a gap)."""
     raw = orjson.dumps(value, default=_json_default,
                        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     return raw.replace(b"<", b"\\u003c")
