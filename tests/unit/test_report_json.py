@@ -35,3 +35,8 @@ def test_any_value_reads_back_as_given_and_holds_no_lt(value):
     raw = inert_json(value)
     assert b"<" not in raw
     assert json.loads(raw) == value
+
+
+def test_a_missing_number_is_null():
+    # JSON has no NaN or infinity; plotly draws a gap for null
+    assert inert_json([float("nan"), float("inf"), 1.5]) == b"[null,null,1.5]"
