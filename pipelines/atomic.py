@@ -8,8 +8,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
-    """Write `text` to `path` through a temporary file beside it and `os.replace`.
+def write_text_atomically(path: Path, text: str | bytes, mode: int | None = None) -> None:
+    """Write `text` (str as UTF-8, or bytes) to `path` through a temporary file beside it and
+    `os.replace`.
 
     A failure removes the temporary file and names `path` (a full disk fails the write, whose
     error carries no file name of its own). `mode` sets the permissions (mkstemp gives 0o600).
@@ -17,8 +18,8 @@ def write_text_atomically(path: Path, text: str, mode: int | None = None) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)

@@ -14,10 +14,8 @@ which would otherwise be decoded, copied into the page's text and encoded again)
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
 import orjson
@@ -25,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from pipelines.atomic import write_text_atomically
 from pipelines.reports.figures import BAND_PREFIX, PLOTLY_CONFIG
 
 PLOTLY_JS = "plotly.min.js"
@@ -106,17 +105,9 @@ def page_name(team: str) -> str:
 
 
 def write_text(path: Path, text: str | bytes) -> None:
-    """Write a file atomically (text as UTF-8), so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        os.chmod(tmp, 0o644)  # a page is for reading, by a web server too
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a file atomically (text as UTF-8), so a reader never sees half a page; readable by
+    all, a web server too."""
+    write_text_atomically(path, text, mode=0o644)
 
 
 def ensure_plotly_js(folder: Path) -> Path:
