@@ -12,6 +12,8 @@ compare the two on fuzzed files.
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -97,31 +99,57 @@ _STRING = r'"(?:[^"\\]|\\.)*"'
 _STRINGS = rf"\[\s*(?:{_STRING}\s*(?:,\s*{_STRING}\s*)*)?\]"
 
 
+# Reviews as DuckDB writes them back (compact, keys in the usual order): one regular expression
+# says they are plain, instead of parsing each review again; any other form takes the long way.
+_NULLABLE_STRING = f"(?:{_STRING}|null)"
+_REVIEW = (f'\\{{"author":{_NULLABLE_STRING},"submitted_at":"{_TIMESTAMP}",'
+           f'"state":{_NULLABLE_STRING}\\}}')
+_REVIEWS = rf"\[(?:{_REVIEW}(?:,{_REVIEW})*)?\]"
+_IN_RANGE = (f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
+             f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND")
+
+
 def _check(name: str, spec: FieldSpec) -> str:
     """SQL true when field `name` (its JSON text `_j.<name>`, NULL when absent or null) is
     plainly valid. The JSON type shows in the first character; a whole number of at most 18
-    digits always fits 64 bits."""
+    digits always fits 64 bits. (A timestamp's instant, parsed once, is checked by `_rules`.)"""
     f = f"_j.{name}"
     if spec.kind == "timestamp":
         # Matched on the JSON text itself: the plain form has nothing JSON escapes.
-        ok = (f"regexp_full_match({f}, {_sql_text(chr(34) + _TIMESTAMP + chr(34))}) AND "
-              f"coalesce(TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ) BETWEEN "
-              f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
-              f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)")
+        ok = f"regexp_full_match({f}, {_sql_text(chr(34) + _TIMESTAMP + chr(34))})"
     elif spec.kind == "text":
         ok = f"left({f}, 1) = '\"'"
         if spec.required:
-            ok += f" AND regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)})"
+            # Not blank: plainly so when it starts with a visible ASCII character (cheap), else
+            # as Python's str.strip() sees it.
+            first = f"substr({f}, 2, 1)"
+            ok += (f" AND CASE WHEN {first} BETWEEN '!' AND '~' AND {first} NOT IN ('\"', '\\') "
+                   f"THEN true ELSE regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)}) END")
     elif spec.kind == "int":
         ok = f"regexp_full_match({f}, '-?[0-9]{{1,18}}')"
     elif spec.kind == "bool":
         ok = f"{f} IN ('true', 'false')"
     elif spec.kind == "list":
         ok = f"regexp_full_match({f}, {_sql_text(_STRINGS)})"
-    else:  # reviews
-        ok = (f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
-              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true)")
+    else:  # reviews: their instants are checked by `_rules`
+        ok = (f"CASE WHEN regexp_full_match({f}, {_sql_text(_REVIEWS)}) THEN true ELSE "
+              f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
+              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true) END")
     return f"({f} IS NOT NULL AND {ok})" if spec.required else f"({f} IS NULL OR ({ok}))"
+
+
+def _instants(fields: dict[str, FieldSpec]) -> str:
+    """SQL true when every timestamp given (parsed once, in `checked`) is a real instant in range:
+    a plain-looking text such as `2026-02-30T10:00:00Z` parses to NULL."""
+    out = []
+    for name, spec in fields.items():
+        if spec.kind == "timestamp":
+            out.append(f"coalesce({name} {_IN_RANGE}, false)" if spec.required else
+                       f"(NOT _has_{name} OR coalesce({name} {_IN_RANGE}, false))")
+        elif spec.kind == "reviews":
+            out.append(f"coalesce(list_bool_and(list_transform({name}, lambda r: "
+                       f"coalesce(r.submitted_at {_IN_RANGE}, false))), true)")
+    return " AND ".join(out) or "true"
 
 
 def _unquoted(f: str) -> str:
@@ -133,7 +161,7 @@ def _value(name: str, spec: FieldSpec) -> str:
     f = f"_j.{name}"
     return {
         "text": f"{f} ->> '$'",
-        "int": f"CAST({f} AS BIGINT)",
+        "int": f"TRY_CAST({f} AS BIGINT)",
         "bool": f"{f} = 'true'",
         "timestamp": f"TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ)",
         "list": f"json_extract_string({f}, '$[*]')",
@@ -168,20 +196,26 @@ def bulk_query(entity: str) -> str:
     """The query over `_lines` giving the canonical values of the plainly good lines.
 
     Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
-    field's small JSON text. The checks are one materialised column: as a filter, DuckDB would
-    push them into the parsing step and evaluate them twice.
+    field's small JSON text, and the values are taken from it in the same step. That step is
+    materialised: as a filter, DuckDB would push the checks into the parsing step and evaluate
+    them twice.
     """
     fields = FIELDS[entity]
     structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
     # The keys are known and distinct when there are as many as fields found non-null (the
-    # usual case, cheap); else (a null, an unknown or a repeated key) the exact, costly check.
+    # usual case, cheap), or when they are those of the file's first line (`$keys`: known and
+    # distinct, or empty; fields given as null are the usual reason); else (an unknown or a
+    # repeated key) the exact, costly check.
     found = " + ".join(f"(_j.{n} IS NOT NULL)::INTEGER" for n in fields)
-    keys_ok = (f"CASE WHEN len(_keys) = {found} THEN true "
+    keys_ok = (f"CASE WHEN len(_keys) = {found} OR _keys = CAST($keys AS VARCHAR[]) THEN true "
                f"ELSE len(_keys) = len(list_intersect(_keys, {known})) END")
     rules, normal = _rules(entity)
+    rules = f"{rules} AND {_instants(fields)}"
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
+    values += "".join(f", _j.{n} IS NOT NULL AS _has_{n}" for n, s in fields.items()
+                      if s.kind == "timestamp" and not s.required)
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
 WITH parsed AS (
@@ -191,17 +225,32 @@ WITH parsed AS (
     WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
       AND NOT contains(line, '\\u0000')
-), marked AS MATERIALIZED (
-    SELECT line_no, _j, ({keys_ok} AND {checks}) AS _ok
+), checked AS MATERIALIZED (
+    SELECT line_no, ({keys_ok} AND {checks}) AS _ok, {values}
     FROM parsed
-), checked AS (
-    SELECT line_no, {values}
-    FROM marked
-    WHERE _ok
 )
 SELECT line_no, {final}
-FROM checked WHERE {rules}
+FROM checked WHERE _ok AND {rules}
 """  # noqa: S608 - every name comes from the record models
+
+
+def _first_keys(lines: pa.Table, entity: str) -> list[str]:
+    """The keys of the first line, in order, when it is an object of known, distinct fields;
+    else none. (Lines from one writer usually share them: `bulk_query` then checks them cheaply.)
+    """
+    if not lines.num_rows:
+        return []
+    text = lines.column("line")[0].as_py()
+    try:
+        pairs = json.loads(text, object_pairs_hook=lambda p: p) if text.lstrip().startswith(
+            "{") else None
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(pairs, list):
+        return []
+    keys = [k for k, _ in pairs]
+    fields = FIELDS[entity]
+    return keys if len(set(keys)) == len(keys) and all(k in fields for k in keys) else []
 
 
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
@@ -213,7 +262,9 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
         conn.execute("SET TimeZone = 'UTC'")
         conn.register("_lines", lines)
         known = sorted(known_slos) if known_slos is not None else None
-        params = {"known": known} if entity == "sli_measurements" else {}
+        params = {"keys": _first_keys(lines, entity)}
+        if entity == "sli_measurements":
+            params["known"] = known
         good = conn.sql(bulk_query(entity), params=params).pl()
     finally:
         conn.close()
