@@ -253,25 +253,86 @@ def _first_keys(lines: pa.Table, entity: str) -> list[str]:
     return keys if len(set(keys)) == len(keys) and all(k in fields for k in keys) else []
 
 
+def cells_query(entity: str, columns: list[str]) -> str | None:
+    """The query over `_cells` (a CSV file's cells already typed: numbers, flags and lists as
+    the models read them, text and timestamps as text, empty cells null; `_line` their line)
+    giving the canonical values of the plainly good rows, with the checks of `bulk_query` on
+    text: a required text not blank, a timestamp in the plain form and range, the rules. None
+    when `columns` lack a required field (no row can load in bulk)."""
+    fields = FIELDS[entity]
+    if any(s.required and n not in columns for n, s in fields.items()):
+        return None
+    checks, values = ["true"], []
+    for name, spec in fields.items():
+        if name not in columns:
+            values.append(f"NULL AS {name}")
+            if spec.kind == "timestamp":
+                values.append(f"false AS _has_{name}")
+            continue
+        ok = None
+        if spec.kind == "text" and spec.required:
+            first = f"left({name}, 1)"
+            ok = (f"CASE WHEN {first} BETWEEN '!' AND '~' THEN true "
+                  f"ELSE regexp_matches({name}, {_sql_text(_NOT_SPACE)}) END")
+        elif spec.kind == "timestamp":
+            ok = f"regexp_full_match({name}, {_sql_text(_TIMESTAMP)})"
+        if spec.required:
+            checks.append(f"{name} IS NOT NULL" + (f" AND {ok}" if ok else ""))
+        elif ok:
+            checks.append(f"({name} IS NULL OR {ok})")
+        if spec.kind == "timestamp":
+            values.append(f"TRY_CAST({name} AS TIMESTAMPTZ) AS {name}")
+            if not spec.required:
+                values.append(f"{name} IS NOT NULL AS _has_{name}")
+        else:
+            values.append(name)
+    rules, normal = _rules(entity)
+    final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    return f"""
+WITH checked AS MATERIALIZED (
+    SELECT _line AS line_no, {", ".join(values)}
+    FROM _cells
+    WHERE {" AND ".join(checks)}
+)
+SELECT line_no, {final}
+FROM checked WHERE {rules} AND {_instants(fields)}
+"""  # noqa: S608 - every name comes from the record models
+
+
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
               ) -> tuple[pl.DataFrame, np.ndarray]:
     """(rows loaded in bulk with their `line_no`, line numbers left for the models)."""
+    params = {"keys": _first_keys(lines, entity)}
+    good = _run(bulk_query(entity), "_lines", lines, entity, known_slos, params)
+    all_lines = lines.column("line_no").to_numpy()
+    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
+    return good, rest
+
+
+def read_cells(cells: pl.DataFrame, entity: str, known_slos: set[str] | None) -> pl.DataFrame:
+    """The rows of typed CSV cells (`cells_query`) loaded in bulk, with their `line_no`."""
+    query = cells_query(entity, [c for c in cells.columns if c != "_line"])
+    if query is None or not cells.height:
+        return pl.DataFrame(schema={"line_no": pl.Int64})
+    return _run(query, "_cells", cells.to_arrow(), entity, known_slos, {})
+
+
+def _run(query: str, name: str, table: pa.Table, entity: str, known_slos: set[str] | None,
+         params: dict) -> pl.DataFrame:
+    """The rows `query` gives over `table` (registered as `name`), typed canonically and in
+    line order."""
     conn = duckdb.connect(config={"autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False})
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.register("_lines", lines)
-        known = sorted(known_slos) if known_slos is not None else None
-        params = {"keys": _first_keys(lines, entity)}
+        conn.register(name, table)
         if entity == "sli_measurements":
-            params["known"] = known
-        good = conn.sql(bulk_query(entity), params=params).pl()
+            params = {**params, "known": sorted(known_slos) if known_slos is not None else None}
+        good = conn.sql(query, params=params).pl()
     finally:
         conn.close()
     schema = {n: t for n, t in SCHEMAS[entity].items() if n != "source"}
     good = utc(good).with_columns([pl.col(n).cast(t) for n, t in schema.items()])
     if not good["line_no"].is_sorted():  # DuckDB usually keeps the input's order
         good = good.sort("line_no")
-    all_lines = lines.column("line_no").to_numpy()
-    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
-    return good, rest
+    return good
