@@ -138,16 +138,29 @@ class Snapshot:
         self.parts: list[Part] = []
         self.new_files = 0
         self._present = self.store.listing(self.folder)
+        self._prior_files = frozenset(self._present)
 
     def reusable(self, name: str, fingerprint: str) -> Part | None:
-        """The landed part of input `name` when its fingerprint is unchanged (and files kept)."""
+        """The landed part of input `name` when its fingerprint is unchanged (and files kept),
+        now a part of this snapshot."""
+        part = self.landed(name, fingerprint)
+        if part is not None:
+            self.reuse(part)
+        return part
+
+    def landed(self, name: str, fingerprint: str) -> Part | None:
+        """The landed part of input `name` when its fingerprint is unchanged (and files kept);
+        changes nothing, so it may be asked from other threads."""
         part = self.prior.get(name)
         if not fingerprint or part is None or part.fingerprint != fingerprint:
             return None
-        if not all(f in self._present for f in part.files.values()):
+        if not all(f in self._prior_files for f in part.files.values()):
             return None
-        self.parts.append(part)
         return part
+
+    def reuse(self, part: Part) -> None:
+        """Make a landed part (`landed`) a part of this snapshot."""
+        self.parts.append(part)
 
     def add(self, name: str, fingerprint: str, frames: dict[str, pl.DataFrame],
             tally: dict[str, dict[str, int]]) -> Part:
