@@ -1,9 +1,10 @@
 """Raw landing: immutable Parquet batches, one folder per source partition and entity.
 
-Ingest steps only ever add files here, so any number of them can run at once, in any number of
-processes or machines, with no shared writer; the warehouse build is the one reader that turns
-them into tables. A batch's file name starts with a sortable sequence (UTC nanoseconds), so "last
-record wins" means "latest batch wins", and ends with the Dagster run that wrote it (when known).
+Ingest steps only add files here (and compact old ones, below), so any number of them can run
+at once, in any number of processes or machines, with no shared writer; the warehouse build is
+the one reader that turns them into tables. A batch's file name starts with a sortable sequence
+(UTC nanoseconds), so "last record wins" means "latest batch wins", and ends with the Dagster run
+that wrote it (when known).
 A batch identical to the newest batch of its folder is not written again: ingesting the same
 input twice leaves the landing (and therefore the warehouse) unchanged, while content that comes
 back after a change (a value edited back) lands again and is newest again.
