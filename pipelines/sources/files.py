@@ -25,7 +25,7 @@ import polars as pl
 
 from metrics.schema import FILE_NAMES, KEYS, SCHEMAS
 from pipelines.landing import LandingRoot
-from pipelines.snapshot import Part, Snapshot, tally_dict
+from pipelines.snapshot import Part, Snapshot, encode, tally_dict
 from pipelines.sources.base import RAW_LIMIT, Tally, quarantine_frame, shown_path
 from pipelines.sources.bulk import line_offsets, read_bulk, split_lines
 from pipelines.sources.csv_records import (
@@ -121,28 +121,33 @@ def ingest_folder(root: LandingRoot, folder: Path, source: str, timezone: str | 
     tz = _zone(timezone, source)
     snapshot = Snapshot(root, "files", source)
 
-    def read(entity: str, path: Path) -> FilePart | Part:
+    def read(entity: str, path: Path) -> tuple[FilePart, dict[str, tuple[str, bytes]]] | Part:
+        """The landed part of the file when unchanged; else its records, encoded for landing."""
         data, refused = _open(folder, path)
         if refused:
-            return _refused(source, entity, path, refused)
-        fingerprint = _fingerprint(data, entity, path.name, timezone, known_slos)
-        landed = snapshot.landed(path.name, fingerprint)
-        if landed is not None:
-            return landed
-        part = read_file(data, entity, path.name, source, tz, known_slos)
-        part.fingerprint = fingerprint
-        return part
+            part = _refused(source, entity, path, refused)
+        else:
+            fingerprint = _fingerprint(data, entity, path.name, timezone, known_slos)
+            landed = snapshot.landed(path.name, fingerprint)
+            if landed is not None:
+                return landed
+            part = read_file(data, entity, path.name, source, tz, known_slos)
+            part.fingerprint = fingerprint
+        return part, encode(part.frames, part.fingerprint)
 
     tally = Tally()
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="dora-files") as pool:
         for done in [pool.submit(read, entity, path) for entity, path in event_files(folder)]:
-            part = done.result()
-            if isinstance(part, Part):
-                snapshot.reuse(part)
-                tally.add(_tally_of(part.tally))
-            else:
-                _add(snapshot, part)
-                tally.add(part.tally)
+            found = done.result()
+            if isinstance(found, Part):
+                snapshot.reuse(found)
+                tally.add(_tally_of(found.tally))
+                continue
+            part, files = found
+            t = part.tally
+            snapshot.add_encoded(part.name, part.fingerprint, files,
+                                 tally_dict(t.read, t.loaded, t.quarantined))
+            tally.add(t)
     return tally, snapshot.commit()
 
 
