@@ -203,13 +203,19 @@ def bulk_query(entity: str) -> str:
     structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
-    # The keys are known and distinct when there are as many as fields found non-null (the
-    # usual case, cheap), or when they are those of the file's first line (`$keys`: known and
-    # distinct, or empty; fields given as null are the usual reason); else (an unknown or a
-    # repeated key) the exact, costly check.
+    # The keys are known and distinct when the line is exactly as long as its known fields
+    # written compactly, as DuckDB writes them back (cheap: a key more, a key twice, a field
+    # given as null, a space add length; and no field that passes the checks below is written
+    # back longer than it was read). Else the keys are read (a second parse), and they are
+    # fine when there are as many as fields found non-null, or when they are those of the
+    # file's first line (`$keys`: known and distinct, or empty; fields given as null are the
+    # usual reason); else (an unknown or a repeated key) the exact, costly check.
     found = " + ".join(f"(_j.{n} IS NOT NULL)::INTEGER" for n in fields)
-    keys_ok = (f"CASE WHEN len(_keys) = {found} OR _keys = CAST($keys AS VARCHAR[]) THEN true "
-               f"ELSE len(_keys) = len(list_intersect(_keys, {known})) END")
+    compact = " + ".join(f"coalesce(strlen(_j.{n}) + {len(n) + 4}, 0)" for n in fields)
+    keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {compact} "
+               f"THEN true ELSE list_transform([TRY(json_keys(line))], lambda _keys: "
+               f"len(_keys) = {found} OR _keys = CAST($keys AS VARCHAR[]) OR "
+               f"len(_keys) = len(list_intersect(_keys, {known})))[1] END")
     rules, normal = _rules(entity)
     rules = f"{rules} AND {_instants(fields)}"
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
@@ -218,8 +224,7 @@ def bulk_query(entity: str) -> str:
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
 WITH parsed AS (
-    SELECT line_no, TRY(json_keys(line)) AS _keys,
-           TRY(json_transform(line, {_sql_text(structure)})) AS _j
+    SELECT line_no, line, TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
     WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})

@@ -139,15 +139,19 @@ def jsonl_file(draw: st.DrawFn, entity: str) -> bytes:
     if whole == "blank":
         return b"\n  \n\t\n"
     lines = []
+    # Written as Python writes by default (spaces after `:` and `,`) or compactly.
+    separators = draw(st.sampled_from([None, (",", ":")]))
     for record in draw(st.lists(records(entity), min_size=1, max_size=6)):
-        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True,
+                          separators=separators)
         how = draw(st.sampled_from(["keep"] * 6 + ["truncate", "duplicate", "garbage",
                                                    "deep", "long_number", "crlf", "array"]))
         if how == "truncate":
             text = text[: draw(st.integers(0, max(len(text) - 1, 0)))]
         elif how == "duplicate" and len(record) > 0:
             key = next(iter(record))
-            text = "{" + json.dumps(key) + ": 1, " + text[1:]
+            text = "{" + json.dumps(key) + ":" + json.dumps(record[key], allow_nan=True) + "," \
+                + text[1:]
         elif how == "garbage":
             lines.append(draw(st.binary(min_size=1, max_size=40)).replace(b"\n", b"?"))
             continue
@@ -374,12 +378,14 @@ def plain_jsonl(draw: st.DrawFn, entity: str) -> bytes:
     """JSON Lines of records that are mostly plainly good (what the bulk path loads), some
     broken: the bulk path and the models must then agree line by line."""
     lines = []
+    separators = draw(st.sampled_from([None, (",", ":")]))
     for record in draw(st.lists(records(entity), min_size=1, max_size=8)):
         if draw(st.booleans()):  # keep it valid: only the good values
             specs = FIELDS[entity]
             record = {n: draw(_good_value(s.kind, n)) for n, s in specs.items()
                       if s.required or draw(st.booleans())}
-        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True,
+                          separators=separators)
         twist = draw(st.sampled_from(["keep"] * 8 + ["trailing_comma", "bom", "blank"]))
         if twist == "trailing_comma" and text.endswith("}") and len(record):
             text = text[:-1] + ",}"
@@ -431,3 +437,28 @@ def test_an_empty_file_has_no_records_either_way(tmp_path: Path) -> None:
     (tmp_path / "incidents.jsonl").write_bytes(b"")
     for bulk in (True, False):
         assert read_folder(tmp_path, "e", bulk=bulk).tally.read["incidents"] == 0
+
+
+def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) -> None:
+    """The bulk path recognises a compact line's keys by its length (`bulk.bulk_query`): a key
+    it does not know, a key given twice (even with the same value), a field given as null, or
+    a space all make the line longer, and the models decide (the same as reading without bulk).
+    """
+    good = ('{"id":"d1","service":"api","environment":"production","revision":"abc",'
+            '"finished_at":"2026-01-05T10:00:00Z","status":"success"}')
+    lines = [
+        good,
+        good[:-1] + ',"colour":"red"}',  # unknown field: quarantined
+        '{"id":"d1",' + good[1:],  # `id` twice: quarantined
+        good[:-1] + ',"fix_for":null}',  # a null field: loads
+        good.replace('"id":"d1",', '"id": "d1",'),  # a space: loads
+        good.replace('"abc"', '"ab\\u0063"'),  # an escape written back shorter: loads
+    ]
+    (tmp_path / "deployments.jsonl").write_text("\n".join(lines) + "\n")
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames["deployments"].to_dicts() == plain.frames["deployments"].to_dicts()
+    assert bulk.quarantine["line"].to_list() == [2, 3]
+    assert bulk.quarantine["field"].to_list() == ["colour", "id"]
+    assert bulk.frames["deployments"].height == 4
