@@ -3,6 +3,7 @@
     python benchmarks/run_scale.py commits                 # ~1M commits, 300 services, 50 teams
     python benchmarks/run_scale.py commits --double        # ... and 2M, with the time ratio
     python benchmarks/run_scale.py commits --scale 0.1     # develop at 1/10
+    python benchmarks/run_scale.py commits --keep /tmp/orgs   # keep the orgs; reuse them later
     python benchmarks/run_scale.py teams --teams 10000     # 10,000 teams of one service each
     python benchmarks/run_scale.py teams --teams 1000 --no-reports
     python benchmarks/run_scale.py config --teams 10000    # load_config alone
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -162,6 +164,19 @@ def report_run(label: str, run: dict, base: dict | None) -> None:
               flush=True)
 
 
+def org_config(folder: Path, shape: OrgShape) -> Path:
+    """The org's config in `folder`: generated there unless an earlier `--keep` left it. Its
+    warehouse, landing and reports are removed, so the run is a first run."""
+    config = folder / "dora.yaml"
+    started = time.perf_counter()
+    if not config.exists():
+        write_demo(folder, shape)
+        print(f"generated in {time.perf_counter() - started:.0f}s", flush=True)
+    for made in ("data", "reports"):
+        shutil.rmtree(folder / made, ignore_errors=True)
+    return config
+
+
 def commits_mode(args: argparse.Namespace) -> None:
     scales = [args.scale, 2 * args.scale] if args.double else [args.scale]
     walls = []
@@ -169,13 +184,13 @@ def commits_mode(args: argparse.Namespace) -> None:
         shape = OrgShape(teams=50, services=300, months=24, seed=11,
                          prs_per_service_week=4.6 * scale)
         with tempfile.TemporaryDirectory(prefix="dora-run-scale-") as tmp:
-            started = time.perf_counter()
-            config = write_demo(Path(tmp), shape)
+            folder = args.keep / f"scale-{scale}" if args.keep else Path(tmp)
+            config = org_config(folder, shape)
             counts = sizes(config.parent / "events")
             mb = sum(p.stat().st_size for p in (config.parent / "events").iterdir()) / 2**20
             print(f"scale {scale}: {counts['commits']:,} commits, "
-                  f"{counts['deployments']:,} deployments, {mb:.0f} MB of event files "
-                  f"(generated in {time.perf_counter() - started:.0f}s)", flush=True)
+                  f"{counts['deployments']:,} deployments, {mb:.0f} MB of event files",
+                  flush=True)
             base = floor(config)
             run = whole_run(config, not args.no_reports)
         report_run(f"scale {scale}", run, base)
@@ -230,6 +245,9 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=3, help="teams: months of data")
     parser.add_argument("--rate", type=float, default=0.25,
                         help="teams: merged PRs per service per week")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="commits: generate each org into KEEP/scale-<scale> and keep it; "
+                             "a later run with the same KEEP reuses it (not generated again)")
     parser.add_argument("--no-reports", action="store_true",
                         help="stop after the metrics stage (no HTML reports)")
     args = parser.parse_args()

@@ -114,7 +114,8 @@ def compute_metric_records(outcomes: pl.DataFrame, changes: pl.DataFrame,
 
 def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
                         incidents: pl.DataFrame, slo_periods: pl.DataFrame,
-                        ownership: pl.DataFrame, settings: Settings, org: bool = False
+                        ownership: pl.DataFrame, settings: Settings, org: bool = False,
+                        into: tuple[duckdb.DuckDBPyConnection, str] | None = None
                         ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     """The records (`sql/metric_records.sql`) and `team_metrics` (or, with `org=True`,
     `org_metrics`) aggregated from exactly those rows (`sql/team_metrics.sql`), both grains.
@@ -124,20 +125,28 @@ def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
     relabels every record `all teams` and aggregates the records themselves, so its medians are
     medians of all values, never a mean of team figures. The records stay in DuckDB between
     the two steps (they are the largest frame here).
+
+    With `into=(conn, table)` the work runs on the caller's DuckDB connection and the records
+    are stored there as `table` (RECORD_COLUMNS, sorted) rather than returned: a million rows
+    need not travel through Python and back. The inputs are registered on that connection for
+    the call only (they shadow its tables of the same names meanwhile).
     """
     incidents_t = assign_team(incidents, ownership, at="opened_at")
     frames = {"deployment_outcomes": outcomes, "changes": changes,
               "incidents": incidents_t, "slo_periods": slo_periods}
-    text = sql_text("metric_records")
-    with private_duckdb(frames) as conn:
+    with _duckdb_for(frames, into) as conn:
+        text = sql_text("metric_records")
         for k, g in enumerate(GRAINS):
-            into = "CREATE TEMP TABLE all_records AS " if k == 0 else "INSERT INTO all_records "
-            conn.execute(into + text, {"grain": g})
-        # The organisation's records are the teams' (the view relabels them): not fetched.
+            made = "CREATE TEMP TABLE all_records AS " if k == 0 else "INSERT INTO all_records "
+            conn.execute(made + text, {"grain": g})
+        # The organisation's records are the teams' (the view relabels them): not kept.
         # Sorted here, in parallel, in the order the warehouse stores them (a stable layout).
-        records = None if org else utc(conn.sql(
-            f"SELECT {', '.join(RECORD_COLUMNS)}, counted FROM all_records "  # noqa: S608
-            "ORDER BY ALL NULLS LAST").pl())
+        kept = f"SELECT {', '.join(RECORD_COLUMNS)} FROM all_records ORDER BY ALL NULLS LAST"  # noqa: S608
+        records = None
+        if into is not None and not org:
+            conn.execute(f'CREATE OR REPLACE TABLE "{into[1]}" AS {kept}')  # noqa: S608
+        elif not org:
+            records = utc(conn.sql(kept).pl())
         if org:  # the breakdown medians too are the organisation's
             conn.register("changes", changes.with_columns(pl.lit(ORG).alias("team")).to_arrow())
         team = f"'{ORG}'" if org else "team"
@@ -149,6 +158,32 @@ def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
             parts.append(utc(conn.sql(sql_text("team_metrics"), params={"grain": g}).pl()))
     metrics = add_intervals(pl.concat(parts), settings.min_sample)
     return records, (metrics.drop("team") if org else metrics)
+
+
+@contextmanager
+def _duckdb_for(frames: dict[str, pl.DataFrame],
+                into: tuple[duckdb.DuckDBPyConnection, str] | None
+                ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private DuckDB with `frames`, or the caller's connection with `frames` registered
+    and this call's temporary objects removed afterwards."""
+    if into is None:
+        with private_duckdb(frames) as conn:
+            yield conn
+        return
+    conn = into[0]
+    # The SQL assumes a UTC session, as the private connection has.
+    zone = conn.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    conn.execute("SET TimeZone = 'UTC'")
+    for table, frame in frames.items():
+        conn.register(table, frame.to_arrow())
+    try:
+        yield conn
+    finally:
+        conn.execute("SET TimeZone = $zone", {"zone": zone})
+        conn.execute("DROP VIEW IF EXISTS temp.records")
+        conn.execute("DROP TABLE IF EXISTS temp.all_records")
+        for table in frames:
+            conn.unregister(table)
 
 
 def records_view_sql(table: str = "team_metric_records") -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 __all__ = [
     "MannKendall",
@@ -74,7 +74,7 @@ def order_statistic_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] |
     if n < 1:
         return None
     js = np.arange(1, (n + 1) // 2 + 1)
-    coverage = 1.0 - 2.0 * sps.binom.cdf(js - 1, n, 0.5)
+    coverage = 1.0 - 2.0 * special.bdtr(js - 1, n, 0.5)  # binom.cdf
     ok = js[coverage >= confidence - _COVERAGE_EPS]
     if ok.size == 0:
         return None
@@ -124,7 +124,7 @@ def wilson_intervals(
     successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised Wilson intervals; NaN where n == 0."""
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))  # norm.ppf
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -177,7 +177,7 @@ def mann_kendall(y: Sequence[float]) -> MannKendall:
         z = (s + 1) / math.sqrt(var_s)
     else:
         z = 0.0
-    p = float(min(1.0, 2.0 * sps.norm.sf(abs(z))))
+    p = float(min(1.0, 2.0 * special.ndtr(-abs(z))))  # norm.sf
     return MannKendall(s=s, var_s=var_s, z=z, p_value=p)
 
 
@@ -279,7 +279,10 @@ def trend(
         return Trend(NO_CLEAR_TREND, None, None, len(points), last_n)
     x = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
-    slope = float(sps.theilslopes(y, x).slope)
+    # scipy.stats takes a second to import; only the reports draw trends.
+    from scipy.stats import theilslopes
+
+    slope = float(theilslopes(y, x).slope)
     p_value = mann_kendall(y).p_value
     direction = _direction(slope, p_value, lower_is_better, alpha)
     return Trend(direction, slope, p_value, len(points), last_n)

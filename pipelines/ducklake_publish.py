@@ -49,17 +49,24 @@ def open_lake(catalog: str, data_path: str | None, read_only: bool = False
 
 
 def publish(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, Any]:
-    """Replace every table that has a `<table>.parquet` in `folder`, in one transaction (one
-    snapshot: readers see all the new tables or none of them)."""
+    """Replace every table that has a `<table>.parquet` in `folder`, then every view that has a
+    `<view>.view.sql` (its `CREATE VIEW`), in one transaction (one snapshot: readers see all the
+    new tables and views or none of them)."""
     files = sorted(folder.glob("*.parquet"))
-    for file in files:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", file.stem):
-            raise ValueError(f"{file.name}: not a table name")
+    views = sorted(folder.glob("*.view.sql"))
+    for file in [*files, *views]:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", file.name.split(".")[0]):
+            raise ValueError(f"{file.name}: not a table or view name")
     conn.execute("BEGIN TRANSACTION")
     try:
         for file in files:  # names checked above
             conn.execute(f'CREATE OR REPLACE TABLE lake."{file.stem}" AS '  # noqa: S608
                          f"SELECT * FROM read_parquet({_quote(str(file))})")
+        conn.execute("USE lake")  # a view's tables are the lake's
+        for file in views:  # the warehouse's own definitions (pipelines.shared_warehouse)
+            text = file.read_text(encoding="utf-8")
+            conn.execute(re.sub(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW", "CREATE OR REPLACE VIEW",
+                                text, count=1, flags=re.IGNORECASE))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

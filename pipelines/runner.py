@@ -19,7 +19,13 @@ import dagster as dg
 from pipelines import asset_graph
 from pipelines.config import DoraConfig, load_config
 from pipelines.defs.resources import DoraResource
-from pipelines.unchanged import fingerprint, last_run, record_run, reports_present
+from pipelines.unchanged import (
+    fingerprint,
+    input_stamps,
+    last_run,
+    record_run,
+    reports_present,
+)
 
 Progress = Callable[[str], None]
 INGEST_STAGE = "ingest"  # the stage before which the partitioned GitHub ingest runs
@@ -91,6 +97,8 @@ def run_pipeline(config_path: Path, progress: Progress = print,
     # An extra stage (the CLI's reports) replaces the graph's stage of the same name.
     replaced = {name for name, _step in extra_stages or []}
     previous = last_run(config)
+    # Taken before anything is read: a file changed during the run makes the next run work.
+    inputs = input_stamps(config)
     repeat = False  # set after the warehouse stage: nothing this run reads has changed
     for stage, names in asset_graph.stages():
         if stage in replaced:
@@ -127,7 +135,8 @@ def run_pipeline(config_path: Path, progress: Progress = print,
              progress=progress, summary=summary)
         summary.seconds[stage] = time.monotonic() - started
         progress(f"{stage}: done in {summary.seconds[stage]:.1f}s")
-    record_run(config, fingerprint(config, config_path), sorted(set(summary.failed_checks)))
+    record_run(config, fingerprint(config, config_path), sorted(set(summary.failed_checks)),
+               inputs, config_path)
     return summary
 
 

@@ -33,7 +33,8 @@ DUCKLAKE_PYTHON = Path(os.environ.get("DORA_DUCKLAKE_PYTHON", ".venv-ducklake/bi
 
 
 def export_parquet(warehouse: Path, folder: Path) -> list[Path]:
-    """Every table of the published warehouse as `<folder>/<table>.parquet`."""
+    """Every table of the published warehouse as `<folder>/<table>.parquet`, and every view
+    (`metric_records`) as `<folder>/<view>.view.sql`, its definition."""
     folder.mkdir(parents=True, exist_ok=True)
     conn = connect(warehouse, read_only=True)
     try:
@@ -44,6 +45,12 @@ def export_parquet(warehouse: Path, folder: Path) -> list[Path]:
         for name in names:
             target = folder / f"{name}.parquet"
             conn.execute(f"COPY \"{name}\" TO '{target}' (FORMAT parquet)")  # noqa: S608
+            files.append(target)
+        views = conn.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
+                             "AND schema_name = 'main' ORDER BY view_name").fetchall()
+        for name, text in views:
+            target = folder / f"{name}.view.sql"
+            target.write_text(text, encoding="utf-8")
             files.append(target)
         return files
     finally:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib import resources
+import time
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from pipelines.atomic import write_text_atomically
 from pipelines.config import DoraConfig
 from pipelines.warehouse import connect
 
@@ -34,11 +36,18 @@ def _digest_tree(root: Any, digest: Any) -> None:
             digest.update(entry.read_bytes())
 
 
+# The libraries whose version can change a table or a page (plotly.js is copied into reports).
+_LIBRARIES = ("duckdb", "polars", "plotly", "scipy", "jinja2", "pydantic", "dagster")
+
+
 def code_digest() -> str:
-    """A hash of the installed product's code, SQL and templates."""
+    """A hash of the installed product's code, SQL and templates, and of the versions of the
+    libraries that compute and draw (an upgrade of one is a change too)."""
     digest = hashlib.sha256()
     for package in ("metrics", "pipelines"):
         _digest_tree(resources.files(package), digest)
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)}".encode())
     return digest.hexdigest()
 
 
@@ -75,16 +84,141 @@ def last_run(config: DoraConfig) -> dict[str, Any]:
         return {}
 
 
-def record_run(config: DoraConfig, print_: str | None, failed_checks: list[str]) -> None:
-    """Remember a complete run's fingerprint (atomically: a reader sees the old or the new)."""
+def record_run(config: DoraConfig, print_: str | None, failed_checks: list[str],
+               inputs: str | None = None, config_path: Path | None = None) -> None:
+    """Remember a complete run's fingerprint (atomically: a reader sees the old or the new).
+
+    With `inputs` (`input_stamps` taken when the run started) and `config_path`, also what lets
+    the next `dora-pipeline run` see without any work that nothing changed (`skip_whole_run`)."""
     path = _record_path(config)
     if print_ is None:
         path.unlink(missing_ok=True)
         return
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"fingerprint": print_, "failed_checks": failed_checks}),
-                       encoding="utf-8")
-    os.replace(partial, path)
+    record: dict[str, Any] = {"fingerprint": print_, "failed_checks": failed_checks}
+    if inputs is not None and config_path is not None:
+        record["inputs"] = _whole_run_key(inputs, config_path)
+        record["warehouse_files"] = _warehouse_stamps(config)
+    write_text_atomically(path, json.dumps(record))
+
+
+# ---- the whole run at once: nothing on disk changed since the last complete run -------------
+
+# An input modified this recently may change again within the file system's time resolution
+# without its stamp changing: such a run records no stamps (the next run does the work).
+_SETTLED_NS = 2_000_000_000
+_GIT_KINDS = ("git", "gitops")
+_FILE_KINDS = ("files", "argocd", "flux", "rollouts", "cdevents")
+
+
+def input_stamps(config: DoraConfig) -> str | None:
+    """A digest of the size, modification time and inode of every local file a run reads: the
+    event and object files of the sources, the refs of git repositories, CODEOWNERS files.
+
+    None when a source's news cannot be seen on disk (an API: GitHub, PagerDuty, Jira,
+    Prometheus), the landing is not a local folder, or an input changed in the last two
+    seconds. Then only the usual checks after the warehouse stage apply."""
+    if isinstance(config.landing_root, str):
+        return None
+    stamps: list[str] = []
+    for i, source in enumerate(config.sources):
+        if source.kind in _FILE_KINDS:
+            found = _tree_stamps(config.resolve(source.path))
+        elif source.kind in _GIT_KINDS:
+            found = _git_stamps(config.resolve(source.path))
+        else:
+            return None
+        if found is None:
+            return None
+        stamps += [f"{i}:{source.kind}:{line}" for line in found]
+    for entry in config.codeowners:
+        if entry.path is not None:
+            found = _tree_stamps(config.resolve(entry.path))
+            if found is None:
+                return None
+            stamps += [f"codeowners:{entry.repo}:{line}" for line in found]
+    return hashlib.sha256("\n".join(stamps).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _stamp(path: Path, shown: str) -> str | None:
+    """One file's stamp line; None when it changed too recently to trust its stamp."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"{shown} missing"
+    if stat.st_mtime_ns > time.time_ns() - _SETTLED_NS:
+        return None
+    return f"{shown} {stat.st_size} {stat.st_mtime_ns} {stat.st_ino}"
+
+
+def _tree_stamps(root: Path) -> list[str] | None:
+    """Stamps of `root` (a file) or of every file below it (a folder), by relative name."""
+    if not root.is_dir():
+        found = _stamp(root, ".")
+        return None if found is None else [found]
+    lines = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            found = _stamp(path, os.fsdecode(path.relative_to(root)))
+            if found is None:
+                return None
+            lines.append(found)
+    return lines
+
+
+def _git_stamps(repo: Path) -> list[str] | None:
+    """Stamps of what moves when a repository gets commits: HEAD, packed-refs and loose refs
+    (a clone's `.git` folder, or the repository itself when it is bare)."""
+    git_dir = repo / ".git"
+    if not git_dir.is_dir():
+        if git_dir.exists() or not (repo / "HEAD").is_file():
+            return None  # a linked worktree or not a repository: not stamped
+        git_dir = repo
+    lines = []
+    for name in ("HEAD", "packed-refs"):
+        found = _stamp(git_dir / name, name)
+        if found is None:
+            return None
+        lines.append(found)
+    refs = _tree_stamps(git_dir / "refs")
+    return None if refs is None else lines + [f"refs/{line}" for line in refs]
+
+
+def _whole_run_key(inputs: str, config_path: Path) -> str:
+    digest = hashlib.sha256()
+    for part in (inputs, code_digest(), Path(config_path).read_bytes().hex()):
+        digest.update(part.encode())
+    return digest.hexdigest()
+
+
+def _warehouse_stamps(config: DoraConfig) -> list[str | None]:
+    from pipelines.warehouse import working_path
+
+    found = []
+    for path in (config.warehouse_path, working_path(config.warehouse_path)):
+        try:
+            stat = path.stat()
+            found.append(f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino}")
+        except OSError:
+            found.append(None)
+    return found
+
+
+def skip_whole_run(config: DoraConfig, config_path: Path) -> dict[str, Any] | None:
+    """The last complete run's record when a run now would only repeat it: the same inputs on
+    disk (`input_stamps`), config bytes and code, the warehouse files as that run left them,
+    and every report page there. None otherwise (then the run does its work)."""
+    previous = last_run(config)
+    if "inputs" not in previous:
+        return None
+    inputs = input_stamps(config)
+    if inputs is None or _whole_run_key(inputs, config_path) != previous["inputs"]:
+        return None
+    if previous.get("warehouse_files") != _warehouse_stamps(config) or None in \
+            previous["warehouse_files"]:
+        return None
+    return previous if reports_present(config) else None
 
 
 def reports_present(config: DoraConfig) -> bool:

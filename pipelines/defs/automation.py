@@ -7,6 +7,9 @@
 - Everything downstream (metrics, reports) is eager on its parents: a new warehouse flows to the
   HTML in the same evaluation.
 
+- Editing the config (teams, services, SLOs, settings) launches `refresh` (`config_changes`):
+  nothing new may have landed, yet every table and page may read differently.
+
 `automation` is the sensor that evaluates these conditions; it is RUNNING by default, so a fresh
 `dg dev` (or `dagster-daemon run`) starts refreshing without anyone turning it on. Every run it
 launches carries the tag `dora/writer=warehouse`, which `dagster.yaml` limits to one run at a
@@ -16,9 +19,13 @@ time: two refreshes queue whole instead of interleaving their steps.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+from pathlib import Path
 
 import dagster as dg
+
+from pipelines.defs.resources import dora_resource
 
 DEFAULT_CRON = "0 5 * * *"
 DEFAULT_FRESHNESS_HOURS = 36.0
@@ -92,6 +99,33 @@ refresh = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*PARTITIONED),
     tags=WRITER_TAG,
     description="Everything that is not partitioned, in one process: ingest, warehouse, metrics "
-                "and the report index. The automation does this by itself; launch it by hand "
-                "after editing the config.",
+                "and the report index. The automation does this by itself, and the "
+                "`config_changes` sensor launches it when the config file changes.",
 )
+
+
+@dg.sensor(
+    name="config_changes",
+    job=refresh,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches `refresh` when the config file's content changed (the landing may "
+                "hold nothing new, yet teams, services, SLOs or settings did change).",
+)
+def config_changes(context: dg.SensorEvaluationContext):
+    """A `refresh` run for each new content of the config file (its hash is the cursor). The
+    first look only remembers the content: the cron and the automation cover what came before.
+    The file is not parsed here: a config with a mistake still launches the run, which fails
+    with the message that names it."""
+    path = Path(dora_resource().config_path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return dg.SkipReason(f"the config {path} cannot be read ({exc.strerror})")
+    if context.cursor == digest:
+        return dg.SkipReason("the config is unchanged")
+    first = context.cursor is None
+    context.update_cursor(digest)
+    if first:
+        return dg.SkipReason("first look at the config: its content is remembered")
+    return dg.RunRequest(tags={**WRITER_TAG, "dora/trigger": "config"})

@@ -57,7 +57,9 @@ def test_fields_resolve_log_entry_cause_and_unmapped(pd) -> None:
     Q00003: the description names `commit: abc1234` (lower-cased sha kept).
     Q00004: service PLEG maps to legacy-batch, not a configured service -> skipped, counted.
     Q00005: urgency low -> not asked for (urgencies[]=high).
-    So 3 loaded, 1 quarantined (field `service`), 1 never seen."""
+    Q00006: service POTHER, which `services` does not list -> skipped, counted (every service's
+      incidents are asked for, or it would go unseen).
+    So 3 loaded, 2 quarantined (field `service`), 1 never seen."""
     fake, cfg = pd
     fake.incidents = [
         incident(1, "2026-03-03T12:00:00Z", resolved="2026-03-03T15:00:00Z", priority="P1",
@@ -67,6 +69,7 @@ def test_fields_resolve_log_entry_cause_and_unmapped(pd) -> None:
                  description="Bad cache key\ncommit: ABC1234"),
         incident(4, "2026-03-11T09:00:00Z", service="PLEG"),
         incident(5, "2026-03-12T09:00:00Z", urgency="low"),
+        incident(6, "2026-03-13T09:00:00Z", service="POTHER"),
     ]
     fake.log_entries = [resolve_entry("Q00002", "2026-03-05T12:30:00Z")]
     result = pagerduty.sync(cfg, "pd", KNOWN, None, NOW)
@@ -79,11 +82,13 @@ def test_fields_resolve_log_entry_cause_and_unmapped(pd) -> None:
     assert rows["Q00002"]["severity"] == "high"
     assert rows["Q00003"]["commit_sha"] == "abc1234"
     assert all(r["cause"] == "unknown" and r["service"] == "payments-api" for r in rows.values())
-    assert [(b["record_key"], b["field"]) for b in result.bad] == [("Q00004", "service")]
+    assert [(b["record_key"], b["field"]) for b in result.bad] == [("Q00004", "service"),
+                                                                  ("Q00006", "service")]
     assert result.bad[0]["reason"].startswith("unmapped service 'legacy-batch'")
+    assert result.bad[1]["reason"].startswith("unmapped service 'POTHER'")
     assert result.tally.reconciles
     listing = [p for path, p in fake.requests if path == "/incidents"]
-    assert listing[0]["service_ids[]"] == ["PLEG", "PPAY"]
+    assert "service_ids[]" not in listing[0]
     assert listing[0]["urgencies[]"] == ["high"]
 
 
@@ -138,7 +143,8 @@ def test_rate_limit_and_cut_connection_are_waited_out(pd, caplog) -> None:
 def test_rerun_with_nothing_new_makes_two_requests_then_picks_up_changes(pd) -> None:
     """First sync: Q00001 open. Rerun with nothing new: one `/incidents` and one `/log_entries`
     request (2, at most 3). Then Q00001 is resolved (a log entry at 03-15 02:00) and Q00002 is
-    created: the third sync lands both, Q00001 with its resolve time."""
+    created: the third sync lands both, Q00001 with its resolve time. Q00009, of the unlisted
+    service POTHER, changed too: skipped and counted from its log entry, never read itself."""
     fake, cfg = pd
     fake.incidents = [incident(1, "2026-03-14T12:00:00Z")]
     first = pagerduty.sync(cfg, "pd", KNOWN, None, NOW)
@@ -149,12 +155,19 @@ def test_rerun_with_nothing_new_makes_two_requests_then_picks_up_changes(pd) -> 
     assert len(fake.requests) == 2 <= 3
     assert second.rows == {}
     fake.incidents[0].update(status="resolved", resolved_at=None)
-    fake.log_entries = [resolve_entry("Q00001", "2026-03-15T02:00:00Z")]
+    fake.log_entries = [resolve_entry("Q00001", "2026-03-15T02:00:00Z"),
+                        resolve_entry("Q00009", "2026-03-15T02:10:00Z", service="POTHER")]
     fake.incidents.append(incident(2, "2026-03-15T02:30:00Z"))
+    fake.requests.clear()
     third = pagerduty.sync(cfg, "pd", KNOWN, second.cursor, NOW + dt.timedelta(hours=3))
     rows = {r["id"]: r for r in third.rows["incidents"]}
     assert sorted(rows) == ["Q00001", "Q00002"]
     assert rows["Q00001"]["resolved_at"] == dt.datetime(2026, 3, 15, 2, tzinfo=dt.UTC)
+    assert [(b["record_key"], b["field"]) for b in third.bad] == [("Q00009", "service")]
+    assert third.tally.reconciles
+    read = [path for path, _ in fake.requests if path.startswith("/incidents/")]
+    # Q00001 read again for its change (and its resolve log entry); Q00009 never.
+    assert read == ["/incidents/Q00001", "/incidents/Q00001/log_entries"]
 
 
 def test_a_refused_token_is_named_by_its_variable_never_shown(pd, monkeypatch) -> None:

@@ -54,6 +54,8 @@ def test_snapshots_are_shared_through_a_postgres_catalog(
                     for t in second["counts"]}
         metrics = conn.execute("SELECT team, grain, period_start::VARCHAR, deployments "
                                "FROM team_metrics ORDER BY ALL").fetchall()
+        records = conn.execute("SELECT metric, count(*) FROM metric_records "
+                               "GROUP BY ALL ORDER BY ALL").fetchall()
     finally:
         conn.close()
     assert second["counts"] == expected and expected["deployments"] == len(ka.DEPLOYMENTS)
@@ -67,3 +69,6 @@ def test_snapshots_are_shared_through_a_postgres_catalog(
     shared = ask("SELECT team, grain, period_start::VARCHAR, deployments FROM team_metrics "
                  "ORDER BY ALL")
     assert json.loads(json.dumps(shared)) == [list(r) for r in metrics]
+    # The view of every number's records is shared too, over the lake's own tables.
+    shared_records = ask("SELECT metric, count(*) FROM metric_records GROUP BY ALL ORDER BY ALL")
+    assert shared_records == [list(r) for r in records] and records

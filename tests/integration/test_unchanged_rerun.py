@@ -4,13 +4,19 @@ folder brings the work back (pipelines/unchanged.py)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import time
 from pathlib import Path
 
+import duckdb
 import known_answers as ka
+import pytest
 from eventkit import write_config, write_events
 from faultkit import table_checksums
 
+from pipelines.cli import main as cli
 from pipelines.config import load_config
 from pipelines.reports.run import report_stage
 from pipelines.runner import run_pipeline
@@ -69,3 +75,80 @@ def test_missing_reports_are_written_again(tmp_path: Path) -> None:
     shutil.rmtree(reports)
     assert _skipped(_run(config_path)) == {"metrics"}
     assert (reports / "index.html").exists()
+
+
+# ---- `dora-pipeline run` with nothing changed on disk: no work at all --------------------------
+
+WHOLE = "nothing changed since the last complete run (inputs, config, code, warehouse and reports)"
+AN_HOUR_AGO = time.time() - 3600
+
+
+def _settle(folder: Path, when: float = AN_HOUR_AGO) -> None:
+    """Date every file of `folder` in the past, as inputs that have been there a while."""
+    for path in folder.rglob("*"):
+        os.utime(path, (when, when))
+
+
+def _cli_run(config_path: Path, capfd: pytest.CaptureFixture[str]) -> str:
+    capfd.readouterr()
+    assert cli(["run", "--config", str(config_path)]) == 0
+    return capfd.readouterr().err
+
+
+def _deployments(config_path: Path) -> int:
+    conn = duckdb.connect(str(load_config(config_path).warehouse_path), read_only=True)
+    try:
+        return conn.execute("SELECT count(*) FROM deployments").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_cli_run_with_nothing_changed_on_disk_does_no_work(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    config_path = _inputs(tmp_path / "org", ka.INCIDENTS)
+    events = config_path.parent / "events"
+    _settle(events)
+    assert WHOLE not in _cli_run(config_path, capfd)
+    sums = table_checksums(load_config(config_path).warehouse_path)
+
+    said = _cli_run(config_path, capfd)
+    assert WHOLE in said and "ingest" not in said
+    assert table_checksums(load_config(config_path).warehouse_path) == sums
+
+    # One more deployment: the run does its work and loads it.
+    before = _deployments(config_path)
+    extra = {**ka.DEPLOYMENTS[-1], "id": "dep-added-later"}
+    with (events / "deployments.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(extra) + "\n")
+    _settle(events, AN_HOUR_AGO + 60)
+    said = _cli_run(config_path, capfd)
+    assert WHOLE not in said and "ingest" in said
+    assert _deployments(config_path) == before + 1
+    assert WHOLE in _cli_run(config_path, capfd)
+
+    # The same size, another modification time: a change too.
+    path = events / "incidents.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"INC-", b"INX-", 1))
+    _settle(events, AN_HOUR_AGO + 120)
+    assert WHOLE not in _cli_run(config_path, capfd)
+
+
+def test_whole_run_skip_needs_settled_inputs_and_the_same_warehouse(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """An input modified within the last seconds could change again unseen by its stamp: that
+    run records no stamps, so the next one works. A warehouse file replaced or removed since the
+    last run brings the work back too."""
+    config_path = _inputs(tmp_path / "org", ka.INCIDENTS)
+    events = config_path.parent / "events"
+    _settle(events, time.time() + 30)  # modified "just now" whatever the machine's speed
+    _cli_run(config_path, capfd)
+    assert WHOLE not in _cli_run(config_path, capfd)  # nothing was recorded to skip by
+    _settle(events)
+    assert WHOLE not in _cli_run(config_path, capfd)  # other stamps than the last run's
+    assert WHOLE in _cli_run(config_path, capfd)
+
+    warehouse = load_config(config_path).warehouse_path
+    warehouse.unlink()
+    said = _cli_run(config_path, capfd)
+    assert WHOLE not in said and warehouse.exists()
+    assert WHOLE in _cli_run(config_path, capfd)

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings
+from fuzzkit import fuzz_settings, paths_in
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pipelines.config import MAX_PROBLEMS, ConfigError, DoraConfig, load_config
 
-EXAMPLES = int(os.environ.get("DORA_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz_settings(40)
 
 BASE: dict[str, Any] = {
     "warehouse": "data/dora.duckdb",
@@ -59,18 +58,6 @@ VALUES = st.recursive(
 )
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside the config (keys and list indexes)."""
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*prefix, index))
-    return out
-
-
 def _set(node: Any, path: tuple, value: Any, delete: bool = False) -> None:
     for part in path[:-1]:
         node = node[part]
@@ -87,7 +74,7 @@ def config_files(draw: st.DrawFn) -> bytes:
     """The bytes of a config file: the valid base, broken a few times, perhaps mangled."""
     data = yaml.safe_load(yaml.safe_dump(BASE))  # a deep copy
     for _ in range(draw(st.integers(0, 4))):
-        paths = _paths(data)
+        paths = paths_in(data)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
@@ -191,7 +178,7 @@ LEAVES = {"warehouse": st.sampled_from(["dora.duckdb"] * 4 + ["x.duckdb", "data"
 
 
 @st.composite
-def written_paths(draw: st.DrawFn) -> dict[str, str]:
+def writtenpaths_in(draw: st.DrawFn) -> dict[str, str]:
     """`warehouse`, `reports_dir`, `landing_dir` values: relative or absolute, with `..`, `.`,
     trailing slashes, the config's own file and folder, the home folder, the root."""
     home = str(Path.home())
@@ -208,7 +195,7 @@ def written_paths(draw: st.DrawFn) -> dict[str, str]:
 
 
 @FUZZ
-@given(written_paths())
+@given(writtenpaths_in())
 @example({"warehouse": "/"})
 @example({"warehouse": ".."})
 @example({"reports_dir": "/"})

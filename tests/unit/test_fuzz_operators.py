@@ -9,15 +9,15 @@ what loads keeps the canonical guarantees.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from fuzzkit import fuzz_settings, paths_in
 from gitops_world import application, history_entry, k8s_list, replica_set, rollout
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from metrics.schema import DEPLOYMENT_STATUSES, SCHEMAS
@@ -25,9 +25,7 @@ from pipelines.config import load_config
 from pipelines.sources.operators import read_operator
 from pipelines.sources.records import EARLIEST, LATEST
 
-EXAMPLES = int(os.environ.get("DORA_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz_settings(40)
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -73,24 +71,13 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _paths(value, (*prefix, index))
-    return out
-
-
 @st.composite
 def operator_files(draw: st.DrawFn) -> tuple[str, bytes]:
     """(source kind, file bytes): a `kubectl … -o json` list, broken."""
     kind = draw(st.sampled_from(sorted(TEMPLATES)))
     objects = json.loads(json.dumps(TEMPLATES[kind]))  # a deep copy
     for _ in range(draw(st.integers(0, 5))):
-        paths = _paths(objects)
+        paths = paths_in(objects)
         path = draw(st.sampled_from(paths))
         target = objects
         for part in path[:-1]:

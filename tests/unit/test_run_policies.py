@@ -65,3 +65,31 @@ def test_one_warehouse_writer_run_at_a_time(tmp_path: Path) -> None:
     assert WRITER.items() <= dict(automation.run_tags).items()
     assert WRITER.items() <= dict(defs.resolve_job_def("refresh").tags).items()
     assert defs.resolve_job_def("refresh").executor_def is dg.in_process_executor
+
+
+def test_editing_the_config_launches_refresh(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `config_changes` sensor: the first look remembers the content, the same content
+    again launches nothing, new content launches one `refresh` (writer-tagged), once. The file
+    is not parsed (this one is no valid config): the run it launches says what is wrong."""
+    config = tmp_path / "dora.yaml"
+    config.write_text("min_sample: 5\n", encoding="utf-8")
+    monkeypatch.setenv("DORA_CONFIG", str(config))
+    sensor = asset_graph.definitions().resolve_sensor_def("config_changes")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    def tick(cursor: str | None) -> dg.SensorExecutionData:
+        with dg.build_sensor_context(cursor=cursor) as context:
+            return sensor.evaluate_tick(context)
+
+    first = tick(None)
+    assert first.run_requests == [] and first.cursor
+    assert tick(first.cursor).run_requests == []
+    config.write_text("min_sample: 3\n", encoding="utf-8")
+    edited = tick(first.cursor)
+    assert len(edited.run_requests) == 1 and edited.cursor != first.cursor
+    assert sensor.job_name == "refresh"
+    assert WRITER.items() <= edited.run_requests[0].tags.items()
+    assert tick(edited.cursor).run_requests == []
+    config.unlink()
+    assert tick(edited.cursor).run_requests == []  # unreadable: skipped, said why

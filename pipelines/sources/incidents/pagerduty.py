@@ -150,7 +150,9 @@ def sync(cfg: PagerDutySource, name: str, known_services: set[str],
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     api = PagerDuty(cfg, name)
     result = SourceResult(name)
-    params: dict[str, Any] = {"service_ids[]": sorted(cfg.services), "time_zone": "UTC"}
+    # Every service's incidents: those of services `services` does not map are skipped and
+    # counted (docs/incidents.md), which a `service_ids[]` filter would hide.
+    params: dict[str, Any] = {"time_zone": "UTC"}
     if cfg.urgencies:
         params["urgencies[]"] = cfg.urgencies
     if cursor:
@@ -170,9 +172,14 @@ def sync(cfg: PagerDutySource, name: str, known_services: set[str],
                                  start, now):
             incident_id = (entry.get("incident") or {}).get("id")
             service_id = (entry.get("service") or {}).get("id")
-            if incident_id and incident_id not in seen and service_id in cfg.services:
-                seen.add(incident_id)
+            if not incident_id or incident_id in seen:
+                continue
+            seen.add(incident_id)
+            if service_id in cfg.services:
                 changed.append(incident_id)
+            else:  # counted from the log entry: reading the incident would tell no more
+                result.skip("incidents", {"id": incident_id, "service": service_id},
+                            f"GET /log_entries ({cfg.base_url})", str(service_id))
         for incident_id in changed:
             incident = api.get(f"/incidents/{quote(incident_id, safe='')}").get("incident", {})
             if not cfg.urgencies or incident.get("urgency") in cfg.urgencies:

@@ -1,0 +1,29 @@
+"""Writing small files atomically: a reader (another process polling it) sees the old content
+or the new, never half of it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Write `text` to `path` through a temporary file beside it and `os.replace`.
+
+    A failure removes the temporary file and names `path` (a full disk fails the write, whose
+    error carries no file name of its own). `mode` sets the permissions (mkstemp gives 0o600).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not exc.filename:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise

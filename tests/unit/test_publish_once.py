@@ -1,0 +1,55 @@
+"""Publishing copies the working copy only when it changed since the last publish.
+
+A rerun that changes nothing leaves the published file as it is (the same inode: not copied
+again); a write to the working copy, or a published file changed behind our back, publishes
+anew.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.warehouse import connect, publish
+
+
+def _publish(warehouse: Path, sql: str | None = None) -> int:
+    """Open the working copy, run `sql`, publish; the published file's inode."""
+    conn = connect(warehouse)
+    try:
+        if sql:
+            conn.execute(sql)
+        publish(conn)
+    finally:
+        conn.close()
+    return warehouse.stat().st_ino
+
+
+def test_nothing_written_means_nothing_copied(tmp_path: Path) -> None:
+    warehouse = tmp_path / "dora.duckdb"
+    first = _publish(warehouse, "CREATE TABLE t AS SELECT 1 AS x")
+    assert _publish(warehouse) == first  # opened, checkpointed, nothing written: kept
+
+
+def test_a_write_publishes_again(tmp_path: Path) -> None:
+    warehouse = tmp_path / "dora.duckdb"
+    first = _publish(warehouse, "CREATE TABLE t AS SELECT 1 AS x")
+    assert _publish(warehouse, "INSERT INTO t VALUES (2)") != first
+    conn = connect(warehouse, read_only=True)
+    try:
+        assert conn.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
+    finally:
+        conn.close()
+
+
+def test_a_published_file_changed_elsewhere_is_published_again(tmp_path: Path) -> None:
+    warehouse = tmp_path / "dora.duckdb"
+    first = _publish(warehouse, "CREATE TABLE t AS SELECT 1 AS x")
+    with open(warehouse, "r+b") as handle:  # zeroed in place: same size, new mtime
+        handle.seek(warehouse.stat().st_size - 4096)
+        handle.write(bytes(4096))
+    assert _publish(warehouse) != first
+    conn = connect(warehouse, read_only=True)
+    try:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        conn.close()
