@@ -11,8 +11,7 @@ process times (1) DuckDB reading every event file into tables (`read_json` / `re
 quarantine, land as Parquet), then that ingest again with nothing changed. With `--repeat N` the
 read and the first ingest are each timed N times, alternately, and the best of each is kept (on a
 shared machine one slow turn otherwise decides the ratio); CPU seconds are printed beside them,
-and their ratio (the ingest reads two files at a time and DuckDB uses every core, so on an idle
-machine the wall-time ratio is the lower of the two).
+and their ratio (less sensitive to what else runs on the machine).
 Unless `--no-run`, it then times two whole `dora-pipeline run`s of the organisation, the second
 with nothing changed.
 Targets (issue "Ingest that is true to the sources, and fast"): ingest ≤ 3× DuckDB's read; a run
