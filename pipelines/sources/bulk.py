@@ -191,7 +191,15 @@ def _rules(entity: str) -> tuple[str, dict[str, str]]:
     return "true", {}
 
 
-def bulk_query(entity: str) -> str:
+def _null_member(name: str, spec: FieldSpec) -> str:
+    """The length `"<name>":null,` adds to a compact line that holds it (see `bulk_query`)."""
+    if spec.required or name in ("author", "submitted_at", "state"):
+        return "0"
+    return (f"CASE WHEN contains(line, '\"{name}\":null') AND NOT contains(line, '\\') "
+            f"THEN {len(name) + 8} ELSE 0 END")
+
+
+def bulk_query(entity: str, compact: bool = True) -> str:
     """The query over `_lines` giving the canonical values of the plainly good lines.
 
     Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
@@ -206,16 +214,25 @@ def bulk_query(entity: str) -> str:
     # The keys are known and distinct when the line is exactly as long as its known fields
     # written compactly, as DuckDB writes them back (cheap: a key more, a key twice, a field
     # given as null, a space add length; and no field that passes the checks below is written
-    # back longer than it was read). Else the keys are read (a second parse), and they are
-    # fine when there are as many as fields found non-null, or when they are those of the
-    # file's first line (`$keys`: known and distinct, or empty; fields given as null are the
-    # usual reason); else (an unknown or a repeated key) the exact, costly check.
+    # back longer than it was read). A field given as null counts when `"<name>":null` is in a
+    # line without backslashes (so every `"` delimits a text: it is a key, and nested in a
+    # value only in one no check lets pass, or in a member that is longer still) and the name
+    # is not one of a review's. Else the keys are read (a second parse): fine when there are as
+    # many as fields found non-null, or when they are those of the file's first line (`$keys`:
+    # known and distinct, or empty); else (an unknown or a repeated key) the exact, costly check.
+    # (Lines that are not compact, such as Python's default `{"a": 1, "b": 2}`, are all read
+    # twice: `compact=False` then reads the keys of every line at once, which is cheaper.)
     found = " + ".join(f"(_j.{n} IS NOT NULL)::INTEGER" for n in fields)
-    compact = " + ".join(f"coalesce(strlen(_j.{n}) + {len(n) + 4}, 0)" for n in fields)
-    keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {compact} "
-               f"THEN true ELSE list_transform([TRY(json_keys(line))], lambda _keys: "
-               f"len(_keys) = {found} OR _keys = CAST($keys AS VARCHAR[]) OR "
-               f"len(_keys) = len(list_intersect(_keys, {known})))[1] END")
+    keys = "TRY(json_keys(line))" if compact else "_keys"
+    keys_ok = (f"WHEN len({keys}) = {found} OR {keys} = CAST($keys AS VARCHAR[]) "
+               f"THEN true ELSE len({keys}) = len(list_intersect({keys}, {known})) END")
+    if compact:
+        length = " + ".join(f"coalesce(strlen(_j.{n}) + {len(n) + 4}, {_null_member(n, s)})"
+                            for n, s in fields.items())
+        keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {length} "
+                   f"THEN true {keys_ok}")
+    else:
+        keys_ok = f"CASE {keys_ok}"
     rules, normal = _rules(entity)
     rules = f"{rules} AND {_instants(fields)}"
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
@@ -224,7 +241,8 @@ def bulk_query(entity: str) -> str:
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
 WITH parsed AS (
-    SELECT line_no, line, TRY(json_transform(line, {_sql_text(structure)})) AS _j
+    SELECT line_no, line, {"" if compact else "TRY(json_keys(line)) AS _keys, "}
+           TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
     WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
@@ -238,23 +256,25 @@ FROM checked WHERE _ok AND {rules}
 """  # noqa: S608 - every name comes from the record models
 
 
-def _first_keys(lines: pa.Table, entity: str) -> list[str]:
-    """The keys of the first line, in order, when it is an object of known, distinct fields;
-    else none. (Lines from one writer usually share them: `bulk_query` then checks them cheaply.)
-    """
+def _first_line(lines: pa.Table, entity: str) -> tuple[list[str], bool]:
+    """The keys of the first line, in order, when it is an object of known, distinct fields
+    (else none), and whether it is written compactly, with no space between values. Lines from
+    one writer usually share both: `bulk_query` then checks keys cheaply."""
     if not lines.num_rows:
-        return []
+        return [], True
     text = lines.column("line")[0].as_py()
     try:
         pairs = json.loads(text, object_pairs_hook=lambda p: p) if text.lstrip().startswith(
             "{") else None
     except (ValueError, RecursionError):
-        return []
+        return [], True
     if not isinstance(pairs, list):
-        return []
+        return [], True
     keys = [k for k, _ in pairs]
+    compact = not text.startswith(("{ ", '{"' + keys[0] + '": ') if keys else "{ ")
     fields = FIELDS[entity]
-    return keys if len(set(keys)) == len(keys) and all(k in fields for k in keys) else []
+    known = len(set(keys)) == len(keys) and all(k in fields for k in keys)
+    return (keys if known else []), compact
 
 
 def cells_query(entity: str, columns: list[str]) -> str | None:
@@ -306,8 +326,9 @@ FROM checked WHERE {rules} AND {_instants(fields)}
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
               ) -> tuple[pl.DataFrame, np.ndarray]:
     """(rows loaded in bulk with their `line_no`, line numbers left for the models)."""
-    params = {"keys": _first_keys(lines, entity)}
-    good = _run(bulk_query(entity), "_lines", lines, entity, known_slos, params)
+    keys, compact = _first_line(lines, entity)
+    good = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos,
+                {"keys": keys})
     all_lines = lines.column("line_no").to_numpy()
     rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
     return good, rest

@@ -453,12 +453,21 @@ def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) ->
         good[:-1] + ',"fix_for":null}',  # a null field: loads
         good.replace('"id":"d1",', '"id": "d1",'),  # a space: loads
         good.replace('"abc"', '"ab\\u0063"'),  # an escape written back shorter: loads
+        # `"fix_for":null` counted as a member, but nested in an unknown one: quarantined
+        good[:-1] + ',"x":{"fix_for":null}}',
+        good[:-1] + ',"fix_for":null,"fix_for":null}',  # twice: quarantined
     ]
     (tmp_path / "deployments.jsonl").write_text("\n".join(lines) + "\n")
+    # A review's `"author":null` is never counted as the record's `author`: here a key of the
+    # same length (`"abcdef":null`) would otherwise take its place unnoticed.
+    pr = ('{"repo":"r","number":1,"created_at":"2026-01-05T10:00:00Z","abcdef":null,'
+          '"reviews":[{"author":null,"submitted_at":"2026-01-05T10:00:00Z","state":"A"}]}')
+    (tmp_path / "pull_requests.jsonl").write_text(pr + "\n")
     bulk = read_folder(tmp_path, "t")
     plain = read_folder(tmp_path, "t", bulk=False)
     assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
-    assert bulk.frames["deployments"].to_dicts() == plain.frames["deployments"].to_dicts()
-    assert bulk.quarantine["line"].to_list() == [2, 3]
-    assert bulk.quarantine["field"].to_list() == ["colour", "id"]
+    for entity in ("deployments", "pull_requests"):
+        assert bulk.frames[entity].to_dicts() == plain.frames[entity].to_dicts()
+    assert bulk.quarantine["line"].to_list() == [1, 2, 3, 7, 8]
+    assert bulk.quarantine["field"].to_list() == ["abcdef", "colour", "id", "x", "fix_for"]
     assert bulk.frames["deployments"].height == 4
