@@ -440,10 +440,10 @@ def test_an_empty_file_has_no_records_either_way(tmp_path: Path) -> None:
 
 
 def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) -> None:
-    """The bulk path recognises a compact line's keys by its length (`bulk.bulk_query`): a key
-    it does not know, a key given twice (even with the same value), a field given as null, or
-    a space all make the line longer, and the models decide (the same as reading without bulk).
-    """
+    """The bulk path recognises a compact line's keys by its length, and a list of texts by its
+    quotes (`bulk.bulk_query`): a key it does not know, a key given twice, a space make the line
+    longer; an object or a list among a list's items is never taken for texts; the models decide
+    (the same as reading without bulk)."""
     good = ('{"id":"d1","service":"api","environment":"production","revision":"abc",'
             '"finished_at":"2026-01-05T10:00:00Z","status":"success"}')
     lines = [
@@ -456,6 +456,10 @@ def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) ->
         # `"fix_for":null` counted as a member, but nested in an unknown one: quarantined
         good[:-1] + ',"x":{"fix_for":null}}',
         good[:-1] + ',"fix_for":null,"fix_for":null}',  # twice: quarantined
+        # Lists: as many quotes as two per item, yet not all texts: quarantined
+        good[:-1] + ',"labels":[1,{"k":"v"}]}',
+        good[:-1] + ',"labels":[["a"]]}',
+        good[:-1] + ',"labels":["a[b","c{d"]}',  # brackets in texts: loads
     ]
     (tmp_path / "deployments.jsonl").write_text("\n".join(lines) + "\n")
     # A review's `"author":null` is never counted as the record's `author`: here a key of the
@@ -468,6 +472,8 @@ def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) ->
     assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
     for entity in ("deployments", "pull_requests"):
         assert bulk.frames[entity].to_dicts() == plain.frames[entity].to_dicts()
-    assert bulk.quarantine["line"].to_list() == [1, 2, 3, 7, 8]
-    assert bulk.quarantine["field"].to_list() == ["abcdef", "colour", "id", "x", "fix_for"]
-    assert bulk.frames["deployments"].height == 4
+    assert bulk.quarantine["line"].to_list() == [1, 2, 3, 7, 8, 9, 10]
+    assert bulk.quarantine["field"].to_list() == ["abcdef", "colour", "id", "x", "fix_for",
+                                                  "labels[1]", "labels[0]"]
+    assert bulk.frames["deployments"].height == 5
+    assert bulk.frames["deployments"]["labels"].to_list()[-1] == ["a[b", "c{d"]
