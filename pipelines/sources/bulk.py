@@ -110,13 +110,14 @@ _IN_RANGE = (f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
 
 
 def _check(name: str, spec: FieldSpec) -> str:
-    """SQL true when field `name` (its JSON text `_j.<name>`, NULL when absent or null) is
-    plainly valid. The JSON type shows in the first character; a whole number of at most 18
-    digits always fits 64 bits. (A timestamp's instant, parsed once, is checked by `_rules`.)"""
+    """SQL true when field `name` (its JSON text `_j.<name>`, a timestamp's text; NULL when
+    absent or null) is plainly valid. The JSON type shows in the first character; a whole
+    number of at most 18 digits always fits 64 bits. (A timestamp's instant, parsed once, is
+    checked by `_rules`.)"""
     f = f"_j.{name}"
     if spec.kind == "timestamp":
-        # Matched on the JSON text itself: the plain form has nothing JSON escapes.
-        ok = f"regexp_full_match({f}, {_sql_text(chr(34) + _TIMESTAMP + chr(34))})"
+        # Read as text (a number or an object read as text never has this form).
+        ok = f"regexp_full_match({f}, {_sql_text(_TIMESTAMP)})"
     elif spec.kind == "text":
         ok = f"left({f}, 1) = '\"'"
         if spec.required:
@@ -158,18 +159,13 @@ def _instants(fields: dict[str, FieldSpec]) -> str:
     return " AND ".join(out) or "true"
 
 
-def _unquoted(f: str) -> str:
-    """The text of JSON string `f` that holds no escapes (cheaper than parsing it)."""
-    return f"substr({f}, 2, length({f}) - 2)"
-
-
 def _value(name: str, spec: FieldSpec) -> str:
     f = f"_j.{name}"
     return {
         "text": f"{f} ->> '$'",
         "int": f"TRY_CAST({f} AS BIGINT)",
         "bool": f"{f} = 'true'",
-        "timestamp": f"TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ)",
+        "timestamp": f"TRY_CAST({f} AS TIMESTAMPTZ)",
         "list": f"TRY_CAST({f} AS VARCHAR[])",
         # Checked plain (texts or nulls, a timestamp as text): typed in one step.
         "reviews": (f"json_transform({f}, '[{{\"author\": \"VARCHAR\", "
@@ -214,7 +210,10 @@ def bulk_query(entity: str, compact: bool = True) -> str:
     them twice.
     """
     fields = FIELDS[entity]
-    structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
+    # Each field as its JSON text, to check its kind; a timestamp as the text it holds.
+    structure = "{" + ", ".join(
+        f'"{n}": "{"VARCHAR" if s.kind == "timestamp" else "JSON"}"' for n, s in fields.items()
+    ) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
     # The keys are known and distinct when the line is exactly as long as its known fields
@@ -233,8 +232,9 @@ def bulk_query(entity: str, compact: bool = True) -> str:
     keys_ok = (f"WHEN len({keys}) = {found} OR {keys} = CAST($keys AS VARCHAR[]) "
                f"THEN true ELSE len({keys}) = len(list_intersect({keys}, {known})) END")
     if compact:
-        length = " + ".join(f"coalesce(strlen(_j.{n}) + {len(n) + 4}, {_null_member(n, s)})"
-                            for n, s in fields.items())
+        length = " + ".join(
+            f"coalesce(strlen(_j.{n}) + {len(n) + 4 + 2 * (s.kind == 'timestamp')}, "
+            f"{_null_member(n, s)})" for n, s in fields.items())
         keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {length} "
                    f"THEN true {keys_ok}")
     else:
