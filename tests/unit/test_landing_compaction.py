@@ -9,12 +9,13 @@ import os
 import random
 from pathlib import Path
 
+import fsspec
 import polars as pl
 import pytest
 
 from pipelines.build import build_canonical
 from pipelines.config import DoraConfig
-from pipelines.landing import batch_dir, batch_files, compact, write_batch
+from pipelines.landing import batch_dir, batch_files, compact, read_entity, write_batch
 from pipelines.warehouse import connect
 
 UTC = dt.UTC
@@ -127,3 +128,27 @@ def test_a_write_compacts_a_full_folder_but_not_young_batches(tmp_path: Path) ->
     # The newest content is still recognised: landing v40 again writes nothing.
     assert write_batch(root, "github", "acme/x", "pull_requests", pr("v40")) is None
     assert os.path.exists(folder / names[1])
+
+
+def test_an_object_store_folder_is_compacted_the_same_way() -> None:
+    """On an object store (fsspec's in-memory one here) compaction merges the batches with the
+    same rule: per key and source the newest by update time, then by landing order."""
+    root = f"memory://compaction-{os.getpid()}/landing"
+    monday, tuesday = (dt.datetime(2026, 1, d, tzinfo=UTC) for d in (5, 6))
+    # (title, update time): "b" is the newest by update time, though landed second; it is the
+    # one kept ("d", without an update time, counts as older than any).
+    versions = [("a", monday), ("b", tuesday), ("c", monday), ("d", None), ("e", monday)]
+    for title, updated in versions:
+        write_batch(root, "github", "acme/x", "pull_requests", pl.DataFrame({
+            "repo": ["acme/x"], "number": [7], "title": [title],
+            "created_at": [dt.datetime(2026, 1, 5, tzinfo=UTC)], "source": ["gh"],
+            "_updated_at": [updated]}))
+    assert len(batch_files(root, "pull_requests")) == 5
+    assert compact(root, "github", "acme/x", "pull_requests", at=2, grace=0)
+    files = batch_files(root, "pull_requests")
+    assert len(files) == 1 and str(files[0]).endswith("-compacted.parquet")
+    kept = read_entity(root, "pull_requests")
+    assert kept["title"].to_list() == ["b"]
+    # Nothing more to do: one batch is not more than two.
+    assert not compact(root, "github", "acme/x", "pull_requests", at=2, grace=0)
+    fsspec.filesystem("memory").rm(root.removeprefix("memory://").split("/")[0], recursive=True)
