@@ -172,7 +172,8 @@ def _duckdb_for(frames: dict[str, pl.DataFrame],
         return
     conn = into[0]
     # The SQL assumes a UTC session, as the private connection has.
-    zone = conn.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    # fetchall: a result left open (fetchone) makes the next `register` fail.
+    zone = conn.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     conn.execute("SET TimeZone = 'UTC'")
     for table, frame in frames.items():
         conn.register(table, frame.to_arrow())

@@ -247,6 +247,16 @@ class Trend:
         return f"{metric_label} {self.direction}: {rate}, {_fmt_p(self.p_value)} {over}"
 
 
+def theil_sen_slope(y: np.ndarray, x: np.ndarray) -> float:
+    """The Theil–Sen slope: the median of the slopes of every pair of points with x_i < x_j,
+    as ``scipy.stats.theilslopes(y, x).slope`` computes it (the same operations, so the same
+    float), without its intervals and input checks (a trend is read for every metric of
+    every page)."""
+    deltax = x[:, np.newaxis] - x
+    deltay = y[:, np.newaxis] - y
+    return float(np.median(deltay[deltax > 0] / deltax[deltax > 0]))
+
+
 def _direction(slope: float, p_value: float, lower_is_better: bool, alpha: float) -> str:
     if p_value >= alpha or slope == 0:
         return NO_CLEAR_TREND
@@ -279,10 +289,7 @@ def trend(
         return Trend(NO_CLEAR_TREND, None, None, len(points), last_n)
     x = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
-    # scipy.stats takes a second to import; only the reports draw trends.
-    from scipy.stats import theilslopes
-
-    slope = float(theilslopes(y, x).slope)
+    slope = theil_sen_slope(y, x)  # not scipy.stats: a second to import, slow per call
     p_value = mann_kendall(y).p_value
     direction = _direction(slope, p_value, lower_is_better, alpha)
     return Trend(direction, slope, p_value, len(points), last_n)

@@ -42,7 +42,7 @@ from pipelines.snapshot import landed_files, read_landed
 from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
 from pipelines.sources.incidents.prometheus import file_slos
-from pipelines.warehouse import connect, publish
+from pipelines.warehouse import connect, publish, scalar
 
 RECORDS_TABLE = "team_metric_records"  # the records of team_metrics (docs/sql.md)
 CANONICAL = ("commits", "pull_requests", "deployments", "incidents", "sli_measurements",
@@ -190,7 +190,7 @@ def build_canonical(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict
     configured = config_tables(config)
     if _unchanged(conn, {"landing_inputs": inputs, **configured}):
         publish_if_consistent(conn)
-        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+        return {t: scalar(conn, f'SELECT count(*) FROM "{t}"')  # noqa: S608
                 for t in (*CANONICAL, "source_conflicts", *configured)}
     counts: dict[str, int] = {}
     conflicts = []
@@ -273,7 +273,8 @@ def _replace(conn: duckdb.DuckDBPyConnection, tables: dict[str, tuple[pl.DataFra
         if compute is not None:
             tables = {**compute(conn), **tables}
             for name in written:
-                counts[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+                # fetchone would leave the result open, and the next register would fail.
+                counts[name] = scalar(conn, f'SELECT count(*) FROM "{name}"')  # noqa: S608
         for name in [*written, *tables]:
             if name in tables:
                 frame, order = tables[name]

@@ -16,6 +16,13 @@ import polars as pl
 
 from metrics.compute import sql_text
 from pipelines.config import DoraConfig
+from pipelines.reports.figures import (
+    MARKER_SETS,
+    deployment_marks,
+    incident_marks,
+    marker_sets,
+)
+from pipelines.reports.records import TeamRecords, prepare_records
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -55,12 +62,17 @@ def split(frame: pl.DataFrame, by: str | list[str]) -> dict:
     return {(k[0] if isinstance(by, str) else k): v for k, v in parts.items()}
 
 
+def spans(frame: pl.DataFrame, by: str) -> dict:
+    """Where each value of `by` sits in `frame` (sorted by `by`): value → (first row, rows)."""
+    found = (frame.select(by).with_row_index("row")
+             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
+    return {key: (row, n) for key, row, n in found.rows()}
+
+
 def split_sorted(frame: pl.DataFrame, by: str) -> dict[str, pl.DataFrame]:
     """`frame`, sorted by `by` (the report queries sort by team first), split into one slice
     per value: slices share the frame's memory, where `split` would copy every row."""
-    spans = (frame.select(by).with_row_index("row")
-             .group_by(by, maintain_order=True).agg(pl.col("row").first(), pl.len()))
-    return {key: frame.slice(row, n) for key, row, n in spans.rows()}
+    return {key: frame.slice(row, n) for key, (row, n) in spans(frame, by).items()}
 
 
 @dataclass
@@ -147,7 +159,9 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records: pl.DataFrame | None  # team_metric_records rows; None when the warehouse has none
+    records: TeamRecords | None  # behind the points; None when the warehouse has no records
+    deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
+    incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
 
 
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -158,22 +172,36 @@ def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
-               record_sets: list[str]) -> dict[str, TeamData]:
+               record_sets: dict[str, str]) -> dict[str, TeamData]:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
-    the records of `record_sets` (the registry's `record_set` of each metric a page opens)."""
+    the records of the record sets of `record_sets` (metric → the registry's `record_set`,
+    for each metric a page opens). The timeline's markers and the records, drawn from many
+    rows on every page, are worked out here for all the teams at once."""
     wanted = None if teams is None else list(teams)
+    every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
     reorganisations = load_reorganisations(conn, wanted)
-    records = (query(conn, "report_records", teams=wanted, sets=record_sets)
+    records = (query(conn, "report_records", teams=wanted,
+                     sets=sorted(set(record_sets.values())))
                if has_relation(conn, "team_metric_records") else None)
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
+    # the timeline's markers: each trace's rows, for every team in one pass, then split
+    marks = {f"deployment:{role}": frame for role, frame in marker_sets(
+        tables["deployments"].select("team").hstack(
+            deployment_marks(tables["deployments"]))).items()}
+    marks["incidents"] = tables["incidents"].select("team").hstack(
+        incident_marks(tables["incidents"]))
+    marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
-    recs = split_sorted(records, "team") if records is not None else {}
-    every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
+    recs = prepare_records(records, every) if records is not None else None
 
     def part(name: str, team: str) -> pl.DataFrame:
         found = parts[name].get(team)
         return found if found is not None else tables[name].clear()
+
+    def marks_of(name: str, team: str) -> pl.DataFrame:  # with its `team` column, unread
+        found = marked[name].get(team)
+        return found if found is not None else marks[name].clear()
 
     return {team: TeamData(
         team=team,
@@ -185,5 +213,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records=None if records is None else recs.get(team, records.clear()),
+        records=None if recs is None else recs[team],
+        deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
+        incident_marks=marks_of("incidents", team),
     ) for team in every}

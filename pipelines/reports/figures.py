@@ -61,9 +61,16 @@ def short(value: object, limit: int = 40) -> str:
     return esc(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _split(frame: pl.DataFrame, by: str | list[str]) -> dict[tuple, pl.DataFrame]:
-    """`frame` split by the values of `by` (tuple keys), in one pass."""
-    return frame.partition_by(by, as_dict=True, maintain_order=True)
+def column_groups(frame: pl.DataFrame, keys: list[str],
+                  columns: list[str]) -> dict[tuple, dict[str, list]]:
+    """`columns` of `frame` as plain lists per value of `keys` (a tuple; rows keep their
+    order): a group of rows is read as lists anyway, and slicing lists costs nothing next to a
+    frame per group (an SLO has a point per week for years)."""
+    cols = {c: frame.get_column(c).to_list() for c in columns}
+    at: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
+        at.setdefault(key, []).append(i)
+    return {key: {c: [v[i] for i in rows] for c, v in cols.items()} for key, rows in at.items()}
 
 
 @lru_cache(maxsize=8192)  # pages write the same few hundred periods thousands of times
@@ -105,9 +112,9 @@ def _grain_buttons(traces: list[dict]) -> list[dict]:
     }]
 
 
-def _hover(point: Point, spec: MetricSpec, grain: str, min_sample: int) -> str:
-    lines = [f"<b>{_period_label(point.period, grain)}</b>",
-             f"{spec.title}: {format_value(point.value, spec)}"]
+def _hover(point: Point, spec: MetricSpec, label: str, value: str, min_sample: int) -> str:
+    """A point's hover; `label` and `value`: its period and value as written."""
+    lines = [f"<b>{label}</b>", f"{spec.title}: {value}"]
     if spec.kind == "count":
         lines.append(f"{point.count} deployments on {point.samples} deploy days")
     elif point.samples is not None:
@@ -158,9 +165,13 @@ def _interval_band(series: list[Point], grain: str, name: str) -> dict:
 def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample: int,
                   name: str, lines: bool) -> dict:
     colors = [MUTED if p.low_sample else BLUE for p in series]
+    # each point's period and value as written, once for its hover and its records' caption
+    days = [_day(p.period) for p in series]
+    labels = [_period_label(p.period, grain) for p in series]
+    values = [format_value(p.value, spec) for p in series]
     return {
         "type": "scatter",
-        "x": [_day(p.period) for p in series],
+        "x": days,
         "y": [p.value for p in series],
         "mode": "lines+markers" if lines else "markers",
         "name": name,
@@ -172,16 +183,19 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
             "symbol": ["circle-open" if p.low_sample else "circle" for p in series],
             "line": {"width": 1.5, "color": colors},
         },
-        "hovertext": [_hover(p, spec, grain, min_sample) for p in series],
+        "hovertext": [_hover(p, spec, label, value, min_sample)
+                      for p, label, value in zip(series, labels, values, strict=True)],
         "hoverinfo": "text",
-        "customdata": [[_day(p.period), _caption(p, spec, grain)] for p in series],
+        "customdata": [[day, _caption(p, spec, label, value)]
+                       for p, day, label, value in zip(series, days, labels, values,
+                                                       strict=True)],
         "meta": {"grain": grain, "role": "points", "metric": spec.key},
     }
 
 
-def _caption(point: Point, spec: MetricSpec, grain: str) -> str:
+def _caption(point: Point, spec: MetricSpec, label: str, value: str) -> str:
     """The plain-text heading of a point's records table (set as text, never parsed)."""
-    text = f"{spec.title}, {_period_label(point.period, grain)}: {format_value(point.value, spec)}"
+    text = f"{spec.title}, {label}: {value}"
     if point.samples is not None and spec.kind != "count":
         text += f" (n = {point.samples} {spec.sample_noun})"
     return text
@@ -286,13 +300,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
 def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
     """Median coding, pickup, review and deploy time per period (they need not add up)."""
     traces = []
-    parts = _split(breakdown, "grain")
+    columns = ["period_start", *(f"{s}_{c}" for s in SEGMENT_COLORS
+                                 for c in ("p50_hours", "samples"))]
+    parts = column_groups(breakdown, ["grain"], columns)
     for grain in ("week", "month"):
-        rows = parts.get((grain,), breakdown.clear())  # sorted by period in SQL
-        periods = rows["period_start"].to_list()
+        rows = parts.get((grain,), {c: [] for c in columns})  # sorted by period in SQL
+        periods = rows["period_start"]
         for segment, color in SEGMENT_COLORS.items():
-            values = rows[f"{segment}_p50_hours"].to_list()
-            counts = rows[f"{segment}_samples"].to_list()
+            values = rows[f"{segment}_p50_hours"]
+            counts = rows[f"{segment}_samples"]
             traces.append({
                 "type": "scatter", "x": [_day(p) for p in periods], "y": values,
                 "mode": "lines+markers", "name": segment, "legendgroup": segment,
@@ -327,10 +343,10 @@ def _truthy(column: str) -> pl.Expr:
     return pl.col(column).fill_null(False)
 
 
-def _deployment_columns(deployments: pl.DataFrame) -> pl.DataFrame:
+def deployment_marks(deployments: pl.DataFrame) -> pl.DataFrame:
     """Per deployment, what its timeline marker shows: `x` (minute), `y` (escaped service),
     `hover`, `week` (Monday of its week) and `kind` (see `deployment_kind`), built for all
-    rows at once in polars (a page can have thousands)."""
+    rows at once in polars (a page can have thousands; the reports mark every team's at once)."""
     d = deployments
     if d.height == 0:
         return pl.DataFrame(schema={"x": pl.String, "y": pl.String, "hover": pl.String,
@@ -399,7 +415,7 @@ def _filled(column: str) -> pl.Expr:
     return pl.col(column).fill_null("") != ""
 
 
-def _incident_columns(incidents: pl.DataFrame) -> pl.DataFrame:
+def incident_marks(incidents: pl.DataFrame) -> pl.DataFrame:
     """Per incident, what its timeline star shows: `x` (minute opened), `y` (escaped service),
     `hover`, `week` (Monday of the week it opened), and its bar's `end` (minute resolved),
     built for all rows at once in polars."""
@@ -435,10 +451,30 @@ def _incident_columns(incidents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figure:
+def _week_captions(weeks: list[str], title: str) -> list[list[str]]:
+    """Each marker's [week, records caption]: one list per week, shared by its markers."""
+    captions = {w: [w, f"{title}, week of {w}"] for w in set(weeks)}
+    return [captions[w] for w in weeks]
+
+
+# The timeline's deployment traces: which marked rows each draws (see `deployment_marks`)
+MARKER_SETS = {"deployment": pl.col("kind") == "deployment",
+               "rollback": pl.col("kind") == "rollback", "fix": pl.col("kind") == "fix",
+               "failed": pl.col("failed")}
+
+
+def marker_sets(drawn: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows of `deployment_marks` each deployment trace of the timeline draws."""
+    return {role: drawn.filter(rows) for role, rows in MARKER_SETS.items()}
+
+
+def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
+                    drawn: dict[str, pl.DataFrame] | None = None,
+                    inc: pl.DataFrame | None = None) -> Figure:
     """Every deployment per service; failures ringed red; rollbacks, fixes and hotfixes marked;
-    incidents as stars with a bar to their resolution."""
-    inc = _incident_columns(incidents)
+    incidents as stars with a bar to their resolution. `drawn` and `inc`: the rows'
+    `marker_sets` and `incident_marks` when already worked out (for all teams at once)."""
+    inc = incident_marks(incidents) if inc is None else inc
     services = sorted(set(deployments["service"].to_list()) | set(incidents["service"].to_list()),
                       key=lambda s: (s.casefold(), s))
     styles = {
@@ -446,26 +482,22 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
                                       "opacity": 0.75}),
         "rollback": ("rollback", {"symbol": "triangle-down", "size": 11, "color": ORANGE}),
         "fix": ("fix or hotfix", {"symbol": "diamond", "size": 10, "color": GREEN}),
+        "failed": ("failed", {"symbol": "circle-open", "size": 16, "color": RED,
+                              "line": {"width": 2}}),
     }
+    drawn = marker_sets(deployment_marks(deployments)) if drawn is None else drawn
     traces = []
-
-    drawn = _deployment_columns(deployments)
-
-    def markers(chosen: pl.DataFrame, name: str, marker: dict, role: str, metric: str) -> dict:
-        """Deployment markers; a click opens the records of `metric` for the week."""
-        title = BY_COLUMN[metric].title
-        return {"type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
-                "mode": "markers", "name": name, "marker": marker,
-                "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
-                "customdata": [[w, f"{title}, week of {w}"] for w in chosen["week"].to_list()],
-                "meta": {"role": role, "grain": "week", "metric": metric}}
-
-    for kind, (name, marker) in styles.items():
-        metric = "deployments" if kind == "deployment" else "rework_rate"
-        traces.append(markers(drawn.filter(pl.col("kind") == kind), name, marker, kind, metric))
-    traces.append(markers(drawn.filter(pl.col("failed")), "failed",
-                          {"symbol": "circle-open", "size": 16, "color": RED,
-                           "line": {"width": 2}}, "failed", "change_failure_rate"))
+    for role, (name, marker) in styles.items():
+        # a click opens the records of `metric` for the marker's week
+        metric = {"deployment": "deployments",
+                  "failed": "change_failure_rate"}.get(role, "rework_rate")
+        chosen = drawn[role]
+        traces.append({
+            "type": "scatter", "x": chosen["x"].to_list(), "y": chosen["y"].to_list(),
+            "mode": "markers", "name": name, "marker": marker,
+            "hovertext": chosen["hover"].to_list(), "hoverinfo": "text",
+            "customdata": _week_captions(chosen["week"].to_list(), BY_COLUMN[metric].title),
+            "meta": {"role": role, "grain": "week", "metric": metric}})
     bars_x: list[str | None] = []
     bars_y: list[str | None] = []
     for start, end, service in inc.filter(pl.col("end").is_not_null()).select(
@@ -480,8 +512,7 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame) -> Figur
                    "name": "incident", "marker": {"symbol": "star", "size": 12,
                                                   "color": PURPLE},
                    "hovertext": inc["hover"].to_list(), "hoverinfo": "text",
-                   "customdata": [[w, f"Incidents opened, week of {w}"]
-                                  for w in inc["week"].to_list()],
+                   "customdata": _week_captions(inc["week"].to_list(), "Incidents opened"),
                    "meta": {"role": "incident", "grain": "week", "metric": "incidents_opened"}})
     layout = _layout(160 + 46 * max(len(services), 1))
     categories = [esc(s) for s in reversed(services)]
@@ -505,32 +536,38 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
-    parts = _split(slos, ["slo", "grain"])
+    parts = column_groups(slos, ["slo", "grain"], [
+        "period_start", "attainment", "objective", "met", "good", "total",
+        "error_budget_remaining"])
+    empty: dict[str, list] = {c: [] for c in ("period_start", "attainment", "objective", "met",
+                                              "good", "total", "error_budget_remaining")}
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
-            rows = parts.get((slo, grain), slos.clear())  # sorted by period in SQL
-            # plain column lists, not a dict per row: an SLO has a point per week for years
-            starts = rows["period_start"].to_list()
+            rows = parts.get((slo, grain), empty)  # sorted by period in SQL
+            starts = rows["period_start"]
             periods = [_day(p) for p in starts]
             labels = [_period_label(p, grain) for p in starts]
             name = short(slo, 120)
+            # each column's text in one pass (`_pct` inline: an SLO has a point a week for years)
+            attained = ["–" if v is None else f"{v:.2%}" for v in rows["attainment"]]
+            objectives = {v: _pct(v) for v in set(rows["objective"])}
+            budgets = ["–" if v is None else f"{v:.0%}" for v in rows["error_budget_remaining"]]
             hover = [
                 f"<b>{name}</b> · {label}<br>"
-                f"attainment {_pct(att)} (objective {_pct(obj)}): "
+                f"attainment {att} (objective {objectives[obj]}): "
                 f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
-                f"<br>error budget remaining {_pct(budget, 0)}"
+                f"<br>error budget remaining {budget}"
                 for label, att, obj, met, good, total, budget in zip(
-                    labels, rows["attainment"].to_list(), rows["objective"].to_list(),
-                    rows["met"].to_list(), rows["good"].to_list(), rows["total"].to_list(),
-                    rows["error_budget_remaining"].to_list(), strict=True)]
+                    labels, attained, rows["objective"], rows["met"], rows["good"],
+                    rows["total"], budgets, strict=True)]
             common = {"legendgroup": esc(slo), "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover,
                       "customdata": [[day, f"SLOs met, {label}"]
                                      for day, label in zip(periods, labels, strict=True)],
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
-                "type": "scatter", "x": periods, "y": rows["attainment"].to_list(),
+                "type": "scatter", "x": periods, "y": rows["attainment"],
                 "mode": "lines+markers", "name": short(slo), "showlegend": grain == "week",
                 "line": {"color": color}, "xaxis": "x", "yaxis": "y", **common,
                 "meta": {**common["meta"], "role": "attainment"}})
@@ -544,7 +581,7 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
                     "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
                     "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
             traces.append({
-                "type": "bar", "x": periods, "y": rows["error_budget_remaining"].to_list(),
+                "type": "bar", "x": periods, "y": rows["error_budget_remaining"],
                 "name": short(slo), "showlegend": False, "marker": {"color": color},
                 "xaxis": "x2", "yaxis": "y2", **common,
                 "meta": {**common["meta"], "role": "budget"}})

@@ -2,21 +2,25 @@
 inert JSON.
 
 Every string from data is escaped by the templates (autoescape). Figures travel as
-`<script type="application/json">` blocks whose `<`, `>` and `&` are written as `\\u003c` etc., so
-no data string can close the script; one small inline script draws them with the plotly.js that
-sits beside the pages (`plotly.min.js`, written once, never fetched from a CDN).
+`<script type="application/json">` blocks whose every `<` is written `\\u003c`, so no data string
+can close the script; one small inline script draws them with the plotly.js that sits beside the
+pages (`plotly.min.js`, written once, never fetched from a CDN).
+
+The JSON stays bytes from the encoder to the file: a page renders with a placeholder for each
+block, and the blocks are joined in after encoding (a long history's page is megabytes of JSON,
+which would otherwise be decoded, copied into the page's text and encoded again).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
@@ -46,30 +50,50 @@ _ENV = Environment(
 )
 
 
-def figure_json(fig: dict) -> Markup:
+def figure_json(fig: dict) -> bytes:
     """A figure dict as JSON that is inert inside a `<script>` element."""
     return inert_json({"data": fig["data"], "layout": fig["layout"], "config": PLOTLY_CONFIG})
 
 
-def inert_json(value: object) -> Markup:
-    """`value` as JSON that is inert inside a `<script>` element."""
-    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                     default=_json_default)
-    safe = (raw.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-    return Markup(safe)  # noqa: S704 - every character that could end the script is escaped
+def inert_json(value: object) -> bytes:
+    """`value` as UTF-8 JSON that is inert inside a `<script>` element.
+
+    Inside a script element only `<` can end it or change how it is read (`</script`,
+    `<!--`): every `<` is written `\\u003c`, which JSON reads back as `<`. orjson writes it (a
+    page's figures are megabytes for a long history): dates as `date.isoformat` does, a NaN or
+    an infinity as null (JSON has neither; plotly leaves a gap)."""
+    raw = orjson.dumps(value, default=_json_default,
+                       option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return raw.replace(b"<", b"\\u003c")
 
 
 def _json_default(value: object) -> object:
-    if isinstance(value, dt.date):  # datetimes are dates too
-        return value.isoformat()
     raise TypeError(f"cannot write {type(value).__name__} into a figure")
 
 
-def render(template: str, **context: object) -> str:
-    """Render one of the page templates (autoescaped)."""
+# A placeholder for a block of JSON while the page renders: NULs around a token no data knows
+_TOKEN = secrets.token_hex(8)
+_SLOT = re.compile(b"\0" + _TOKEN.encode() + b":([0-9]+)\0")
+
+
+def render(template: str, **context: object) -> bytes:
+    """Render one of the page templates (autoescaped) as UTF-8. JSON blocks (bytes) go in as
+    they are: `figures` (each `{"id", "json"}`) and `records_json`."""
+    blocks: list[bytes] = []
+
+    def hold(block: bytes) -> Markup:
+        blocks.append(block)
+        return Markup(f"\0{_TOKEN}:{len(blocks) - 1}\0")  # noqa: S704 - a placeholder
+
+    if "figures" in context:
+        context["figures"] = [{**f, "json": hold(f["json"])} for f in context["figures"]]
+    if context.get("records_json"):
+        context["records_json"] = hold(context["records_json"])
     base = {"plotly_js": PLOTLY_JS, "band_prefix": BAND_PREFIX, "footer": FOOTER}
-    return _ENV.get_template(template).render(**base, **context)
+    parts = _SLOT.split(_ENV.get_template(template).render(**base, **context).encode())
+    # split gives text, slot number, text, ...: each slot number becomes its block
+    parts[1::2] = [blocks[int(i)] for i in parts[1::2]]
+    return b"".join(parts)
 
 
 def page_name(team: str) -> str:
@@ -81,13 +105,13 @@ def page_name(team: str) -> str:
     return f"team-{slug}-{digest}.html"
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a file atomically, so a reader never sees half a page."""
+def write_text(path: Path, text: str | bytes) -> None:
+    """Write a file atomically (text as UTF-8), so a reader never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.chmod(tmp, 0o644)  # a page is for reading, by a web server too
         os.replace(tmp, path)
     except BaseException:

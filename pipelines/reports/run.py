@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from markupsafe import Markup
 
 from metrics.bands import SOURCES, URLS
 from metrics.registry import BY_COLUMN
@@ -45,11 +44,11 @@ from pipelines.reports.page import (
     PLOTLY_JS,
     ensure_plotly_js,
     figure_json,
-    inert_json,
     page_name,
     render,
     write_text,
 )
+from pipelines.reports.records import records_json
 from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
     GROUPS,
@@ -153,56 +152,6 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def records_json(records: pl.DataFrame | None) -> Markup | str:
-    """The records behind every clickable point, compact and columnar (flat arrays encode and
-    decode fast, whatever the number of records):
-
-    - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
-      (kind, id, detail), the kind as its index in `kinds`;
-    - `rows`, `hours`: per cell, its record indexes and hours, cell after cell, in the order
-      the table lists them;
-    - `cells`: "record set|grain|period" → [first position in `rows`, how many];
-    - `sets`: the record set of each metric a click can open.
-
-    Inert inside a script; "" when the warehouse has no `metric_records`."""
-    if records is None:
-        return ""
-    keys = ["record_kind", "record_id", "detail"]
-    # each distinct record once: its index is its place among the distinct (kind, id, detail)
-    numbered = records.with_columns(
-        pl.struct(keys).rank("dense").cast(pl.Int64).sub(1).alias("i"))
-    table = numbered.select("i", *keys).unique("i", keep="first").sort("i")
-    kinds = table["record_kind"].unique(maintain_order=True)
-    cells = (numbered.with_row_index("row")
-             .group_by("record_set", "grain", "period_start", maintain_order=True)
-             .agg(pl.col("row").first().alias("first"), pl.len().alias("n"))
-             .select(pl.concat_str([pl.col("record_set"), pl.col("grain"),
-                                    pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                                   separator="|").alias("cell"), "first", "n"))
-    # the two long arrays of numbers are written by polars: Python's float repr is the slow
-    # part of json.dumps, and numbers never need escaping (they are inert as they are)
-    hours = numbered["value_hours"].round(3)
-    hours = hours.set(~hours.is_finite().fill_null(True), None)
-    rest = inert_json({
-        "kinds": kinds.to_list(),
-        "kind": table["record_kind"].replace_strict(
-            kinds, pl.int_range(kinds.len(), eager=True), return_dtype=pl.Int64).to_list(),
-        "id": table["record_id"].to_list(),
-        "detail": table["detail"].to_list(),
-        "sets": RECORD_SETS,
-        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
-                                               cells["n"].to_list(), strict=True)},
-    })
-    text = ('{"rows":[' + _numbers(numbered["i"]) + '],"hours":[' + _numbers(hours) + "],"
-            + str(rest)[1:])  # str: a Markup would escape the plain text joined to it
-    return Markup(text)  # noqa: S704 - numbers and inert JSON only
-
-
-def _numbers(series: pl.Series) -> str:
-    """A numeric series as the inside of a JSON array (`null` for a missing value)."""
-    return series.cast(pl.String).fill_null("null").str.join(",").item() if len(series) else ""
-
-
 def _team_context(config: DoraConfig, overview: Overview,
                   data: TeamData) -> tuple[dict[str, Any], list[dict]]:
     periods = config.trend_periods
@@ -238,7 +187,8 @@ def _team_context(config: DoraConfig, overview: Overview,
     has_breakdown = data.breakdown.height > 0 and any(
         data.breakdown[f"{s}_samples"].sum() > 0 for s in figs.SEGMENT_COLORS)
     breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
-    timeline = add(figs.timeline_figure(data.deployments, data.incidents), "timeline")
+    timeline = add(figs.timeline_figure(data.deployments, data.incidents,
+                                        data.deployment_marks, data.incident_marks), "timeline")
     slo_fig = add(figs.slo_figure(data.slos), "slos") if data.slos.height else ""
     items = figs.coverage_items(data.coverage, overview.quarantined, overview.loaded)
     coverage = add(figs.coverage_figure(items), "coverage", dated=False)
@@ -270,7 +220,9 @@ def _team_context(config: DoraConfig, overview: Overview,
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-        "records_json": records_json(data.records),
+        # encoded page by page (megabytes for a long history: never all pages' at once)
+        "records_json": b"" if data.records is None else records_json(data.records,
+                                                                        RECORD_SETS),
     }
     return context, figures
 
@@ -279,23 +231,25 @@ def _timeline_summary(data: TeamData) -> str:
     d = data.deployments
     if d.height == 0:
         return "No production deployments recorded."
-    failed = d["failed"].sum()
-    rollbacks = d.filter(pl.col("rolls_back").is_not_null()
-                         | pl.col("rework_reasons").list.contains("rollback")
-                         | pl.col("rework_reasons").list.contains("implicit_rollback")).height
-    fixes = d.filter(pl.col("fixes").is_not_null() | pl.col("hotfix")).height
-    unresolved = data.incidents.filter(pl.col("resolved_at_utc").is_null()).height
+    # counted where true (a null, from a null list, counts as not), with no rows copied
+    failed, rollbacks, fixes = d.select(
+        pl.col("failed").sum(),
+        (pl.col("rolls_back").is_not_null() | pl.col("rework_reasons").list.contains("rollback")
+         | pl.col("rework_reasons").list.contains("implicit_rollback")).sum(),
+        (pl.col("fixes").is_not_null() | pl.col("hotfix")).sum()).row(0)
+    unresolved = data.incidents["resolved_at_utc"].null_count()
     return (f"{d.height} deployments, {failed} failed; {rollbacks} rollbacks, {fixes} fixes or "
             f"hotfixes; {data.incidents.height} incidents ({unresolved} not resolved).")
 
 
 def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
     """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
-    monthly: dict[str, list[dict]] = {}
-    for r in slos.to_dicts():
-        monthly.setdefault(r["slo"], [])
-        if r["grain"] == "month":
-            monthly[r["slo"]].append(r)
+    monthly: dict[str, list[dict]] = {slo: [] for slo in slos["slo"].unique().to_list()}
+    months = slos.filter(pl.col("grain") == "month").select(
+        "slo", "service", "objective", "period_start", "attainment", "met",
+        "error_budget_remaining")  # only what the table shows: an SLO has years of weeks
+    for r in months.to_dicts():
+        monthly[r["slo"]].append(r)
     rows = []
     for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
         own = monthly[slo]
@@ -363,11 +317,11 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
         if progress:
             _tell(progress, reports, 0, len(teams))
         return reports
-    return _in_workers(config, _shares(teams, workers, overview), progress)
+    return _in_workers(config, _shares(teams, workers, overview), progress, overview)
 
 
-def _in_workers(config: DoraConfig, shares: list[list[str]],
-                progress: Progress | None) -> list[TeamReport]:
+def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress | None,
+                overview: Overview | None = None) -> list[TeamReport]:
     """Write the first share of pages here and each other share in its own worker process
     (started first, so they import while this one works), reporting pages as they land."""
     env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # one worker per core is parallel enough
@@ -392,7 +346,7 @@ def _in_workers(config: DoraConfig, shares: list[list[str]],
         reader.start()
     total = sum(len(s) for s in shares)
     by_team: dict[str, TeamReport] = {}
-    for report in build_chunk(config, shares[0]):
+    for report in build_chunk(config, shares[0], overview):  # the overview read already
         by_team[report.team] = report
         if progress:
             _tell(progress, [report], len(by_team) - 1, total)
@@ -459,7 +413,7 @@ def build_chunk(config: DoraConfig, teams: list[str],
     """Read the data of `teams` in one pass per table and write their pages."""
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
-        data = load_teams(conn, overview, teams, sorted(set(RECORD_SETS.values())))
+        data = load_teams(conn, overview, teams, RECORD_SETS)
     return [_write_team(config, overview, data[team]) for team in teams]
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import polars as pl
 
@@ -147,9 +148,10 @@ ROLLING_WEEKS = 4
 ROLLING_MIN_POINTS = 2
 
 
-@dataclass(frozen=True)
-class Point:
-    """One period of one metric: the value, its sample size, interval and low-sample flag."""
+class Point(NamedTuple):
+    """One period of one metric: the value, its sample size, interval and low-sample flag
+    (immutable; a tuple because a page makes thousands, three times faster than a frozen
+    dataclass)."""
 
     period: dt.date
     value: float | None

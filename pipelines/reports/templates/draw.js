@@ -17,7 +17,7 @@
   }
   window.doraSetBands = setBands;
 
-  // Columnar (see records_json in pipelines/reports/run.py): {kinds: [kind], kind: [index in
+  // Columnar (see records_json in pipelines/reports/records.py): {kinds: [kind], kind: [index in
   // kinds], id: [...], detail: [...], rows: [record index], hours: [...],
   // cells: {"record set|grain|period": [first position in rows, count]},
   // sets: {metric: its record set}}

@@ -1,0 +1,97 @@
+"""The records behind every clickable point of a team page, as compact, columnar JSON.
+
+The numbering, the cells and the long arrays of numbers are worked out for every team being
+written in a few polars passes (`prepare_records`), so a page only slices its share and encodes
+it (`records_json`): a page of few records costs next to nothing, whatever the number of teams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.reports.page import inert_json
+
+_KEYS = ["record_kind", "record_id", "detail"]
+
+
+@dataclass
+class TeamRecords:
+    """One team's records, ready to encode (see `records_json`)."""
+
+    rows: str  # each row's record index, comma-joined, cell after cell
+    hours: str  # each row's hours (3 decimals; `null` when there are none), likewise
+    table: pl.DataFrame  # k (kind index), record_kind, record_id, detail: one row per record
+    cells: pl.DataFrame  # cell ("record set|grain|period"), first (position in rows), n
+
+
+def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRecords]:
+    """The records of each of `teams`, from their rows of `report_records` (sorted by team,
+    then in the order a table lists them), worked out for all the teams at once."""
+    # each team's distinct records once, numbered by their place among its distinct
+    # (kind, id, detail); rows keep their place relative to the team's first row. Teams are
+    # runs of rows (sorted by team): `t` numbers them, and integers group faster than names.
+    hours = pl.col("value_hours").round(3)
+    team = pl.col("team")
+    numbered = records.with_row_index("row").with_columns(
+        (team != team.shift()).fill_null(True).cum_sum().cast(pl.Int64).alias("t"))
+    numbered = numbered.with_columns(
+        pl.struct(_KEYS).rank("dense").over("t").cast(pl.Int64).sub(1).alias("i"),
+        pl.col("row") - pl.col("row").min().over("t"))
+    # the two long arrays of numbers, written by polars (Python's float repr is slow)
+    numbers = numbered.group_by("t", maintain_order=True).agg(
+        team.first(), pl.col("i").cast(pl.String).str.join(",").alias("rows"),
+        pl.when(hours.is_finite()).then(hours.cast(pl.String)).otherwise(pl.lit("null"))
+        .str.join(",").alias("hours")).drop("t")
+    key = pl.col("t") * (1 << 32) + pl.col("i")  # a team's records in order, teams in order
+    table = (numbered.filter(key.is_first_distinct()).sort(key)
+             .select("team", "i", *_KEYS,
+                     pl.col("record_kind").rank("dense").over("t").cast(pl.Int64).sub(1)
+                     .alias("k")))
+    cells = (numbered.group_by("t", "record_set", "grain", "period_start", maintain_order=True)
+             .agg(team.first(), pl.col("row").first().alias("first"), pl.len().alias("n"))
+             .select("team", pl.concat_str([pl.col("record_set"), pl.col("grain"),
+                                            pl.col("period_start").dt.to_string("%Y-%m-%d")],
+                                           separator="|").alias("cell"), "first", "n"))
+    text = {team: (rows, hrs) for team, rows, hrs in numbers.rows()}
+    table_at, cells_at = _spans(table), _spans(cells)
+    empty = (0, 0)
+    return {team: TeamRecords(*text.get(team, ("", "")),
+                              table=table.slice(*table_at.get(team, empty)),
+                              cells=cells.slice(*cells_at.get(team, empty)))
+            for team in teams}
+
+
+def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Where each team's rows sit in `frame` (sorted by team): team → (first row, rows)."""
+    found = (frame.select("team").with_row_index("row")
+             .group_by("team", maintain_order=True).agg(pl.col("row").first(), pl.len()))
+    return {team: (row, n) for team, row, n in found.rows()}
+
+
+def records_json(records: TeamRecords, sets: dict[str, str]) -> bytes:
+    """The records behind every clickable point of one team's page, compact and columnar
+    (flat arrays encode and decode fast, whatever the number of records):
+
+    - `kinds`: the distinct record kinds; `kind`, `id`, `detail`: one entry per distinct
+      (kind, id, detail), the kind as its index in `kinds`;
+    - `rows`, `hours`: per cell, its record indexes and hours, cell after cell, in the order
+      the table lists them;
+    - `cells`: "record set|grain|period" → [first position in `rows`, how many];
+    - `sets`: the record set of each metric a click can open (`sets`).
+
+    Inert inside a script."""
+    table, cells = records.table, records.cells
+    rest = inert_json({
+        # the table is in (kind, id, detail) order, so its kinds come sorted, as `k` counts
+        "kinds": list(dict.fromkeys(table["record_kind"].to_list())),
+        "kind": table["k"].to_list(),
+        "id": table["record_id"].to_list(),
+        "detail": table["detail"].to_list(),
+        "sets": sets,
+        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
+                                               cells["n"].to_list(), strict=True)},
+    })
+    return (b'{"rows":[' + records.rows.encode() + b'],"hours":[' + records.hours.encode()
+            + b"]," + rest[1:])  # numbers need no escaping
