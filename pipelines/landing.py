@@ -1,15 +1,23 @@
 """Raw landing: immutable Parquet batches, one folder per source partition and entity.
 
-Ingest steps only ever add files here, so any number of them can run at once, in any number of
-processes or machines, with no shared writer; the warehouse build is the one reader that turns
-them into tables. A batch's file name starts with a sortable sequence (UTC nanoseconds), so "last
-record wins" means "latest batch wins", and ends with the Dagster run that wrote it (when known).
+Ingest steps only add files here (and compact old ones, below), so any number of them can run
+at once, in any number of processes or machines, with no shared writer; the warehouse build is
+the one reader that turns them into tables. A batch's file name starts with a sortable sequence
+(UTC nanoseconds), so "last record wins" means "latest batch wins", and ends with the Dagster run
+that wrote it (when known).
 A batch identical to the newest batch of its folder is not written again: ingesting the same
 input twice leaves the landing (and therefore the warehouse) unchanged, while content that comes
 back after a change (a value edited back) lands again and is newest again.
 
-This is how API sources (`github`) land: they accumulate. Snapshot sources (`files`, `git`, …)
-land through `pipelines.snapshot` instead, which replaces what they held.
+This is how API sources (`github`, `pagerduty`, `jira`, …) land: they accumulate. So that a
+long-lived installation does not re-read an ever-growing pile of batches, a folder holding more
+than `COMPACT_AT` batches is compacted when a batch is written to it (`compact`): its batches
+become one that keeps, per key and source, only the version the build would keep from that
+folder, in the order they were landed. The build keeps the same versions: the order of a key's
+versions within a source is decided inside one folder, since an API source always lands a key in
+the same partition (GitHub keys carry the repository; other sources have one partition).
+Snapshot sources (`files`, `git`, …) land through `pipelines.snapshot` instead, which replaces
+what they held.
 
 Layout: ``<root>/<source>/<partition>/<entity>/<sequence>-<hash>[-<run id>].parquet``.
 
@@ -36,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from metrics.schema import conform, empty
+from metrics.schema import KEYS, conform, empty
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -133,6 +141,7 @@ def write_batch(
             return None
         target = f"{folder}/{_batch_name(digest)}"
         fs.pipe_file(target, content)  # one PUT: atomic on an object store
+        compact(root, source, partition, entity)
         return root + target[len(base):]
     folder = batch_dir(root, source, partition, entity)
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,7 +152,84 @@ def write_batch(
     partial = final.with_suffix(".partial")
     partial.write_bytes(content)
     partial.rename(final)
+    compact(root, source, partition, entity)
     return final
+
+
+COMPACT_AT = 32  # batches in one folder; more are compacted into one
+# Only batches older than this are merged (and deleted): a build that listed them a moment ago
+# still finds them, as with snapshot files (`pipelines.snapshot.GRACE_SECONDS`).
+COMPACT_GRACE = 3600
+ORIGIN = ("_batch_name", "_batch_row")  # where a compacted row was first landed
+
+
+def compact(root: LandingRoot, source: str, partition: str, entity: str,
+            at: int = COMPACT_AT, grace: float = COMPACT_GRACE) -> bool:
+    """Compact the folder of `entity` batches of one source partition when it holds more than
+    `at` batches older than `grace` seconds; returns whether it did.
+
+    The batches become one, named like the newest of them (so the newest content is still
+    recognised and not landed twice, and the batch keeps its place among other folders') and
+    holding, per key and source, the one row the build would keep from these batches
+    (`pipelines.build.latest_by_key`: the newest by update time, then by landing order, then by
+    row), in landing order: the warehouse is the same. Younger batches are left alone: one being
+    written, or just listed by a build, is not merged away under it.
+    """
+    root = landing_root(root)
+    if isinstance(root, str):
+        fs, base = _filesystem(root)
+        folder = "/".join([base, safe_segment(source), safe_segment(partition),
+                           safe_segment(entity)])
+        files: list[Path | str] = sorted(fs.glob(f"{folder}/*.parquet"), key=_name)
+    else:
+        fs, local = None, batch_dir(root, source, partition, entity)
+        files = sorted(local.glob("*.parquet"), key=_name)
+    cutoff = time.time_ns() - int(grace * 1e9)
+    files = [f for f in files if _name(f)[:20].isdigit() and int(_name(f)[:20]) <= cutoff]
+    if len(files) <= at:
+        return False
+    # A snapshot's files are listed by its manifest (`pipelines.snapshot`): never merged here.
+    manifest = f"{folder.rsplit('/', 1)[0]}/snapshot.json" if fs is not None else \
+        local.parent / "snapshot.json"
+    if fs.exists(manifest) if fs is not None else Path(manifest).exists():
+        return False
+    blobs = [fs.cat_file(f) if fs is not None else Path(f).read_bytes() for f in files]
+    frames = [with_origin(pl.read_parquet(io.BytesIO(b)), _name(f)) for f, b in zip(
+        files, blobs, strict=True)]
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    keys = [*KEYS[entity], *([] if "source" in KEYS[entity] else ["source"])]
+    order = [c for c in ("_updated_at", *ORIGIN) if c in merged.columns]
+    kept = (merged.sort(order, nulls_last=False)
+            .unique(subset=keys, keep="last", maintain_order=True)
+            .sort(list(ORIGIN)))
+    buffer = io.BytesIO()
+    kept.write_parquet(buffer, compression="zstd", statistics=False)
+    newest = _IMMUTABLE.match(_name(files[-1]))
+    name = f"{_name(files[-1])[:20]}-{newest.group('digest') if newest else ''}-compacted.parquet"
+    if fs is not None:
+        target = f"{folder}/{name}"
+        fs.pipe_file(target, buffer.getvalue())
+        for f in files:
+            if f != target:
+                fs.rm_file(f)
+        return True
+    target = local / name
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(buffer.getvalue())
+    partial.rename(target)
+    for f in files:
+        if f != target:
+            Path(f).unlink(missing_ok=True)
+    return True
+
+
+def with_origin(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """`frame` (read from batch file `name`) with where each row was first landed: the batch's
+    name and the row's position in it (kept as they are in a compacted batch)."""
+    if all(c in frame.columns for c in ORIGIN):
+        return frame
+    return frame.with_columns(pl.lit(name.removesuffix(".parquet")).alias("_batch_name"),
+                              pl.int_range(pl.len(), dtype=pl.Int64).alias("_batch_row"))
 
 
 def _newest_is(names: list[str], digest: str) -> bool:

@@ -110,6 +110,32 @@ class Store:
         return pl.read_parquet(self.path(rel))
 
 
+def content_digest(entity: str, frame: pl.DataFrame, fingerprint: str) -> str:
+    """What names a part's file: the input's fingerprint, else the rows themselves."""
+    content = (fingerprint.encode() if fingerprint else
+               frame.hash_rows(seed=0).to_numpy().tobytes() + str(frame.height).encode())
+    return hashlib.sha256(content + entity.encode()).hexdigest()[:20]
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """A part's file content."""
+    buffer = io.BytesIO()
+    # zstd level 1: files about as small as the default level's, written in half the time.
+    frame.write_parquet(buffer, compression="zstd", compression_level=1, statistics=False)
+    return buffer.getvalue()
+
+
+def encode(frames: dict[str, pl.DataFrame], fingerprint: str) -> dict[str, tuple[str, bytes]]:
+    """An input's frames as the files `Snapshot.add_encoded` lands: entity -> (digest, bytes);
+    empty frames give none."""
+    out = {}
+    for entity, frame in frames.items():
+        frame = conform(entity, frame)
+        if frame.height:
+            out[entity] = (content_digest(entity, frame, fingerprint), parquet_bytes(frame))
+    return out
+
+
 def partition(kind: str, source: str) -> str:
     """The folder of a source's snapshot, relative to the landing root."""
     return f"{safe_segment(kind)}/{safe_segment(source)}"
@@ -138,16 +164,29 @@ class Snapshot:
         self.parts: list[Part] = []
         self.new_files = 0
         self._present = self.store.listing(self.folder)
+        self._prior_files = frozenset(self._present)
 
     def reusable(self, name: str, fingerprint: str) -> Part | None:
-        """The landed part of input `name` when its fingerprint is unchanged (and files kept)."""
+        """The landed part of input `name` when its fingerprint is unchanged (and files kept),
+        now a part of this snapshot."""
+        part = self.landed(name, fingerprint)
+        if part is not None:
+            self.reuse(part)
+        return part
+
+    def landed(self, name: str, fingerprint: str) -> Part | None:
+        """The landed part of input `name` when its fingerprint is unchanged (and files kept);
+        changes nothing, so it may be asked from other threads."""
         part = self.prior.get(name)
         if not fingerprint or part is None or part.fingerprint != fingerprint:
             return None
-        if not all(f in self._present for f in part.files.values()):
+        if not all(f in self._prior_files for f in part.files.values()):
             return None
-        self.parts.append(part)
         return part
+
+    def reuse(self, part: Part) -> None:
+        """Make a landed part (`landed`) a part of this snapshot."""
+        self.parts.append(part)
 
     def add(self, name: str, fingerprint: str, frames: dict[str, pl.DataFrame],
             tally: dict[str, dict[str, int]]) -> Part:
@@ -157,24 +196,32 @@ class Snapshot:
             frame = conform(entity, frame)
             if frame.height == 0:
                 continue
-            part.files[entity] = self._write(entity, frame, fingerprint)
+            digest = content_digest(entity, frame, fingerprint)
+            part.files[entity] = self._present_file(entity, digest) or self._land(
+                entity, digest, parquet_bytes(frame))
         self.parts.append(part)
         return part
 
-    def _write(self, entity: str, frame: pl.DataFrame, fingerprint: str) -> str:
-        # Named by what decides its rows: the input's fingerprint, else the rows themselves.
-        content = (fingerprint.encode() if fingerprint else
-                   frame.hash_rows(seed=0).to_numpy().tobytes() + str(frame.height).encode())
-        digest = hashlib.sha256(content + entity.encode()).hexdigest()[:20]
+    def add_encoded(self, name: str, fingerprint: str, files: dict[str, tuple[str, bytes]],
+                    tally: dict[str, dict[str, int]]) -> Part:
+        """Land input `name` as a new part from its files already encoded (`encode`, which
+        may run in other threads)."""
+        part = Part(name, fingerprint, {}, tally)
+        for entity, (digest, data) in files.items():
+            part.files[entity] = self._present_file(entity, digest) or self._land(
+                entity, digest, data)
+        self.parts.append(part)
+        return part
+
+    def _present_file(self, entity: str, digest: str) -> str | None:
+        """A file of `entity` already holding these rows, if any (then it is pointed at)."""
         prefix = f"{safe_segment(entity)}/"
         same = [f for f in self._present if f.startswith(prefix) and _digest(f) == digest]
-        if same:  # the same rows already landed: point at them
-            return same[-1]
-        buffer = io.BytesIO()
-        # zstd level 1: files about as small as the default level's, written in half the time.
-        frame.write_parquet(buffer, compression="zstd", compression_level=1, statistics=False)
-        rel = prefix + _batch_name(digest)
-        self.store.write(f"{self.folder}/{rel}", buffer.getvalue())
+        return same[-1] if same else None
+
+    def _land(self, entity: str, digest: str, data: bytes) -> str:
+        rel = f"{safe_segment(entity)}/{_batch_name(digest)}"
+        self.store.write(f"{self.folder}/{rel}", data)
         self._present.append(rel)
         self.new_files += 1
         return rel

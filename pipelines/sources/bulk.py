@@ -12,6 +12,8 @@ compare the two on fuzzed files.
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -97,50 +99,77 @@ _STRING = r'"(?:[^"\\]|\\.)*"'
 _STRINGS = rf"\[\s*(?:{_STRING}\s*(?:,\s*{_STRING}\s*)*)?\]"
 
 
+# Reviews as DuckDB writes them back (compact, keys in the usual order): one regular expression
+# says they are plain, instead of parsing each review again; any other form takes the long way.
+_NULLABLE_STRING = f"(?:{_STRING}|null)"
+_REVIEW = (f'\\{{"author":{_NULLABLE_STRING},"submitted_at":"{_TIMESTAMP}",'
+           f'"state":{_NULLABLE_STRING}\\}}')
+_REVIEWS = rf"\[(?:{_REVIEW}(?:,{_REVIEW})*)?\]"
+_IN_RANGE = (f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
+             f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND")
+
+
 def _check(name: str, spec: FieldSpec) -> str:
-    """SQL true when field `name` (its JSON text `_j.<name>`, NULL when absent or null) is
-    plainly valid. The JSON type shows in the first character; a whole number of at most 18
-    digits always fits 64 bits."""
+    """SQL true when field `name` (its JSON text `_j.<name>`, a timestamp's text; NULL when
+    absent or null) is plainly valid. The JSON type shows in the first character; a whole
+    number of at most 18 digits always fits 64 bits. (A timestamp's instant, parsed once, is
+    checked by `_rules`.)"""
     f = f"_j.{name}"
     if spec.kind == "timestamp":
-        # Matched on the JSON text itself: the plain form has nothing JSON escapes.
-        ok = (f"regexp_full_match({f}, {_sql_text(chr(34) + _TIMESTAMP + chr(34))}) AND "
-              f"coalesce(TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ) BETWEEN "
-              f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
-              f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)")
+        # Read as text (a number or an object read as text never has this form).
+        ok = f"regexp_full_match({f}, {_sql_text(_TIMESTAMP)})"
     elif spec.kind == "text":
         ok = f"left({f}, 1) = '\"'"
         if spec.required:
-            ok += f" AND regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)})"
+            # Not blank: plainly so when it starts with a visible ASCII character (cheap), else
+            # as Python's str.strip() sees it.
+            first = f"substr({f}, 2, 1)"
+            ok += (f" AND CASE WHEN {first} BETWEEN '!' AND '~' AND {first} NOT IN ('\"', '\\') "
+                   f"THEN true ELSE regexp_matches({f} ->> '$', {_sql_text(_NOT_SPACE)}) END")
     elif spec.kind == "int":
         ok = f"regexp_full_match({f}, '-?[0-9]{{1,18}}')"
     elif spec.kind == "bool":
         ok = f"{f} IN ('true', 'false')"
     elif spec.kind == "list":
-        ok = f"regexp_full_match({f}, {_sql_text(_STRINGS)})"
-    else:  # reviews
-        ok = (f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
-              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true)")
+        # Plainly a list of texts when, without escapes, objects or inner lists, its quotes
+        # are two per item (numbers, true, false and null have none); else the long way.
+        quotes = f"strlen({f}) - strlen(replace({f}, '\"', ''))"
+        ok = (f"CASE WHEN NOT contains({f}, '\\') AND NOT contains({f}, '{{') AND "
+              f"strlen({f}) - strlen(replace({f}, '[', '')) = 1 AND "
+              f"{quotes} = 2 * len(TRY_CAST({f} AS VARCHAR[])) THEN true "
+              f"ELSE regexp_full_match({f}, {_sql_text(_STRINGS)}) END")
+    else:  # reviews: their instants are checked by `_rules`
+        ok = (f"CASE WHEN regexp_full_match({f}, {_sql_text(_REVIEWS)}) THEN true ELSE "
+              f"json_type({f}) = 'ARRAY' AND coalesce(list_bool_and(list_transform("
+              f"json_extract({f}, '$[*]'), lambda e: {_review_ok('e')})), true) END")
     return f"({f} IS NOT NULL AND {ok})" if spec.required else f"({f} IS NULL OR ({ok}))"
 
 
-def _unquoted(f: str) -> str:
-    """The text of JSON string `f` that holds no escapes (cheaper than parsing it)."""
-    return f"substr({f}, 2, length({f}) - 2)"
+def _instants(fields: dict[str, FieldSpec]) -> str:
+    """SQL true when every timestamp given (parsed once, in `checked`) is a real instant in range:
+    a plain-looking text such as `2026-02-30T10:00:00Z` parses to NULL."""
+    out = []
+    for name, spec in fields.items():
+        if spec.kind == "timestamp":
+            out.append(f"coalesce({name} {_IN_RANGE}, false)" if spec.required else
+                       f"(NOT _has_{name} OR coalesce({name} {_IN_RANGE}, false))")
+        elif spec.kind == "reviews":
+            out.append(f"coalesce(list_bool_and(list_transform({name}, lambda r: "
+                       f"coalesce(r.submitted_at {_IN_RANGE}, false))), true)")
+    return " AND ".join(out) or "true"
 
 
 def _value(name: str, spec: FieldSpec) -> str:
     f = f"_j.{name}"
     return {
         "text": f"{f} ->> '$'",
-        "int": f"CAST({f} AS BIGINT)",
+        "int": f"TRY_CAST({f} AS BIGINT)",
         "bool": f"{f} = 'true'",
-        "timestamp": f"TRY_CAST({_unquoted(f)} AS TIMESTAMPTZ)",
-        "list": f"json_extract_string({f}, '$[*]')",
-        "reviews": (f"list_transform(json_extract({f}, '$[*]'), "
-                    f"lambda e: {{'author': e ->> '$.author', "
-                    f"'submitted_at': TRY_CAST(e ->> '$.submitted_at' AS TIMESTAMPTZ), "
-                    f"'state': e ->> '$.state'}})"),
+        "timestamp": f"TRY_CAST({f} AS TIMESTAMPTZ)",
+        "list": f"TRY_CAST({f} AS VARCHAR[])",
+        # Checked plain (texts or nulls, a timestamp as text): typed in one step.
+        "reviews": (f"json_transform({f}, '[{{\"author\": \"VARCHAR\", "
+                    f"\"submitted_at\": \"TIMESTAMPTZ\", \"state\": \"VARCHAR\"}}]')"),
     }[spec.kind]
 
 
@@ -164,63 +193,177 @@ def _rules(entity: str) -> tuple[str, dict[str, str]]:
     return "true", {}
 
 
-def bulk_query(entity: str) -> str:
+def _null_member(name: str, spec: FieldSpec) -> str:
+    """The length `"<name>":null,` adds to a compact line that holds it (see `bulk_query`)."""
+    if spec.required or name in ("author", "submitted_at", "state"):
+        return "0"
+    return (f"CASE WHEN contains(line, '\"{name}\":null') AND NOT contains(line, '\\') "
+            f"THEN {len(name) + 8} ELSE 0 END")
+
+
+def bulk_query(entity: str, compact: bool = True) -> str:
     """The query over `_lines` giving the canonical values of the plainly good lines.
 
     Each line is parsed twice (its keys; its fields as JSON text); the checks then look at each
-    field's small JSON text. The checks are one materialised column: as a filter, DuckDB would
-    push them into the parsing step and evaluate them twice.
+    field's small JSON text, and the values are taken from it in the same step. That step is
+    materialised: as a filter, DuckDB would push the checks into the parsing step and evaluate
+    them twice.
     """
     fields = FIELDS[entity]
-    structure = "{" + ", ".join(f'"{n}": "JSON"' for n in fields) + "}"
+    # Each field as its JSON text, to check its kind; a timestamp as the text it holds.
+    structure = "{" + ", ".join(
+        f'"{n}": "{"VARCHAR" if s.kind == "timestamp" else "JSON"}"' for n, s in fields.items()
+    ) + "}"
     known = "[" + ", ".join(_sql_text(n) for n in fields) + "]"
     checks = " AND ".join(_check(n, s) for n, s in fields.items())
-    # The keys are known and distinct when there are as many as fields found non-null (the
-    # usual case, cheap); else (a null, an unknown or a repeated key) the exact, costly check.
+    # The keys are known and distinct when the line is exactly as long as its known fields
+    # written compactly, as DuckDB writes them back (cheap: a key more, a key twice, a field
+    # given as null, a space add length; and no field that passes the checks below is written
+    # back longer than it was read). A field given as null counts when `"<name>":null` is in a
+    # line without backslashes (so every `"` delimits a text: it is a key, and nested in a
+    # value only in one no check lets pass, or in a member that is longer still) and the name
+    # is not one of a review's. Else the keys are read (a second parse): fine when there are as
+    # many as fields found non-null, or when they are those of the file's first line (`$keys`:
+    # known and distinct, or empty); else (an unknown or a repeated key) the exact, costly check.
+    # (Lines that are not compact, such as Python's default `{"a": 1, "b": 2}`, are all read
+    # twice: `compact=False` then reads the keys of every line at once, which is cheaper.)
     found = " + ".join(f"(_j.{n} IS NOT NULL)::INTEGER" for n in fields)
-    keys_ok = (f"CASE WHEN len(_keys) = {found} THEN true "
-               f"ELSE len(_keys) = len(list_intersect(_keys, {known})) END")
+    keys = "TRY(json_keys(line))" if compact else "_keys"
+    keys_ok = (f"WHEN len({keys}) = {found} OR {keys} = CAST($keys AS VARCHAR[]) "
+               f"THEN true ELSE len({keys}) = len(list_intersect({keys}, {known})) END")
+    if compact:
+        length = " + ".join(
+            f"coalesce(strlen(_j.{n}) + {len(n) + 4 + 2 * (s.kind == 'timestamp')}, "
+            f"{_null_member(n, s)})" for n, s in fields.items())
+        keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {length} "
+                   f"THEN true {keys_ok}")
+    else:
+        keys_ok = f"CASE {keys_ok}"
     rules, normal = _rules(entity)
+    rules = f"{rules} AND {_instants(fields)}"
     values = ", ".join(f"{_value(n, s)} AS {n}" for n, s in fields.items())
+    values += "".join(f", _j.{n} IS NOT NULL AS _has_{n}" for n, s in fields.items()
+                      if s.kind == "timestamp" and not s.required)
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
     return f"""
 WITH parsed AS (
-    SELECT line_no, TRY(json_keys(line)) AS _keys,
+    SELECT line_no, line, {"" if compact else "TRY(json_keys(line)) AS _keys, "}
            TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
     WHERE starts_with(line, '{{')
       AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
       AND NOT contains(line, '\\u0000')
-), marked AS MATERIALIZED (
-    SELECT line_no, _j, ({keys_ok} AND {checks}) AS _ok
+), checked AS MATERIALIZED (
+    SELECT line_no, ({keys_ok} AND {checks}) AS _ok, {values}
     FROM parsed
-), checked AS (
-    SELECT line_no, {values}
-    FROM marked
-    WHERE _ok
 )
 SELECT line_no, {final}
-FROM checked WHERE {rules}
+FROM checked WHERE _ok AND {rules}
+"""  # noqa: S608 - every name comes from the record models
+
+
+def _first_line(lines: pa.Table, entity: str) -> tuple[list[str], bool]:
+    """The keys of the first line, in order, when it is an object of known, distinct fields
+    (else none), and whether it is written compactly, with no space between values. Lines from
+    one writer usually share both: `bulk_query` then checks keys cheaply."""
+    if not lines.num_rows:
+        return [], True
+    text = lines.column("line")[0].as_py()
+    try:
+        pairs = json.loads(text, object_pairs_hook=lambda p: p) if text.lstrip().startswith(
+            "{") else None
+    except (ValueError, RecursionError):
+        return [], True
+    if not isinstance(pairs, list):
+        return [], True
+    keys = [k for k, _ in pairs]
+    compact = not text.startswith(("{ ", '{"' + keys[0] + '": ') if keys else "{ ")
+    fields = FIELDS[entity]
+    known = len(set(keys)) == len(keys) and all(k in fields for k in keys)
+    return (keys if known else []), compact
+
+
+def cells_query(entity: str, columns: list[str]) -> str | None:
+    """The query over `_cells` (a CSV file's cells already typed: numbers, flags and lists as
+    the models read them, text and timestamps as text, empty cells null; `_line` their line)
+    giving the canonical values of the plainly good rows, with the checks of `bulk_query` on
+    text: a required text not blank, a timestamp in the plain form and range, the rules. None
+    when `columns` lack a required field (no row can load in bulk)."""
+    fields = FIELDS[entity]
+    if any(s.required and n not in columns for n, s in fields.items()):
+        return None
+    checks, values = ["true"], []
+    for name, spec in fields.items():
+        if name not in columns:
+            values.append(f"NULL AS {name}")
+            if spec.kind == "timestamp":
+                values.append(f"false AS _has_{name}")
+            continue
+        ok = None
+        if spec.kind == "text" and spec.required:
+            first = f"left({name}, 1)"
+            ok = (f"CASE WHEN {first} BETWEEN '!' AND '~' THEN true "
+                  f"ELSE regexp_matches({name}, {_sql_text(_NOT_SPACE)}) END")
+        elif spec.kind == "timestamp":
+            ok = f"regexp_full_match({name}, {_sql_text(_TIMESTAMP)})"
+        if spec.required:
+            checks.append(f"{name} IS NOT NULL" + (f" AND {ok}" if ok else ""))
+        elif ok:
+            checks.append(f"({name} IS NULL OR {ok})")
+        if spec.kind == "timestamp":
+            values.append(f"TRY_CAST({name} AS TIMESTAMPTZ) AS {name}")
+            if not spec.required:
+                values.append(f"{name} IS NOT NULL AS _has_{name}")
+        else:
+            values.append(name)
+    rules, normal = _rules(entity)
+    final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    return f"""
+WITH checked AS MATERIALIZED (
+    SELECT _line AS line_no, {", ".join(values)}
+    FROM _cells
+    WHERE {" AND ".join(checks)}
+)
+SELECT line_no, {final}
+FROM checked WHERE {rules} AND {_instants(fields)}
 """  # noqa: S608 - every name comes from the record models
 
 
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
               ) -> tuple[pl.DataFrame, np.ndarray]:
     """(rows loaded in bulk with their `line_no`, line numbers left for the models)."""
+    keys, compact = _first_line(lines, entity)
+    good = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos,
+                {"keys": keys})
+    all_lines = lines.column("line_no").to_numpy()
+    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
+    return good, rest
+
+
+def read_cells(cells: pl.DataFrame, entity: str, known_slos: set[str] | None) -> pl.DataFrame:
+    """The rows of typed CSV cells (`cells_query`) loaded in bulk, with their `line_no`."""
+    query = cells_query(entity, [c for c in cells.columns if c != "_line"])
+    if query is None or not cells.height:
+        return pl.DataFrame(schema={"line_no": pl.Int64})
+    return _run(query, "_cells", cells.to_arrow(), entity, known_slos, {})
+
+
+def _run(query: str, name: str, table: pa.Table, entity: str, known_slos: set[str] | None,
+         params: dict) -> pl.DataFrame:
+    """The rows `query` gives over `table` (registered as `name`), typed canonically and in
+    line order."""
     conn = duckdb.connect(config={"autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False})
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.register("_lines", lines)
-        known = sorted(known_slos) if known_slos is not None else None
-        params = {"known": known} if entity == "sli_measurements" else {}
-        good = conn.sql(bulk_query(entity), params=params).pl()
+        conn.register(name, table)
+        if entity == "sli_measurements":
+            params = {**params, "known": sorted(known_slos) if known_slos is not None else None}
+        good = conn.sql(query, params=params).pl()
     finally:
         conn.close()
     schema = {n: t for n, t in SCHEMAS[entity].items() if n != "source"}
     good = utc(good).with_columns([pl.col(n).cast(t) for n, t in schema.items()])
     if not good["line_no"].is_sorted():  # DuckDB usually keeps the input's order
         good = good.sort("line_no")
-    all_lines = lines.column("line_no").to_numpy()
-    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
-    return good, rest
+    return good

@@ -1,9 +1,11 @@
 """CSV event files: the rows of a file as records (the csv module), and the bulk path for them.
 
 A simple file (no quotes, no carriage returns, no blank or ragged rows, a header of known fields
-once each) is split by polars; any other goes through the csv module. Either way, each row's
-cells get the JSON types the record models would read them as, and go through the same bulk
-checks as JSON Lines (`bulk`); what those do not load goes to the models with its cells.
+once each) is split by polars, which types its cells as the record models would read them
+(`5` a number, `a;b` a list); DuckDB then checks the rest as for JSON Lines (`bulk.read_cells`:
+text not blank, timestamps plain and in range, the rules). Any other file goes through the csv
+module, and its rows, given JSON types, through the JSON Lines checks (`bulk.read_bulk`). Either
+way, what is not loaded in bulk goes to the models with its cells.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.sources.base import RAW_LIMIT
-from pipelines.sources.bulk import read_bulk, split_lines
+from pipelines.sources.bulk import read_bulk, read_cells, split_lines
 from pipelines.sources.records import FIELDS, BadRecord, display
 
 # A CSV cell may hold a long text (a commit message), but not more than this: a bigger one is a
@@ -97,19 +99,14 @@ def simple_csv(data: bytes, entity: str, known_slos: set[str] | None
             typed.append(col.str.split(";"))
         else:
             typed.append(col)
-    frame = cells.with_columns(pl.all_horizontal(plain).alias("_plain") if plain else
-                               pl.lit(True).alias("_plain"))
-    frame = frame.with_row_index("_line", offset=2)
-    good = frame.filter("_plain")
-    text = good.select(pl.struct(typed).struct.json_encode())
-    loaded, rest = read_bulk(split_lines("\n".join(text.to_series()).encode()), entity,
-                             known_slos)
-    numbers = good["_line"].to_numpy().astype(np.int64)
-    loaded = loaded.with_columns(pl.Series("line_no", numbers[loaded["line_no"].to_numpy() - 1]))
-    slow = set(numbers[rest - 1].tolist()) | set(frame.filter(~pl.col("_plain"))["_line"])
+    frame = cells.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64))
+    good = frame.filter(pl.all_horizontal(plain)) if plain else frame
+    loaded = read_cells(good.select("_line", *typed), entity, known_slos)
+    slow = np.setdiff1d(frame["_line"].to_numpy(), loaded["line_no"].to_numpy(),
+                        assume_unique=True)
     records = [(n, lines[n - 1], {h: (c if c != "" else None)
                                   for h, c in zip(header, lines[n - 1].split(","), strict=True)})
-               for n in sorted(slow)]
+               for n in slow.tolist()]
     return loaded, records
 
 

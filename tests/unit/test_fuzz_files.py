@@ -139,15 +139,19 @@ def jsonl_file(draw: st.DrawFn, entity: str) -> bytes:
     if whole == "blank":
         return b"\n  \n\t\n"
     lines = []
+    # Written as Python writes by default (spaces after `:` and `,`) or compactly.
+    separators = draw(st.sampled_from([None, (",", ":")]))
     for record in draw(st.lists(records(entity), min_size=1, max_size=6)):
-        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True,
+                          separators=separators)
         how = draw(st.sampled_from(["keep"] * 6 + ["truncate", "duplicate", "garbage",
                                                    "deep", "long_number", "crlf", "array"]))
         if how == "truncate":
             text = text[: draw(st.integers(0, max(len(text) - 1, 0)))]
         elif how == "duplicate" and len(record) > 0:
             key = next(iter(record))
-            text = "{" + json.dumps(key) + ": 1, " + text[1:]
+            text = "{" + json.dumps(key) + ":" + json.dumps(record[key], allow_nan=True) + "," \
+                + text[1:]
         elif how == "garbage":
             lines.append(draw(st.binary(min_size=1, max_size=40)).replace(b"\n", b"?"))
             continue
@@ -374,12 +378,14 @@ def plain_jsonl(draw: st.DrawFn, entity: str) -> bytes:
     """JSON Lines of records that are mostly plainly good (what the bulk path loads), some
     broken: the bulk path and the models must then agree line by line."""
     lines = []
+    separators = draw(st.sampled_from([None, (",", ":")]))
     for record in draw(st.lists(records(entity), min_size=1, max_size=8)):
         if draw(st.booleans()):  # keep it valid: only the good values
             specs = FIELDS[entity]
             record = {n: draw(_good_value(s.kind, n)) for n, s in specs.items()
                       if s.required or draw(st.booleans())}
-        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True)
+        text = json.dumps(record, ensure_ascii=draw(st.booleans()), allow_nan=True,
+                          separators=separators)
         twist = draw(st.sampled_from(["keep"] * 8 + ["trailing_comma", "bom", "blank"]))
         if twist == "trailing_comma" and text.endswith("}") and len(record):
             text = text[:-1] + ",}"
@@ -431,3 +437,43 @@ def test_an_empty_file_has_no_records_either_way(tmp_path: Path) -> None:
     (tmp_path / "incidents.jsonl").write_bytes(b"")
     for bulk in (True, False):
         assert read_folder(tmp_path, "e", bulk=bulk).tally.read["incidents"] == 0
+
+
+def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) -> None:
+    """The bulk path recognises a compact line's keys by its length, and a list of texts by its
+    quotes (`bulk.bulk_query`): a key it does not know, a key given twice, a space make the line
+    longer; an object or a list among a list's items is never taken for texts; the models decide
+    (the same as reading without bulk)."""
+    good = ('{"id":"d1","service":"api","environment":"production","revision":"abc",'
+            '"finished_at":"2026-01-05T10:00:00Z","status":"success"}')
+    lines = [
+        good,
+        good[:-1] + ',"colour":"red"}',  # unknown field: quarantined
+        '{"id":"d1",' + good[1:],  # `id` twice: quarantined
+        good[:-1] + ',"fix_for":null}',  # a null field: loads
+        good.replace('"id":"d1",', '"id": "d1",'),  # a space: loads
+        good.replace('"abc"', '"ab\\u0063"'),  # an escape written back shorter: loads
+        # `"fix_for":null` counted as a member, but nested in an unknown one: quarantined
+        good[:-1] + ',"x":{"fix_for":null}}',
+        good[:-1] + ',"fix_for":null,"fix_for":null}',  # twice: quarantined
+        # Lists: as many quotes as two per item, yet not all texts: quarantined
+        good[:-1] + ',"labels":[1,{"k":"v"}]}',
+        good[:-1] + ',"labels":[["a"]]}',
+        good[:-1] + ',"labels":["a[b","c{d"]}',  # brackets in texts: loads
+    ]
+    (tmp_path / "deployments.jsonl").write_text("\n".join(lines) + "\n")
+    # A review's `"author":null` is never counted as the record's `author`: here a key of the
+    # same length (`"abcdef":null`) would otherwise take its place unnoticed.
+    pr = ('{"repo":"r","number":1,"created_at":"2026-01-05T10:00:00Z","abcdef":null,'
+          '"reviews":[{"author":null,"submitted_at":"2026-01-05T10:00:00Z","state":"A"}]}')
+    (tmp_path / "pull_requests.jsonl").write_text(pr + "\n")
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    for entity in ("deployments", "pull_requests"):
+        assert bulk.frames[entity].to_dicts() == plain.frames[entity].to_dicts()
+    assert bulk.quarantine["line"].to_list() == [1, 2, 3, 7, 8, 9, 10]
+    assert bulk.quarantine["field"].to_list() == ["abcdef", "colour", "id", "x", "fix_for",
+                                                  "labels[1]", "labels[0]"]
+    assert bulk.frames["deployments"].height == 5
+    assert bulk.frames["deployments"]["labels"].to_list()[-1] == ["a[b", "c{d"]
