@@ -148,7 +148,8 @@ def _bool(value: Any, field: str) -> bool:
 
 def _list(value: Any, field: str) -> list[str]:
     if isinstance(value, str):  # CSV cells hold lists as `a;b;c`
-        return [part for part in (p.strip() for p in value.split(";")) if part]
+        parts = [part for part in (p.strip() for p in value.split(";")) if part]
+        return [_text(part, f"{field}[{i}]") for i, part in enumerate(parts)]
     if not isinstance(value, list):
         raise BadRecord(field, f"`{field}` must be a list of text, got {_kind(value)}")
     return [_text(item, f"{field}[{i}]") for i, item in enumerate(value)]

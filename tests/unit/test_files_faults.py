@@ -81,3 +81,19 @@ def test_a_folder_whose_name_is_not_utf8_loads(tmp_path: Path) -> None:
     with duckdb.connect(str(config.warehouse_path) + ".working", read_only=True) as conn:
         assert conn.execute("SELECT id FROM deployments").fetchall() == [("d1",)]
         assert conn.execute("SELECT field FROM quarantine").fetchall() == [("id",)]
+
+
+def test_a_lone_surrogate_in_a_list_given_as_text_is_one_bad_record(tmp_path: Path) -> None:
+    """`files` given as text (as a CSV cell holds a list: `a;b`) with the JSON escape \\ud800,
+    an unpaired surrogate no storage can hold: that record is quarantined naming `files[0]`
+    (found by the fuzz test at 300 examples; it used to stop the whole read), the other loads."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    commit = {"repo": "api", "sha": "c0", "authored_at": "2026-01-05T10:00:00Z",
+              "committed_at": "2026-01-05T10:00:00Z"}
+    lines = [json.dumps(commit), json.dumps({**commit, "sha": "c1", "files": "\ud800"})]
+    (folder / "commits.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = read_folder(folder, "e")
+    assert result.frames["commits"]["sha"].to_list() == ["c0"]
+    assert result.quarantine.select("line", "field").rows() == [(2, "files[0]")]
+    assert "lone surrogate" in result.quarantine["reason"][0]
