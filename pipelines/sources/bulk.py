@@ -235,8 +235,11 @@ def bulk_query(entity: str, compact: bool = True) -> str:
         length = " + ".join(
             f"coalesce(strlen(_j.{n}) + {len(n) + 4 + 2 * (s.kind == 'timestamp')}, "
             f"{_null_member(n, s)})" for n, s in fields.items())
+        # A line of exactly that length has no trailing comma either (a comma adds length):
+        # only the other lines need the regular expression, which reads the whole line.
         keys_ok = (f"CASE WHEN strlen(line) - ends_with(line, chr(10))::INTEGER = 1 + {length} "
-                   f"THEN true {keys_ok}")
+                   f"THEN true WHEN regexp_matches(line, {_sql_text(_TRAILING_COMMA)}) "
+                   f"THEN false {keys_ok}")
     else:
         keys_ok = f"CASE {keys_ok}"
     rules, normal = _rules(entity)
@@ -245,13 +248,14 @@ def bulk_query(entity: str, compact: bool = True) -> str:
     values += "".join(f", _j.{n} IS NOT NULL AS _has_{n}" for n, s in fields.items()
                       if s.kind == "timestamp" and not s.required)
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    trailing = "" if compact else (
+        f"\n      AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})")
     return f"""
 WITH parsed AS (
     SELECT line_no, line, {"" if compact else "TRY(json_keys(line)) AS _keys, "}
            TRY(json_transform(line, {_sql_text(structure)})) AS _j
     FROM _lines
-    WHERE starts_with(line, '{{')
-      AND NOT regexp_matches(line, {_sql_text(_TRAILING_COMMA)})
+    WHERE starts_with(line, '{{'){trailing}
       AND NOT contains(line, '\\u0000')
 ), checked AS MATERIALIZED (
     SELECT line_no, ({keys_ok} AND {checks}) AS _ok, {values}
