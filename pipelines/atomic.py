@@ -1,5 +1,8 @@
-"""Writing small files atomically: a reader (another process polling it) sees the old content
-or the new, never half of it."""
+"""Files written whole, and files told apart by their stamp.
+
+A small file is written atomically: a reader (another process polling it) sees the old content
+or the new, never half of it. A file's stamp (size, modification time, inode) tells whether it
+is still the one seen before, without reading it."""
 
 from __future__ import annotations
 
@@ -28,3 +31,9 @@ def write_text_atomically(path: Path, text: str | bytes, mode: int | None = None
         if isinstance(exc, OSError) and not exc.filename:
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+def file_stamp(path: Path) -> list[int]:
+    """`[size, modification time (ns), inode]` of `path` (OSError when it cannot be read)."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]

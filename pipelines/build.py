@@ -429,9 +429,8 @@ def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
         _, metrics = records_and_metrics(*inputs, into=(c, RECORDS_TABLE))
         return {"team_metrics": (metrics, ("team", "grain", "period_start"))}
 
-    counts = _replace(conn, {}, after=lambda c: c.execute(records_view_sql()), compute=records,
-                      written=(RECORDS_TABLE,))
-    return counts
+    return _replace(conn, {}, after=lambda c: c.execute(records_view_sql()), compute=records,
+                    written=(RECORDS_TABLE,))
 
 
 def build_reorganisations(conn: duckdb.DuckDBPyConnection, config: DoraConfig

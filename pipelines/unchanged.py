@@ -10,6 +10,7 @@ skips the metrics (and, when every page the reports manifest lists is there, the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -18,9 +19,9 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from pipelines.atomic import write_text_atomically
+from pipelines.atomic import file_stamp, write_text_atomically
 from pipelines.config import DoraConfig
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, working_path
 
 # What the product's behaviour is made of (the code, its SQL and its report templates).
 _CODE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".json")
@@ -40,6 +41,7 @@ def _digest_tree(root: Any, digest: Any) -> None:
 _LIBRARIES = ("duckdb", "polars", "plotly", "scipy", "jinja2", "pydantic", "dagster")
 
 
+@functools.cache  # the code and libraries of a process do not change while it runs
 def code_digest() -> str:
     """A hash of the installed product's code, SQL and templates, and of the versions of the
     libraries that compute and draw (an upgrade of one is a change too)."""
@@ -142,12 +144,12 @@ def input_stamps(config: DoraConfig) -> str | None:
 def _stamp(path: Path, shown: str) -> str | None:
     """One file's stamp line; None when it changed too recently to trust its stamp."""
     try:
-        stat = path.stat()
+        size, mtime, inode = file_stamp(path)
     except OSError:
         return f"{shown} missing"
-    if stat.st_mtime_ns > time.time_ns() - _SETTLED_NS:
+    if mtime > time.time_ns() - _SETTLED_NS:
         return None
-    return f"{shown} {stat.st_size} {stat.st_mtime_ns} {stat.st_ino}"
+    return f"{shown} {size} {mtime} {inode}"
 
 
 def _tree_stamps(root: Path) -> list[str] | None:
@@ -192,14 +194,12 @@ def _whole_run_key(inputs: str, config_path: Path) -> str:
     return digest.hexdigest()
 
 
-def _warehouse_stamps(config: DoraConfig) -> list[str | None]:
-    from pipelines.warehouse import working_path
-
-    found = []
+def _warehouse_stamps(config: DoraConfig) -> list[list[int] | None]:
+    """The stamps of the published warehouse and its working copy (None: missing)."""
+    found: list[list[int] | None] = []
     for path in (config.warehouse_path, working_path(config.warehouse_path)):
         try:
-            stat = path.stat()
-            found.append(f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino}")
+            found.append(file_stamp(path))
         except OSError:
             found.append(None)
     return found
@@ -215,8 +215,8 @@ def skip_whole_run(config: DoraConfig, config_path: Path) -> dict[str, Any] | No
     inputs = input_stamps(config)
     if inputs is None or _whole_run_key(inputs, config_path) != previous["inputs"]:
         return None
-    if previous.get("warehouse_files") != _warehouse_stamps(config) or None in \
-            previous["warehouse_files"]:
+    stamps = _warehouse_stamps(config)
+    if None in stamps or previous.get("warehouse_files") != stamps:
         return None
     return previous if reports_present(config) else None
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import tenacity
 
-from pipelines.atomic import write_text_atomically
+from pipelines.atomic import file_stamp, write_text_atomically
 from pipelines.errors import DAMAGED_SIGNS, LOCK_SIGNS, UserError, notice
 
 # No extension may be fetched at run time on these machines (and a pipeline should not need to).
@@ -359,7 +359,7 @@ def publish(conn: duckdb.DuckDBPyConnection) -> Path | None:
         stale.unlink(missing_ok=True)  # left by a publish that was killed
     partial = target.with_name(f".{target.name}.publish-{os.getpid()}.partial")
     try:
-        copied = _stamp_of(working)
+        copied = file_stamp(working)
         _copy(working, partial)
         damage = verified(partial)  # every block of every table reads back
         if damage is not None:
@@ -372,7 +372,7 @@ def publish(conn: duckdb.DuckDBPyConnection) -> Path | None:
         partial.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
-    _note_published(working, target, copied)
+    _note_published(target, copied)
     return target
 
 
@@ -380,27 +380,22 @@ def _publish_note(target: Path) -> Path:
     return target.with_name(f".{target.name}.published.json")
 
 
-def _stamp_of(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def _published_already(working: Path, target: Path) -> bool:
     """True when `target` is the copy the last publish made of `working` as it is now: a
-    checkpoint with nothing to fold in leaves the working file untouched (same size and
-    modification time), and the published file is the one that publish wrote."""
+    checkpoint with nothing to fold in leaves the working file untouched (same size,
+    modification time and inode), and the published file is the one that publish wrote."""
     try:
         note = json.loads(_publish_note(target).read_text(encoding="utf-8"))
-        return note == {"working": _stamp_of(working), "published": _stamp_of(target)}
+        return note == {"working": file_stamp(working), "published": file_stamp(target)}
     except (OSError, ValueError):
         return False
 
 
-def _note_published(working: Path, target: Path, copied: list[int]) -> None:
+def _note_published(target: Path, copied: list[int]) -> None:
     """Remember what was published (written atomically; a missing note means publish again)."""
     with contextlib.suppress(OSError):  # without a note the next publish only copies again
         write_text_atomically(_publish_note(target),
-                              json.dumps({"working": copied, "published": _stamp_of(target)}))
+                              json.dumps({"working": copied, "published": file_stamp(target)}))
 
 
 def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> object:
