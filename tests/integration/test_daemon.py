@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import dagster as dg
 import known_answers as ka
 import pytest
 from eventkit import write_config, write_events
+from processkit import stop_group
 
 from pipelines.config import load_config
 from pipelines.reports.page import page_name
@@ -99,9 +99,4 @@ def test_the_daemon_refreshes_the_reports_when_new_event_files_arrive(tmp_path: 
             incidents = instance.fetch_materializations(dg.AssetKey("incidents"), limit=10)
             assert len(incidents.records) >= 2  # the warehouse was rebuilt for the new file
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, timeout=60)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from processkit import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = '{ assetNodes { assetKey { path } groupName } }'
@@ -58,8 +58,4 @@ def test_dg_dev_shows_the_asset_graph(tmp_path: Path) -> None:
         assert nodes["commits"] == "warehouse"
         assert nodes["team_metrics"] == "metrics"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, timeout=30)

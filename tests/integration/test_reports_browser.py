@@ -85,6 +85,16 @@ def open_clean(chromium: browser.Chromium, config: DoraConfig, name: str) -> bro
     return check_clean(chromium.open((config.reports_path / name).as_uri(), ready=READY))
 
 
+def _click_monthly(tab: browser.Tab, fig: str) -> None:
+    """Click the Monthly button of chart `fig` (it shows the monthly series)."""
+    tab.evaluate(f"""(() => {{
+        const button = Array.from(
+            document.querySelectorAll('#{fig} .updatemenu-button'))
+            .find(b => b.textContent === 'Monthly');
+        button.dispatchEvent(new MouseEvent('click', {{bubbles: true}}));
+    }})()""")
+
+
 def test_hostile_team_name_is_text(chromium: browser.Chromium, small: DoraConfig) -> None:
     tab = open_clean(chromium, small, page_name(XSS_TEAM))
     assert tab.evaluate("document.querySelector('h1').textContent") == XSS_TEAM
@@ -157,12 +167,7 @@ def test_bands_switch_off_and_monthly_view(chromium: browser.Chromium, demo_run)
     tab.evaluate("document.getElementById('show-bands').click()")
     tab.wait_for(f"{shapes} === {drawn}")
     # the Monthly button of the lead-time chart switches every trace to the monthly series
-    tab.evaluate("""(() => {
-        const button = Array.from(
-            document.querySelectorAll('#fig-lead-time-p50-hours .updatemenu-button'))
-            .find(b => b.textContent === 'Monthly');
-        button.dispatchEvent(new MouseEvent('click', {bubbles: true}));
-    })()""")
+    _click_monthly(tab, "fig-lead-time-p50-hours")
     state = tab.wait_for("""(() => {
         const data = document.getElementById('fig-lead-time-p50-hours').data
             .filter(t => t.meta && t.meta.grain);
@@ -203,12 +208,7 @@ def test_click_a_point_opens_its_records(chromium: browser.Chromium, small: Dora
     assert sorted(row[1] for row in rows if row[3]) == FAILED_WEEK_1  # why, for the failed
     assert [row[1] for row in rows][:5] == FAILED_WEEK_1  # failed ones first
     # the monthly view opens the month's records
-    tab.evaluate("""(() => {
-        const button = Array.from(
-            document.querySelectorAll('#fig-lead-time-p50-hours .updatemenu-button'))
-            .find(b => b.textContent === 'Monthly');
-        button.dispatchEvent(new MouseEvent('click', {bubbles: true}));
-    })()""")
+    _click_monthly(tab, "fig-lead-time-p50-hours")
     tab.wait_for("""document.getElementById('fig-lead-time-p50-hours').data
         .some(t => t.meta && t.meta.grain === 'month' && t.visible === true)""")
     tab.pump(0.3)
