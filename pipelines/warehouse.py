@@ -356,7 +356,8 @@ def publish(conn: duckdb.DuckDBPyConnection) -> Path | None:
     if _published_already(working, target):
         return target  # nothing was written since the last publish (a rerun that changed nothing)
     for stale in target.parent.glob(f".{target.name}.publish-*.partial"):
-        stale.unlink(missing_ok=True)  # left by a publish that was killed
+        if not _publishing(stale):
+            stale.unlink(missing_ok=True)  # left by a publish that was killed
     partial = target.with_name(f".{target.name}.publish-{os.getpid()}.partial")
     try:
         copied = file_stamp(working)
@@ -374,6 +375,21 @@ def publish(conn: duckdb.DuckDBPyConnection) -> Path | None:
     _fsync_dir(target.parent)
     _note_published(target, copied)
     return target
+
+
+def _publishing(partial: Path) -> bool:
+    """True when another live process is writing `partial` (`.<name>.publish-<pid>.partial`):
+    it is not stale, and deleting it would fail that publish."""
+    pid = partial.name.rsplit("-", 1)[-1].removesuffix(".partial")
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _publish_note(target: Path) -> Path:

@@ -7,6 +7,8 @@ anew.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from pipelines.warehouse import connect, publish
@@ -53,3 +55,23 @@ def test_a_published_file_changed_elsewhere_is_published_again(tmp_path: Path) -
         assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
     finally:
         conn.close()
+
+
+def test_a_partial_copy_of_a_live_publish_is_left_alone(tmp_path: Path) -> None:
+    """Two runs can publish one after the other while the first is still copying: the stale
+    copies a publish deletes are those of processes that are gone, never a live one's (that
+    deleted the other run's copy under it, and its publish failed)."""
+    warehouse = tmp_path / "dora.duckdb"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        live = tmp_path / f".dora.duckdb.publish-{alive.pid}.partial"
+        dead = tmp_path / f".dora.duckdb.publish-{gone.pid}.partial"
+        live.write_bytes(b"being copied")
+        dead.write_bytes(b"left by a kill")
+        _publish(warehouse, "CREATE TABLE t AS SELECT 1 AS x")
+        assert live.exists() and not dead.exists()
+    finally:
+        alive.kill()
+        alive.wait()
