@@ -30,6 +30,8 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,11 +313,40 @@ def _not_copied(published: Path, reason: str) -> None:
            "this run rebuilds the warehouse from the landing and publishes a whole one")
 
 
-def _copy(source: Path, target: Path) -> None:
-    """Copy a file and flush it to disk."""
-    shutil.copyfile(source, target)
-    with open(target, "rb+") as handle:
+# The copier run in a child process: prints the errno and its words when the copy fails.
+_COPIER = """import os, shutil, sys
+try:
+    shutil.copyfile(sys.argv[1], sys.argv[2])
+    with open(sys.argv[2], "rb+") as handle:
         os.fsync(handle.fileno())
+except OSError as exc:
+    print(exc.errno, exc.strerror, sep="\\n")
+    sys.exit(3)
+"""
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy a file and flush it to disk, without opening `source` in this process.
+
+    DuckDB locks its file with a POSIX record lock, and POSIX drops every such lock a process
+    holds on a file as soon as that process closes *any* descriptor of it: copying the working
+    copy here would free it for a second writer while this run still has it open. A child
+    process's descriptors are its own, so the copy runs there. (Windows locks differently.)
+    """
+    if os.name != "posix":
+        shutil.copyfile(source, target)
+        with open(target, "rb+") as handle:
+            os.fsync(handle.fileno())
+        return
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _COPIER, str(source), str(target)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        return
+    lines = done.stdout.splitlines()
+    if done.returncode == 3 and len(lines) >= 2 and lines[0].isdigit():
+        raise OSError(int(lines[0]), lines[1], str(target))
+    raise OSError(f"copying {source} to {target} failed: "
+                  f"{(done.stderr or done.stdout).strip()[-300:] or done.returncode}")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -75,3 +75,24 @@ def test_a_partial_copy_of_a_live_publish_is_left_alone(tmp_path: Path) -> None:
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_the_working_copy_stays_locked_through_a_publish(tmp_path: Path) -> None:
+    """After publishing, the run still holds its working copy: a second writer is refused.
+
+    DuckDB's lock is a POSIX record lock, which a process loses when it closes any descriptor
+    of the file; a copy made by opening the working file in the run's own process freed it,
+    and a second run could then open the file the first was still writing."""
+    warehouse = tmp_path / "dora.duckdb"
+    conn = connect(warehouse)
+    try:
+        conn.execute("CREATE TABLE t AS SELECT 1 AS x")
+        publish(conn)
+        second = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])",
+             str(warehouse.with_name("dora.duckdb.working"))],
+            capture_output=True, text=True, check=False)
+        assert second.returncode != 0
+        assert "lock" in second.stderr.lower()
+    finally:
+        conn.close()
