@@ -101,30 +101,40 @@ RECORD_COLUMNS = ("team", "grain", "period_start", "record_set", "record_kind", 
 def compute_metric_records(outcomes: pl.DataFrame, changes: pl.DataFrame,
                            incidents: pl.DataFrame, slo_periods: pl.DataFrame,
                            ownership: pl.DataFrame) -> pl.DataFrame:
-    """The records behind every `team_metrics` cell, both grains (with the internal `counted`).
+    """The records behind every `team_metrics` cell, both grains.
 
     The organisation's records are these with the team `all teams` (the `metric_records`
     view, and `org_metrics`).
     """
-    records, _ = records_and_metrics(outcomes, changes, incidents, slo_periods, ownership,
-                                     Settings())
-    assert records is not None
-    return records
+    tables = records_and_metrics(outcomes, changes, incidents, slo_periods, ownership,
+                                 Settings())
+    assert tables.records is not None
+    return tables.records
+
+
+@dataclass
+class MetricTables:
+    """`team_metrics`, `org_metrics` and the records both aggregate (None when stored by
+    `records_and_metrics(into=...)`)."""
+
+    records: pl.DataFrame | None
+    team_metrics: pl.DataFrame
+    org_metrics: pl.DataFrame
 
 
 def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
                         incidents: pl.DataFrame, slo_periods: pl.DataFrame,
-                        ownership: pl.DataFrame, settings: Settings, org: bool = False,
+                        ownership: pl.DataFrame, settings: Settings,
                         into: tuple[duckdb.DuckDBPyConnection, str] | None = None
-                        ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """The records (`sql/metric_records.sql`) and `team_metrics` (or, with `org=True`,
-    `org_metrics`) aggregated from exactly those rows (`sql/team_metrics.sql`), both grains.
+                        ) -> MetricTables:
+    """The records (`sql/metric_records.sql`), and `team_metrics` and `org_metrics`
+    aggregated from exactly those rows (`sql/team_metrics.sql`), both grains.
 
-    Both come from the same rows, so every number and its records agree by construction; the
+    All come from the same rows, so every number and its records agree by construction; the
     lead-time breakdown medians (no records of their own) come from `changes`. The organisation
     relabels every record `all teams` and aggregates the records themselves, so its medians are
-    medians of all values, never a mean of team figures. The records stay in DuckDB between
-    the two steps (they are the largest frame here).
+    medians of all values, never a mean of team figures. The records are computed once and
+    stay in DuckDB between the steps (they are the largest frame here).
 
     With `into=(conn, table)` the work runs on the caller's DuckDB connection and the records
     are stored there as `table` (RECORD_COLUMNS, sorted) rather than returned: a million rows
@@ -143,21 +153,28 @@ def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
         # Sorted here, in parallel, in the order the warehouse stores them (a stable layout).
         kept = f"SELECT {', '.join(RECORD_COLUMNS)} FROM all_records ORDER BY ALL NULLS LAST"  # noqa: S608
         records = None
-        if into is not None and not org:
+        if into is not None:
             conn.execute(f'CREATE OR REPLACE TABLE "{into[1]}" AS {kept}')  # noqa: S608
-        elif not org:
+        else:
             records = utc(conn.sql(kept).pl())
-        if org:  # the breakdown medians too are the organisation's
-            conn.register("changes", changes.with_columns(pl.lit(ORG).alias("team")).to_arrow())
-        team = f"'{ORG}'" if org else "team"
-        conn.execute(f"CREATE TEMP VIEW records AS SELECT * REPLACE ({team} AS team) "  # noqa: S608
-                     "FROM all_records WHERE grain = getvariable('grain')")
-        parts = []
-        for g in GRAINS:
-            conn.execute("SET VARIABLE grain = $grain", {"grain": g})
-            parts.append(utc(conn.sql(sql_text("team_metrics"), params={"grain": g}).pl()))
-    metrics = add_intervals(pl.concat(parts), settings.min_sample)
-    return records, (metrics.drop("team") if org else metrics)
+        teams = _aggregate(conn, "team")
+        # The organisation: every record and change relabelled, the breakdown medians too.
+        conn.register("changes", changes.with_columns(pl.lit(ORG).alias("team")).to_arrow())
+        org = _aggregate(conn, f"'{ORG}'")
+    return MetricTables(records, add_intervals(teams, settings.min_sample),
+                        add_intervals(org, settings.min_sample).drop("team"))
+
+
+def _aggregate(conn: duckdb.DuckDBPyConnection, team: str) -> pl.DataFrame:
+    """`sql/team_metrics.sql` over `all_records` with `team` as each record's team (the
+    column, or the organisation's label), both grains."""
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW records AS SELECT * REPLACE ({team} AS team) "  # noqa: S608
+                 "FROM all_records WHERE grain = getvariable('grain')")
+    parts = []
+    for g in GRAINS:
+        conn.execute("SET VARIABLE grain = $grain", {"grain": g})
+        parts.append(utc(conn.sql(sql_text("team_metrics"), params={"grain": g}).pl()))
+    return pl.concat(parts)
 
 
 @contextmanager
@@ -209,8 +226,8 @@ def compute_team_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
                          ownership: pl.DataFrame, settings: Settings,
                          org: bool = False) -> pl.DataFrame:
     """`team_metrics` (or, with `org=True`, `org_metrics`) for both grains, with intervals."""
-    return records_and_metrics(outcomes, changes, incidents, slo_periods, ownership, settings,
-                               org)[1]
+    tables = records_and_metrics(outcomes, changes, incidents, slo_periods, ownership, settings)
+    return tables.org_metrics if org else tables.team_metrics
 
 
 def median_ci_exprs(name: str) -> list[pl.Expr]:

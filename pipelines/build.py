@@ -408,26 +408,23 @@ def build_slo_periods(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> di
     return _replace(conn, {"slo_periods": (periods, ("slo", "grain", "period_start", "team"))})
 
 
-def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig,
-                       org: bool = False) -> dict[str, int]:
-    """`team_metrics` and its records `team_metric_records` (with `org=True`: `org_metrics`)
-    for the grains week and month.
+def build_team_metrics(conn: duckdb.DuckDBPyConnection, config: DoraConfig) -> dict[str, int]:
+    """`team_metrics`, its records `team_metric_records` and `org_metrics`, for the grains
+    week and month.
 
-    Both tables come from the same record rows, written in one transaction with the
-    `metric_records` view over them (docs/sql.md). The records are computed and stored inside
-    the warehouse (a million rows at a large organisation). The organisation's figures
-    aggregate the same rows relabelled `all teams`, which is what the view shows for it.
+    All three come from the same record rows, computed once and written in one transaction
+    with the `metric_records` view over them (docs/sql.md). The records are computed and
+    stored inside the warehouse (a million rows at a large organisation). The organisation's
+    figures aggregate the same rows relabelled `all teams`, which is what the view shows for it.
     """
     outcomes, changes, incidents, slo_periods = _tables(
         conn, "deployment_outcomes", "changes", "incidents", "slo_periods")
     inputs = (outcomes, changes, incidents, slo_periods, _ownership(conn), settings_of(config))
-    if org:
-        _, metrics = records_and_metrics(*inputs, org=True)
-        return _replace(conn, {"org_metrics": (metrics, ("grain", "period_start"))})
 
     def records(c: duckdb.DuckDBPyConnection) -> dict[str, tuple[pl.DataFrame, tuple]]:
-        _, metrics = records_and_metrics(*inputs, into=(c, RECORDS_TABLE))
-        return {"team_metrics": (metrics, ("team", "grain", "period_start"))}
+        tables = records_and_metrics(*inputs, into=(c, RECORDS_TABLE))
+        return {"team_metrics": (tables.team_metrics, ("team", "grain", "period_start")),
+                "org_metrics": (tables.org_metrics, ("grain", "period_start"))}
 
     return _replace(conn, {}, after=lambda c: c.execute(records_view_sql()), compute=records,
                     written=(RECORDS_TABLE,))
@@ -502,7 +499,6 @@ def compute_metrics(config: DoraConfig) -> dict[str, int]:
         counts.update(build_outcomes(conn, config))
         counts.update(build_slo_periods(conn, config))
         counts.update(build_team_metrics(conn, config))
-        counts.update(build_team_metrics(conn, config, org=True))
         counts.update(build_reorganisations(conn, config))
         counts.update(build_people_view(conn, config))
         counts.update(build_code_owner_view(conn, config))

@@ -94,11 +94,15 @@ _METRIC_INPUTS = ["deployment_outcomes", "changes", "incidents", "slo_periods", 
         dg.AssetSpec("team_metric_records", deps=_METRIC_INPUTS, kinds={"duckdb"},
                      description="The records behind every team_metrics number (the "
                                  "`metric_records` view reads them, docs/sql.md)."),
+        dg.AssetSpec("org_metrics", deps=_METRIC_INPUTS, kinds={"duckdb"},
+                     description="The same metrics over all teams, computed from the same "
+                                 "records (never averaged)."),
     ],
     pool="duckdb",
 )
 def team_metrics(dora: DoraResource):
-    """Every DORA metric per team, week and month, and the records behind each number."""
+    """Every DORA metric per team, week and month, the records behind each number, and the
+    organisation's metrics from those same records (computed once for both)."""
     config = dora.load()
     with dora.warehouse() as conn:
         counts = build_team_metrics(conn, config)
@@ -109,13 +113,5 @@ def team_metrics(dora: DoraResource):
     })
     yield dg.MaterializeResult(asset_key="team_metric_records",
                                metadata={"dagster/row_count": counts["team_metric_records"]})
-
-
-@dg.asset(group_name="metrics", deps=["deployment_outcomes", "changes", "incidents",
-                                      "slo_periods", "teams"], kinds={"duckdb"}, pool="duckdb")
-def org_metrics(dora: DoraResource) -> dg.MaterializeResult:
-    """The same metrics over all teams, computed from the records (never averaged)."""
-    config = dora.load()
-    with dora.warehouse() as conn:
-        counts = build_team_metrics(conn, config, org=True)
-    return dg.MaterializeResult(metadata={"dagster/row_count": counts["org_metrics"]})
+    yield dg.MaterializeResult(asset_key="org_metrics",
+                               metadata={"dagster/row_count": counts["org_metrics"]})
