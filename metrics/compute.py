@@ -145,10 +145,9 @@ def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
     frames = {"deployment_outcomes": outcomes, "changes": changes,
               "incidents": incidents_t, "slo_periods": slo_periods}
     with _duckdb_for(frames, into) as conn:
-        text = sql_text("metric_records")
-        for k, g in enumerate(GRAINS):
-            made = "CREATE TEMP TABLE all_records AS " if k == 0 else "INSERT INTO all_records "
-            conn.execute(made + text, {"grain": g})
+        # Both grains in one pass: each record's text is built once for the two.
+        conn.execute("CREATE TEMP TABLE all_records AS " + sql_text("metric_records"),
+                     {"grains": list(GRAINS)})
         # The organisation's records are the teams' (the view relabels them): not kept.
         # Sorted here, in parallel, in the order the warehouse stores them (a stable layout).
         kept = f"SELECT {', '.join(RECORD_COLUMNS)} FROM all_records ORDER BY ALL NULLS LAST"  # noqa: S608
