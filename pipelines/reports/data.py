@@ -22,7 +22,7 @@ from pipelines.reports.figures import (
     incident_marks,
     marker_sets,
 )
-from pipelines.reports.records import TeamRecords, prepare_records
+from pipelines.reports.records import TeamRecords, page_order, prepare_records
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -181,8 +181,8 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
     reorganisations = load_reorganisations(conn, wanted)
-    records = (query(conn, "report_records", teams=wanted,
-                     sets=sorted(set(record_sets.values())))
+    records = (page_order(query(conn, "report_records", teams=wanted,
+                                sets=sorted(set(record_sets.values()))))
                if has_relation(conn, "team_metric_records") else None)
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
     # the timeline's markers: each trace's rows, for every team in one pass, then split

@@ -14,6 +14,17 @@ import polars as pl
 from pipelines.reports.page import inert_json
 
 _KEYS = ["record_kind", "record_id", "detail"]
+# Page order: team, record set, grain, period, then as a records table lists a cell's rows
+# (records with a detail first, longest first, then by id), nulls last as in DuckDB.
+_ORDER = ["team", "record_set", "grain", "period_start", pl.col("detail").is_null(),
+          "value_hours", "record_id"]
+_DESCENDING = [False, False, False, False, False, True, False]
+
+
+def page_order(records: pl.DataFrame) -> pl.DataFrame:
+    """Rows of `report_records` sorted into page order (polars sorts them in about half the
+    time DuckDB's ORDER BY takes; a long history reads hundreds of thousands of rows)."""
+    return records.sort(_ORDER, descending=_DESCENDING, nulls_last=True, maintain_order=True)
 
 
 @dataclass
@@ -27,8 +38,8 @@ class TeamRecords:
 
 
 def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRecords]:
-    """The records of each of `teams`, from their rows of `report_records` (sorted by team,
-    then in the order a table lists them), worked out for all the teams at once."""
+    """The records of each of `teams`, from their rows of `report_records` in `page_order`,
+    worked out for all the teams at once."""
     # each team's distinct records once, numbered by their place among its distinct
     # (kind, id, detail); rows keep their place relative to the team's first row. Teams are
     # runs of rows (sorted by team): `t` numbers them, and integers group faster than names.
