@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 import polars as pl
 
@@ -27,6 +28,7 @@ from pipelines.reports.specs import (
     format_value,
     points,
     rolling_median,
+    value_writer,
 )
 
 BLUE = "#2458a6"
@@ -112,23 +114,6 @@ def _grain_buttons(traces: list[dict]) -> list[dict]:
     }]
 
 
-def _hover(point: Point, spec: MetricSpec, label: str, value: str, min_sample: int) -> str:
-    """A point's hover; `label` and `value`: its period and value as written."""
-    lines = [f"<b>{label}</b>", f"{spec.title}: {value}"]
-    if spec.kind == "count":
-        lines.append(f"{point.count} deployments on {point.samples} deploy days")
-    elif point.samples is not None:
-        lines.append(f"n = {point.samples} {spec.sample_noun}")
-    if point.low is not None and point.high is not None:
-        lines.append(f"95% interval {format_value(point.low, spec)} – "
-                     f"{format_value(point.high, spec)}")
-    elif spec.ci and point.value is not None:
-        lines.append("95% interval: too few values")
-    if point.low_sample:
-        lines.append(f"low sample (fewer than {min_sample}): shown faded")
-    return "<br>".join(lines)
-
-
 def _interval_band(series: list[Point], grain: str, name: str) -> dict:
     """The 95% interval as filled polygons, one per run of periods that have an interval."""
     xs: list[str | None] = []
@@ -164,11 +149,44 @@ def _interval_band(series: list[Point], grain: str, name: str) -> dict:
 
 def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample: int,
                   name: str, lines: bool) -> dict:
-    colors = [MUTED if p.low_sample else BLUE for p in series]
-    # each point's period and value as written, once for its hover and its records' caption
-    days = [_day(p.period) for p in series]
-    labels = [_period_label(p.period, grain) for p in series]
-    values = [format_value(p.value, spec) for p in series]
+    """The points of one grain: each with its hover and its records' caption, all of a point's
+    text written in one pass (a long history's page has about a thousand points)."""
+    write = value_writer(spec)
+    title, noun, ci = spec.title, spec.sample_noun, bool(spec.ci)
+    count_kind = spec.kind == "count"
+    faded = f"<br>low sample (fewer than {min_sample}): shown faded"
+    days: list[str] = []
+    colors: list[str] = []
+    opacity: list[float] = []
+    symbols: list[str] = []
+    hovers: list[str] = []
+    captions: list[list[str]] = []
+    for period, value, samples, low, high, low_sample, count, _rolling in series:
+        day, label = _day(period), _period_label(period, grain)
+        text = "–" if value is None else write(value)  # the period and value as written
+        hover = f"<b>{label}</b><br>{title}: {text}"
+        caption = f"{title}, {label}: {text}"  # plain text, set as text (never parsed)
+        if count_kind:
+            hover += f"<br>{count} deployments on {samples} deploy days"
+        elif samples is not None:
+            hover += f"<br>n = {samples} {noun}"
+            caption += f" (n = {samples} {noun})"
+        if low is not None and high is not None:
+            hover += f"<br>95% interval {write(low)} – {write(high)}"
+        elif ci and value is not None:
+            hover += "<br>95% interval: too few values"
+        if low_sample:
+            hover += faded
+            colors.append(MUTED)
+            opacity.append(MUTED_OPACITY)
+            symbols.append("circle-open")
+        else:
+            colors.append(BLUE)
+            opacity.append(1.0)
+            symbols.append("circle")
+        days.append(day)
+        hovers.append(hover)
+        captions.append([day, caption])
     return {
         "type": "scatter",
         "x": days,
@@ -178,27 +196,14 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
         "showlegend": False,  # the legend shows the two point styles instead (_legend_keys)
         "line": {"color": BLUE, "width": 1.5},
         "marker": {
-            "size": 8, "color": colors,
-            "opacity": [MUTED_OPACITY if p.low_sample else 1.0 for p in series],
-            "symbol": ["circle-open" if p.low_sample else "circle" for p in series],
+            "size": 8, "color": colors, "opacity": opacity, "symbol": symbols,
             "line": {"width": 1.5, "color": colors},
         },
-        "hovertext": [_hover(p, spec, label, value, min_sample)
-                      for p, label, value in zip(series, labels, values, strict=True)],
+        "hovertext": hovers,
         "hoverinfo": "text",
-        "customdata": [[day, _caption(p, spec, label, value)]
-                       for p, day, label, value in zip(series, days, labels, values,
-                                                       strict=True)],
+        "customdata": captions,
         "meta": {"grain": grain, "role": "points", "metric": spec.key},
     }
-
-
-def _caption(point: Point, spec: MetricSpec, label: str, value: str) -> str:
-    """The plain-text heading of a point's records table (set as text, never parsed)."""
-    text = f"{spec.title}, {label}: {value}"
-    if point.samples is not None and spec.kind != "count":
-        text += f" (n = {point.samples} {spec.sample_noun})"
-    return text
 
 
 def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
@@ -215,9 +220,8 @@ def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
     return keys
 
 
-def _y_max(values: Sequence[float | None], rate: bool) -> float:
-    present = [v for v in values if v is not None]
-    top = max(present, default=0.0)
+def _y_max(values: Iterable[float | None], rate: bool) -> float:
+    top = max((v for v in values if v is not None), default=0.0)
     if rate:
         return min(max(top * 1.15, 0.05), 1.05)
     return top * 1.12 if top > 0 else 1.0
@@ -275,12 +279,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
     traces: list[dict] = []
     if spec.ci:
         traces.append(_interval_band(wk, "week", "95% interval"))
-    traces.append(_points_trace(wk, spec, "week", min_sample, "weekly", lines=False))
+    weekly_points = _points_trace(wk, spec, "week", min_sample, "weekly", lines=False)
+    traces.append(weekly_points)
+    days, write = weekly_points["x"], value_writer(spec)
     traces.append({
-        "type": "scatter", "x": [_day(p.period) for p in wk], "y": roll, "mode": "lines",
+        "type": "scatter", "x": list(days), "y": roll, "mode": "lines",
         "name": f"{ROLLING_WEEKS}-week rolling median", "line": {"color": ORANGE, "width": 2.5},
-        "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {_day(p.period)}: "
-                      f"{format_value(r, spec)}" for p, r in zip(wk, roll, strict=True)],
+        "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {day}: "
+                      + ("–" if r is None else write(r))
+                      for day, r in zip(days, roll, strict=True)],
         "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
     if spec.ci:
         traces.append(_interval_band(mo, "month", "95% interval"))
@@ -289,7 +296,8 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
         trace["visible"] = trace["meta"]["grain"] == "week"
     traces += _legend_keys(spec, min_sample)
     rate = spec.kind == "rate"
-    y_max = _y_max([p.value for p in wk + mo] + [p.high for p in wk + mo] + roll, rate)
+    y_max = _y_max(chain((p.value for p in wk), (p.value for p in mo), (p.high for p in wk),
+                         (p.high for p in mo), roll), rate)
     layout = _layout(360, spec.axis_title, rate=rate,
                      shapes=band_shapes(spec.band, year, y_max) if spec.band else [],
                      updatemenus=_grain_buttons(traces))
