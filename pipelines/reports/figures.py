@@ -15,7 +15,7 @@ import datetime as dt
 import html
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, groupby
 
 import polars as pl
 
@@ -67,12 +67,18 @@ def column_groups(frame: pl.DataFrame, keys: list[str],
                   columns: list[str]) -> dict[tuple, dict[str, list]]:
     """`columns` of `frame` as plain lists per value of `keys` (a tuple; rows keep their
     order): a group of rows is read as lists anyway, and slicing lists costs nothing next to a
-    frame per group (an SLO has a point per week for years)."""
+    frame per group (an SLO has a point per week for years). The report queries sort by the
+    keys, so a group is usually one run of rows, taken as one slice of each list."""
     cols = {c: frame.get_column(c).to_list() for c in columns}
-    at: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
-        at.setdefault(key, []).append(i)
-    return {key: {c: [v[i] for i in rows] for c, v in cols.items()} for key, rows in at.items()}
+    runs: dict[tuple, list[tuple[int, int]]] = {}
+    start = 0
+    for key, rows in groupby(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
+        end = start + sum(1 for _ in rows)
+        runs.setdefault(key, []).append((start, end))
+        start = end
+    return {key: {c: v[spans[0][0]:spans[0][1]] if len(spans) == 1
+                  else [x for a, b in spans for x in v[a:b]] for c, v in cols.items()}
+            for key, spans in runs.items()}
 
 
 @lru_cache(maxsize=8192)  # pages write the same few hundred periods thousands of times
@@ -335,10 +341,9 @@ def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
 
 
 def _esc_expr(expr: pl.Expr) -> pl.Expr:
-    """`esc` as a polars expression (the same three entities, `&` first)."""
-    return (expr.str.replace_all("&", "&amp;", literal=True)
-            .str.replace_all("<", "&lt;", literal=True)
-            .str.replace_all(">", "&gt;", literal=True))
+    """`esc` as a polars expression: the same three entities, in one pass over the text (each
+    character is replaced once, so an `&` written for `<` is never escaped again)."""
+    return expr.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
 
 
 def _joined(column: str) -> pl.Expr:
@@ -362,39 +367,51 @@ def deployment_marks(deployments: pl.DataFrame) -> pl.DataFrame:
     services = d["service"].unique().to_list()
     shown = {s: esc(s) for s in services}
     cut = {s: short(s, 120) for s in services}
-    # `:.1f` as Python writes it (polars rounds halves differently), for the failed rows only
-    restored = [None if v is None else f"restored after {v:.1f} h"
-                for v in d["fdrt_hours"].to_list()]
     reasons = pl.col("rework_reasons").fill_null([])
     rollback = (pl.col("rolls_back").fill_null("") != "") | reasons.list.contains("rollback") \
         | reasons.list.contains("implicit_rollback")
     fix = ((pl.col("fixes").fill_null("") != "") | pl.col("hotfix").fill_null(False)
            | reasons.list.contains("fix") | reasons.list.contains("hotfix"))
-    minute = pl.col("finished_at_utc").dt.strftime("%Y-%m-%d %H:%M")
-    lines = [
+    d = d.with_columns(pl.col("finished_at_utc").dt.strftime("%Y-%m-%d %H:%M").alias("_minute"))
+    minute = pl.col("_minute")  # written once, for `x` and the hover
+    # the lines every marker has...
+    head = [
         pl.concat_str([pl.lit("<b>"), _esc_expr(pl.col("id")), pl.lit("</b>")]),
         pl.concat_str([pl.col("service").replace_strict(cut, return_dtype=pl.String),
                        pl.lit(" · "), minute, pl.lit(" UTC")]),
         pl.concat_str([pl.lit("revision "),
                        _esc_expr(pl.col("revision").fill_null("").replace("", "unknown")
                                  .str.slice(0, 12))]),
-        pl.when(_truthy("baseline")).then(pl.lit("first deployment (baseline)")),
-        pl.when(_truthy("failed")).then(pl.concat_str([
+    ]
+    # ...and those only some have, written for those rows alone (a tenth of them or so)
+    says = {"baseline": _truthy("baseline"), "failed": _truthy("failed"),
+            "rework": _truthy("rework"), "rolls_back": pl.col("rolls_back").fill_null("") != "",
+            "fixes": pl.col("fixes").fill_null("") != "",
+            "incidents": pl.col("incident_ids").list.len().fill_null(0) > 0}
+    at = d.select(pl.arg_where(pl.any_horizontal(says.values()))).to_series()
+    some = d[at]
+    # `:.1f` as Python writes it (polars rounds halves differently), for the failed rows only
+    restored = [None if v is None else f"restored after {v:.1f} h"
+                for v in some["fdrt_hours"].to_list()]
+    extra = some.select(pl.concat_str([
+        pl.when(says["baseline"]).then(pl.lit("first deployment (baseline)")),
+        pl.when(says["failed"]).then(pl.concat_str([
             pl.lit("failed: "), _joined("failure_reasons"), pl.lit("; "),
             pl.Series("restored", restored, pl.String).fill_null("not recovered")])),
-        pl.when(_truthy("rework")).then(pl.concat_str([pl.lit("rework: "),
-                                                       _joined("rework_reasons")])),
-        pl.when(pl.col("rolls_back").fill_null("") != "").then(
+        pl.when(says["rework"]).then(pl.concat_str([pl.lit("rework: "),
+                                                    _joined("rework_reasons")])),
+        pl.when(says["rolls_back"]).then(
             pl.concat_str([pl.lit("rolls back "), _esc_expr(pl.col("rolls_back"))])),
-        pl.when(pl.col("fixes").fill_null("") != "").then(
+        pl.when(says["fixes"]).then(
             pl.concat_str([pl.lit("fixes "), _esc_expr(pl.col("fixes"))])),
-        pl.when(pl.col("incident_ids").list.len().fill_null(0) > 0).then(
+        pl.when(says["incidents"]).then(
             pl.concat_str([pl.lit("incidents: "), _joined("incident_ids")])),
-    ]
+    ], separator="<br>", ignore_nulls=True)).to_series()
+    lines = pl.Series("extra", [None] * d.height, pl.String).scatter(at, extra)
     return d.select(
         x=minute,
         y=pl.col("service").replace_strict(shown, return_dtype=pl.String),
-        hover=pl.concat_str(lines, separator="<br>", ignore_nulls=True),
+        hover=pl.concat_str([*head, lines], separator="<br>", ignore_nulls=True),
         week=pl.col("finished_at_utc").dt.truncate("1w").dt.strftime("%Y-%m-%d"),
         kind=pl.when(rollback).then(pl.lit("rollback")).when(fix).then(pl.lit("fix"))
         .otherwise(pl.lit("deployment")),
@@ -553,26 +570,26 @@ def slo_figure(slos: pl.DataFrame) -> Figure:
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
             rows = parts.get((slo, grain), empty)  # sorted by period in SQL
-            starts = rows["period_start"]
-            periods = [_day(p) for p in starts]
-            labels = [_period_label(p, grain) for p in starts]
             name = short(slo, 120)
-            # each column's text in one pass (`_pct` inline: an SLO has a point a week for years)
-            attained = ["–" if v is None else f"{v:.2%}" for v in rows["attainment"]]
             objectives = {v: _pct(v) for v in set(rows["objective"])}
-            budgets = ["–" if v is None else f"{v:.0%}" for v in rows["error_budget_remaining"]]
-            hover = [
-                f"<b>{name}</b> · {label}<br>"
-                f"attainment {att} (objective {objectives[obj]}): "
-                f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
-                f"<br>error budget remaining {budget}"
-                for label, att, obj, met, good, total, budget in zip(
-                    labels, attained, rows["objective"], rows["met"], rows["good"],
-                    rows["total"], budgets, strict=True)]
+            # each point's text in one pass (`_pct` inline: an SLO has a point a week for years)
+            periods: list[str] = []
+            hover: list[str] = []
+            captions: list[list[str]] = []
+            for start, att, obj, met, good, total, budget in zip(
+                    rows["period_start"], rows["attainment"], rows["objective"], rows["met"],
+                    rows["good"], rows["total"], rows["error_budget_remaining"], strict=True):
+                day, label = _day(start), _period_label(start, grain)
+                periods.append(day)
+                hover.append(
+                    f"<b>{name}</b> · {label}<br>"
+                    f"attainment {'–' if att is None else f'{att:.2%}'} "
+                    f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
+                    f"{good:,} good of {total:,}<br>error budget remaining "
+                    f"{'–' if budget is None else f'{budget:.0%}'}")
+                captions.append([day, f"SLOs met, {label}"])
             common = {"legendgroup": esc(slo), "visible": grain == "week",
-                      "hoverinfo": "text", "hovertext": hover,
-                      "customdata": [[day, f"SLOs met, {label}"]
-                                     for day, label in zip(periods, labels, strict=True)],
+                      "hoverinfo": "text", "hovertext": hover, "customdata": captions,
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"],
