@@ -47,6 +47,7 @@ from pipelines.reports.page import (
     page_name,
     render,
     write_text,
+    written_behind,
 )
 from pipelines.reports.records import records_json
 from pipelines.reports.reorganisations import describe, reorganisation_shapes
@@ -272,8 +273,9 @@ def _band_source(config: DoraConfig) -> str:
     return f"DORA {year} performance clusters, from the {SOURCES[year]} ({URLS[year]})"
 
 
-def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamReport:
-    """Render one team's page from its prepared data and write it (atomically)."""
+def _write_team(config: DoraConfig, overview: Overview, data: TeamData,
+                write: Callable[[Path, bytes], None] = write_text) -> TeamReport:
+    """Render one team's page from its prepared data and write it (atomically, by `write`)."""
     if data.weekly.height:
         context, figures = _team_context(config, overview, data)
     else:  # a team in the config with no records yet: a page that says so, no charts
@@ -285,7 +287,7 @@ def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamR
                   band_source=_band_source(config), trend_periods=config.trend_periods,
                   min_sample=config.min_sample, **context)
     path = config.reports_path / page_name(data.team)
-    write_text(path, text)
+    write(path, text)
     return TeamReport(team=data.team, path=path, glance=context["glance"],
                       trends=[m["trend"] for m in context["metrics"]],
                       directions=[m["direction"] for m in context["metrics"]])
@@ -414,7 +416,8 @@ def build_chunk(config: DoraConfig, teams: list[str],
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
         data = load_teams(conn, overview, teams, RECORD_SETS)
-    return [_write_team(config, overview, data[team]) for team in teams]
+    with written_behind() as write:  # each page written while the next one is built
+        return [_write_team(config, overview, data[team], write) for team in teams]
 
 
 def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
