@@ -7,7 +7,9 @@ it (`records_json`): a page of few records costs next to nothing, whatever the n
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from itertools import pairwise
 
 import polars as pl
 
@@ -38,8 +40,9 @@ class TeamRecords:
 
 
 def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRecords]:
-    """The records of each of `teams`, from their rows of `report_records` in `page_order`,
-    worked out for all the teams at once."""
+    """The records of each of `teams`, from their rows of `report_records` in `page_order` (or
+    at least each team's rows together and in that order), worked out for all of them at
+    once."""
     # each team's distinct records once, numbered by their place among its distinct
     # (kind, id, detail); rows keep their place relative to the team's first row. Teams are
     # runs of rows (sorted by team): `t` numbers them, and integers group faster than names.
@@ -72,6 +75,75 @@ def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRe
                               table=table.slice(*table_at.get(team, empty)),
                               cells=cells.slice(*cells_at.get(team, empty)))
             for team in teams}
+
+
+# Rows of records worked out together by `RecordsFeed`: enough that a run's fixed cost (a few
+# polars passes) is small next to its rows, few enough that the first pages need not wait long.
+RUN_ROWS = 150_000
+
+
+class RecordsFeed:
+    """The records of each of `teams` (rows of `report_records`, in any order), worked out by a
+    thread while the pages are built: the rows are put in `page_order`, then `prepare_records`
+    runs over runs of teams (of about `run_rows` rows), in the order of `teams` (the order the
+    pages are written in).
+
+    Polars works without Python's lock, so on a machine with a core to spare the records of the
+    next pages are ready by the time a page needs them (`get` waits for them otherwise)."""
+
+    def __init__(self, records: pl.DataFrame, teams: list[str],
+                 run_rows: int = RUN_ROWS) -> None:
+        self._ready: dict[str, TeamRecords] = {}
+        self._failed: BaseException | None = None
+        self._done = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, args=(records, list(teams), run_rows),
+                                        name="report-records", daemon=True)
+        self._thread.start()
+
+    def get(self, team: str) -> TeamRecords:
+        """`team`'s records, once worked out (the thread's error, if it failed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: team in self._ready or self._done)
+            if team in self._ready:
+                return self._ready[team]
+            raise RuntimeError(f"the records of {team!r} could not be worked out"
+                               ) from self._failed
+
+    def _work(self, records: pl.DataFrame, teams: list[str], run_rows: int) -> None:
+        try:
+            ordered = page_order(records)
+            at = _spans(ordered)
+            run: list[str] = []
+            rows = 0
+            for i, team in enumerate(teams):
+                run.append(team)
+                rows += at.get(team, (0, 0))[1]
+                if rows >= run_rows or i == len(teams) - 1:
+                    found = prepare_records(_rows_of(ordered, at, run), run)
+                    with self._changed:
+                        self._ready.update(found)
+                        self._changed.notify_all()
+                    run, rows = [], 0
+        except BaseException as exc:  # noqa: BLE001 - raised in the page's thread by `get`
+            self._failed = exc
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+
+def _rows_of(ordered: pl.DataFrame, at: dict[str, tuple[int, int]],
+             teams: list[str]) -> pl.DataFrame:
+    """The rows of `teams`, team after team in that order, from `ordered` (sorted by team; `at`
+    its `_spans`): one slice when they sit there in that order (no copy), else their slices
+    joined (a team's place among the sorted rows need not be its place among the pages)."""
+    spans = [at[t] for t in teams if t in at]
+    if not spans:
+        return ordered.clear()
+    if all(a[0] + a[1] == b[0] for a, b in pairwise(spans)):
+        return ordered.slice(spans[0][0], sum(n for _, n in spans))
+    return pl.concat([ordered.slice(*span) for span in spans])
 
 
 def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:

@@ -221,10 +221,11 @@ def _team_context(config: DoraConfig, overview: Overview,
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-        # encoded page by page (megabytes for a long history: never all pages' at once)
-        "records_json": b"" if data.records is None else records_json(data.records,
-                                                                        RECORD_SETS),
     }
+    # encoded page by page (megabytes for a long history: never all pages' at once), last: a
+    # thread may still be working them out (data.RecordsFeed)
+    records = data.records
+    context["records_json"] = b"" if records is None else records_json(records, RECORD_SETS)
     return context, figures
 
 
