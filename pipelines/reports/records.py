@@ -35,8 +35,12 @@ class TeamRecords:
 
     rows: str  # each row's record index, comma-joined, cell after cell
     hours: str  # each row's hours (3 decimals; `null` when there are none), likewise
-    table: pl.DataFrame  # k (kind index), record_kind, record_id, detail: one row per record
-    cells: pl.DataFrame  # cell ("record set|grain|period"), first (position in rows), n
+    # the JSON inside the arrays and the object of `records_json`, inert (see `_json_text`):
+    kinds: str = ""  # the distinct record kinds
+    kind: str = ""  # per distinct record, its kind's index in `kinds`
+    ids: str = ""  # per distinct record, its id
+    details: str = ""  # per distinct record, its detail (`null` when none)
+    cells: str = ""  # "record set|grain|period": [first position in rows, how many], ...
 
 
 def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRecords]:
@@ -59,22 +63,43 @@ def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRe
         pl.when(hours.is_finite()).then(hours.cast(pl.String)).otherwise(pl.lit("null"))
         .str.join(",").alias("hours")).drop("t")
     key = pl.col("t") * (1 << 32) + pl.col("i")  # a team's records in order, teams in order
+    # each team's table of distinct records, written as JSON here, for all the teams at once
+    # (in the records' thread: a page only joins the texts)
     table = (numbered.filter(key.is_first_distinct()).sort(key)
-             .select("team", "i", *_KEYS,
-                     pl.col("record_kind").rank("dense").over("t").cast(pl.Int64).sub(1)
-                     .alias("k")))
+             .group_by("t", maintain_order=True).agg(
+                 team.first(),
+                 # in (kind, id, detail) order, so the kinds come sorted, as `kind` counts
+                 _json_text(pl.col("record_kind")).unique(maintain_order=True).str.join(",")
+                 .alias("kinds"),
+                 pl.col("record_kind").rank("dense").cast(pl.Int64).sub(1).cast(pl.String)
+                 .str.join(",").alias("kind"),
+                 _json_text(pl.col("record_id")).str.join(",").alias("ids"),
+                 _json_text(pl.col("detail")).str.join(",").alias("details"))
+             .drop("t"))
     cells = (numbered.group_by("t", "record_set", "grain", "period_start", maintain_order=True)
              .agg(team.first(), pl.col("row").first().alias("first"), pl.len().alias("n"))
-             .select("team", pl.concat_str([pl.col("record_set"), pl.col("grain"),
-                                            pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                                           separator="|").alias("cell"), "first", "n"))
+             .group_by("t", maintain_order=True).agg(
+                 team.first(),
+                 pl.concat_str([_json_text(pl.concat_str(
+                     [pl.col("record_set"), pl.col("grain"),
+                      pl.col("period_start").dt.to_string("%Y-%m-%d")], separator="|")),
+                     pl.lit(":["), pl.col("first").cast(pl.String), pl.lit(","),
+                     pl.col("n").cast(pl.String), pl.lit("]")]).str.join(",").alias("cells"))
+             .drop("t"))
     text = {team: (rows, hrs) for team, rows, hrs in numbers.rows()}
-    table_at, cells_at = _spans(table), _spans(cells)
-    empty = (0, 0)
-    return {team: TeamRecords(*text.get(team, ("", "")),
-                              table=table.slice(*table_at.get(team, empty)),
-                              cells=cells.slice(*cells_at.get(team, empty)))
+    tables = {row[0]: row[1:] for row in table.rows()}
+    cell_text = dict(cells.rows())
+    none = ("", "", "", "")
+    return {team: TeamRecords(*text.get(team, ("", "")), *tables.get(team, none),
+                              cells=cell_text.get(team, ""))
             for team in teams}
+
+
+def _json_text(value: pl.Expr) -> pl.Expr:
+    """Each string (or null) of `value` as JSON, inert inside a script like `inert_json`'s:
+    polars escapes as orjson does, and every `<` is written `\\u003c`."""
+    return (pl.struct(value.alias("v")).struct.json_encode()  # {"v":...}
+            .str.slice(5).str.head(-1).str.replace_all("<", "\\u003c", literal=True))
 
 
 # Rows of records worked out together by `RecordsFeed`: enough that a run's fixed cost (a few
@@ -165,16 +190,8 @@ def records_json(records: TeamRecords, sets: dict[str, str]) -> bytes:
     - `sets`: the record set of each metric a click can open (`sets`).
 
     Inert inside a script."""
-    table, cells = records.table, records.cells
-    rest = inert_json({
-        # the table is in (kind, id, detail) order, so its kinds come sorted, as `k` counts
-        "kinds": list(dict.fromkeys(table["record_kind"].to_list())),
-        "kind": table["k"].to_list(),
-        "id": table["record_id"].to_list(),
-        "detail": table["detail"].to_list(),
-        "sets": sets,
-        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
-                                               cells["n"].to_list(), strict=True)},
-    })
-    return (b'{"rows":[' + records.rows.encode() + b'],"hours":[' + records.hours.encode()
-            + b"]," + rest[1:])  # numbers need no escaping
+    return b"".join([
+        b'{"rows":[', records.rows.encode(), b'],"hours":[', records.hours.encode(),
+        b'],"kinds":[', records.kinds.encode(), b'],"kind":[', records.kind.encode(),
+        b'],"id":[', records.ids.encode(), b'],"detail":[', records.details.encode(),
+        b'],"sets":', inert_json(sets), b',"cells":{', records.cells.encode(), b"}}"])

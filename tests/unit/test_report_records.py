@@ -133,3 +133,24 @@ def test_a_deployments_optional_lines_stay_with_it() -> None:
     assert marks["kind"].to_list() == ["deployment", "deployment", "rollback", "deployment"]
     assert marks["x"].to_list() == ["2025-03-05 14:07"] * 4
     assert marks["week"].to_list() == ["2025-03-03"] * 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.text(max_size=12), min_size=1, max_size=8, unique=True),
+       detail=st.one_of(st.none(), st.text(max_size=20)),
+       kind=st.text(min_size=1, max_size=6))
+def test_any_record_text_reads_back_as_stored_and_holds_no_lt(ids: list[str],
+                                                              detail: str | None,
+                                                              kind: str) -> None:
+    """The records' JSON is written by polars, not orjson: any id, detail or kind (quotes,
+    backslashes, control characters, `</script>`, any language) reads back as stored, and
+    no `<` is left to end the script."""
+    rows = _frame([("a", "week", WEEK, "s<", kind, i, None, detail) for i in ids])
+    text = records_json(prepare_records(page_order(rows), ["a"])["a"], {"m": "s<"})
+    page = json.loads(text)
+    assert b"<" not in text
+    assert page["id"] == sorted(ids)
+    assert page["detail"] == [detail] * len(ids)
+    assert page["kinds"] == [kind]
+    assert page["cells"] == {"s<|week|2025-03-03": [0, len(ids)]}
+    assert page["sets"] == {"m": "s<"}
