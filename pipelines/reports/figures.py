@@ -556,16 +556,23 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
 
-def slo_figure(slos: pl.DataFrame) -> Figure:
-    """Attainment per SLO against its objective (dashed), and the error budget remaining."""
+SLO_COLUMNS = ["period_start", "service", "attainment", "objective", "met", "good", "total",
+               "error_budget_remaining"]
+
+
+def slo_columns(slos: pl.DataFrame) -> dict[tuple, dict[str, list]]:
+    """The SLO rows of a page as lists per (SLO, grain), read once for its figure and table."""
+    return column_groups(slos, ["slo", "grain"], SLO_COLUMNS)
+
+
+def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = None) -> Figure:
+    """Attainment per SLO against its objective (dashed), and the error budget remaining.
+    `parts`: the rows' `slo_columns` when already read."""
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
-    parts = column_groups(slos, ["slo", "grain"], [
-        "period_start", "attainment", "objective", "met", "good", "total",
-        "error_budget_remaining"])
-    empty: dict[str, list] = {c: [] for c in ("period_start", "attainment", "objective", "met",
-                                              "good", "total", "error_budget_remaining")}
+    parts = slo_columns(slos) if parts is None else parts
+    empty: dict[str, list] = {c: [] for c in SLO_COLUMNS}
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]

@@ -52,6 +52,7 @@ from pipelines.reports.page import (
 from pipelines.reports.records import records_json
 from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
+    CHART_COLUMNS,
     GROUPS,
     METRIC_SPECS,
     ROLLING_WEEKS,
@@ -170,7 +171,8 @@ def _team_context(config: DoraConfig, overview: Overview,
         return fid
 
     metrics, glance = [], []
-    weekly, monthly = columns(data.weekly), columns(data.monthly)  # read once, used by all
+    # read once, used by every metric: only the columns the charts read
+    weekly, monthly = columns(data.weekly, CHART_COLUMNS), columns(data.monthly, CHART_COLUMNS)
     for spec in METRIC_SPECS:
         wk, mo = points(weekly, spec, "week"), points(monthly, spec, "month")
         fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
@@ -190,7 +192,8 @@ def _team_context(config: DoraConfig, overview: Overview,
     breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
     timeline = add(figs.timeline_figure(data.deployments, data.incidents,
                                         data.deployment_marks, data.incident_marks), "timeline")
-    slo_fig = add(figs.slo_figure(data.slos), "slos") if data.slos.height else ""
+    slo_parts = figs.slo_columns(data.slos)  # read once for the figure and the table
+    slo_fig = add(figs.slo_figure(data.slos, slo_parts), "slos") if data.slos.height else ""
     items = figs.coverage_items(data.coverage, overview.quarantined, overview.loaded)
     coverage = add(figs.coverage_figure(items), "coverage", dated=False)
     latest = data.monthly["period_start"].max() if data.monthly.height else None
@@ -213,7 +216,7 @@ def _team_context(config: DoraConfig, overview: Overview,
         "timeline_figure": timeline,
         "timeline_summary": _timeline_summary(data),
         "slo_figure": slo_fig,
-        "slo_rows": _slo_rows(data.slos, latest),
+        "slo_rows": _slo_rows(slo_parts, latest),
         "coverage_figure": coverage,
         "reorganisations": [f"{row['date'].isoformat()}: {describe(row)}"
                             for row in reorganisations.sort("date", "service").to_dicts()],
@@ -244,27 +247,21 @@ def _timeline_summary(data: TeamData) -> str:
             f"hotfixes; {data.incidents.height} incidents ({unresolved} not resolved).")
 
 
-def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
-    """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
-    monthly: dict[str, list[dict]] = {slo: [] for slo in slos["slo"].unique().to_list()}
-    months = slos.filter(pl.col("grain") == "month").select(
-        "slo", "service", "objective", "period_start", "attainment", "met",
-        "error_budget_remaining")  # only what the table shows: an SLO has years of weeks
-    for r in months.to_dicts():
-        monthly[r["slo"]].append(r)
+def _slo_rows(parts: dict[tuple, dict[str, list]], latest: Any) -> list[dict]:
+    """Each SLO's objective and its latest month, from the page's `figures.slo_columns`."""
     rows = []
-    for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
-        own = monthly[slo]
-        base = own[-1] if own else {}
-        row = next((r for r in own if latest and r["period_start"] == latest), {})
+    for slo in sorted({slo for slo, _grain in parts}, key=lambda s: (s.casefold(), s)):
+        own = parts.get((slo, "month"))  # oldest month first
+        months = own["period_start"] if own else []
+        at = next((i for i, p in enumerate(months) if p == latest), None) if latest else None
+        attainment = None if at is None else own["attainment"][at]
+        budget = None if at is None else own["error_budget_remaining"][at]
         rows.append({
-            "slo": slo, "service": base.get("service", ""),
-            "objective": f"{base['objective']:.2%}" if base else "–",
-            "attainment": f"{row['attainment']:.3%}" if row.get("attainment") is not None
-            else "no data",
-            "met": ("yes" if row["met"] else "no") if row else "–",
-            "budget": f"{row['error_budget_remaining']:.0%}"
-            if row.get("error_budget_remaining") is not None else "–",
+            "slo": slo, "service": own["service"][-1] if months else "",
+            "objective": f"{own['objective'][-1]:.2%}" if months else "–",
+            "attainment": "no data" if attainment is None else f"{attainment:.3%}",
+            "met": "–" if at is None else ("yes" if own["met"][at] else "no"),
+            "budget": "–" if budget is None else f"{budget:.0%}",
         })
     return rows
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -146,6 +146,10 @@ SPEC_BY_KEY = {s.key: s for s in METRIC_SPECS}
 
 ROLLING_WEEKS = 4
 ROLLING_MIN_POINTS = 2
+# The columns `points` reads for the charted metrics (a page reads no others as lists)
+CHART_COLUMNS = frozenset({"period_start"} | {
+    c for s in METRIC_SPECS
+    for c in (s.key, s.samples, s.low_sample, f"{s.key}__rolling", *(s.ci or ())) if c})
 
 
 class Point(NamedTuple):
@@ -180,11 +184,13 @@ def _nums(values: list) -> list[float | None]:
 Columns = dict[str, list]  # a frame as plain lists, read once per page (see `columns`)
 
 
-def columns(frame: pl.DataFrame) -> Columns:
-    """A frame's columns as lists, oldest period first: what `points` reads (fast to index)."""
+def columns(frame: pl.DataFrame, names: Iterable[str] | None = None) -> Columns:
+    """A frame's columns (or those of `names` it has) as lists, oldest period first: what
+    `points` reads (fast to index)."""
     if frame.height and not frame["period_start"].is_sorted():
         frame = frame.sort("period_start")
-    return {name: frame.get_column(name).to_list() for name in frame.columns}
+    wanted = frame.columns if names is None else [c for c in frame.columns if c in set(names)]
+    return {name: frame.get_column(name).to_list() for name in wanted}
 
 
 def points(frame: pl.DataFrame | Columns, spec: MetricSpec, grain: str) -> list[Point]:
