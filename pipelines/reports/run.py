@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,9 +155,27 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def _team_context(config: DoraConfig, overview: Overview,
-                  data: TeamData) -> tuple[dict[str, Any], list[dict]]:
-    periods = config.trend_periods
+# A team's charted metrics, worked out from the overview alone: (spec, monthly points, figure,
+# trend) per metric. `build_chunk` works out those of the first pages while the rest is read.
+MetricParts = list[tuple[MetricSpec, list[Point], dict, Any]]
+AHEAD_PAGES = 32  # at most this many pages' metric parts held (about 1 MB each, long history)
+
+
+def _metric_parts(config: DoraConfig, weekly: pl.DataFrame,
+                  monthly: pl.DataFrame) -> MetricParts:
+    """Each charted metric's points, figure and trend, from a team's rows of each grain."""
+    parts = []
+    # read once, used by every metric: only the columns the charts read
+    wk_cols, mo_cols = columns(weekly, CHART_COLUMNS), columns(monthly, CHART_COLUMNS)
+    for spec in METRIC_SPECS:
+        wk, mo = points(wk_cols, spec, "week"), points(mo_cols, spec, "month")
+        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
+        parts.append((spec, mo, fig, trend_of(wk, spec, config.trend_periods)))
+    return parts
+
+
+def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
+                  parts: MetricParts | None = None) -> tuple[dict[str, Any], list[dict]]:
     figures: list[dict] = []
     reorganisations = data.reorganisations
     markers = reorganisation_shapes(reorganisations)
@@ -171,12 +190,9 @@ def _team_context(config: DoraConfig, overview: Overview,
         return fid
 
     metrics, glance = [], []
-    # read once, used by every metric: only the columns the charts read
-    weekly, monthly = columns(data.weekly, CHART_COLUMNS), columns(data.monthly, CHART_COLUMNS)
-    for spec in METRIC_SPECS:
-        wk, mo = points(weekly, spec, "week"), points(monthly, spec, "month")
-        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
-        found = trend_of(wk, spec, periods)
+    if parts is None:
+        parts = _metric_parts(config, data.weekly, data.monthly)
+    for spec, mo, fig, found in parts:
         trend = found.sentence(spec.label, spec.unit, "week")
         glance.append(_glance(spec, mo, trend))
         metrics.append({
@@ -272,10 +288,12 @@ def _band_source(config: DoraConfig) -> str:
 
 
 def _write_team(config: DoraConfig, overview: Overview, data: TeamData,
-                write: Callable[[Path, bytes], None] = write_text) -> TeamReport:
-    """Render one team's page from its prepared data and write it (atomically, by `write`)."""
+                write: Callable[[Path, bytes], None] = write_text,
+                parts: MetricParts | None = None) -> TeamReport:
+    """Render one team's page from its prepared data (and its `_metric_parts` when worked out
+    already) and write it (atomically, by `write`)."""
     if data.weekly.height:
-        context, figures = _team_context(config, overview, data)
+        context, figures = _team_context(config, overview, data, parts)
     else:  # a team in the config with no records yet: a page that says so, no charts
         context, figures = {"title": f"{data.team} · DORA metrics", "team": data.team,
                             "has_data": False, "first": None, "last": None,
@@ -410,12 +428,27 @@ def _shares(teams: list[str], workers: int, overview: Overview | None) -> list[l
 
 def build_chunk(config: DoraConfig, teams: list[str],
                 overview: Overview | None = None) -> list[TeamReport]:
-    """Read the data of `teams` in one pass per table and write their pages."""
+    """Read the data of `teams` in one pass per table and write their pages.
+
+    The tables are read by a thread (DuckDB and polars work without Python's lock) while this
+    one works out the charted metrics of the first pages (at most AHEAD_PAGES), which need only
+    the overview."""
+    ahead: dict[str, MetricParts] = {}
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
-        data = load_teams(conn, overview, teams, RECORD_SETS)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
+            loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS)
+            for team in teams[:AHEAD_PAGES]:
+                weekly = overview.metrics_of(team, "week")
+                if loading.done():
+                    break
+                if weekly.height:
+                    ahead[team] = _metric_parts(config, weekly,
+                                                overview.metrics_of(team, "month"))
+            data = loading.result()
     with written_behind() as write:  # each page written while the next one is built
-        return [_write_team(config, overview, data[team], write) for team in teams]
+        return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
+                for team in teams]
 
 
 def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
