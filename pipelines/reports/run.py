@@ -158,7 +158,7 @@ def _anchor(spec: MetricSpec) -> str:
 # A team's charted metrics, worked out from the overview alone: (spec, monthly points, figure,
 # trend) per metric. `build_chunk` works out those of the first pages while the rest is read.
 MetricParts = list[tuple[MetricSpec, list[Point], dict, Any]]
-AHEAD_PAGES = 32  # at most this many pages' metric parts held (about 1 MB each, long history)
+AHEAD_PAGES = 64  # at most this many pages' metric parts held (under 1 MB each, long history)
 
 
 def _metric_parts(config: DoraConfig, weekly: pl.DataFrame,
