@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from pipelines.reports.figures import (
     incident_marks,
     marker_sets,
 )
-from pipelines.reports.records import TeamRecords, prepare_records
+from pipelines.reports.records import RecordsFeed, TeamRecords
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
@@ -159,9 +160,14 @@ class TeamData:
     slos: pl.DataFrame
     coverage: dict
     reorganisations: pl.DataFrame
-    records: TeamRecords | None  # behind the points; None when the warehouse has no records
+    feed: RecordsFeed | None  # the records behind the points; None when the warehouse has none
     deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
+
+    @property
+    def records(self) -> TeamRecords | None:
+        """The records behind the points (waits for them to be worked out)."""
+        return None if self.feed is None else self.feed.get(self.team)
 
 
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -171,29 +177,42 @@ def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found and found[0][0])
 
 
+def _timeline_marks(deployments: pl.DataFrame,
+                    incidents: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows each marker trace of the timeline draws, with their `team`, for all teams."""
+    marks = {f"deployment:{role}": frame for role, frame in marker_sets(
+        deployments.select("team").hstack(deployment_marks(deployments))).items()}
+    marks["incidents"] = incidents.select("team").hstack(incident_marks(incidents))
+    return marks
+
+
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
                record_sets: dict[str, str]) -> dict[str, TeamData]:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
     the records of the record sets of `record_sets` (metric → the registry's `record_set`,
     for each metric a page opens). The timeline's markers and the records, drawn from many
-    rows on every page, are worked out here for all the teams at once."""
+    rows on every page, are worked out for all the teams at once, each by a thread: the
+    markers while the other tables are read, the records (`RecordsFeed`) while the pages are
+    built."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
-    tables = {name: query(conn, f"report_{name}", teams=wanted) for name in _TEAM_TABLES}
-    reorganisations = load_reorganisations(conn, wanted)
-    records = (query(conn, "report_records", teams=wanted,
-                     sets=sorted(set(record_sets.values())))
-               if has_relation(conn, "team_metric_records") else None)
+    # the records first: a thread works them out while the rest is read and the pages built
+    feed = (RecordsFeed(query(conn, "report_records", teams=wanted,
+                              sets=sorted(set(record_sets.values()))), every)
+            if has_relation(conn, "team_metric_records") else None)
+    tables = {name: query(conn, f"report_{name}", teams=wanted)
+              for name in ("deployments", "incidents")}
+    # the timeline's markers (each trace's rows, for every team in one pass) worked out by a
+    # thread while the other tables are read: polars and DuckDB both work without Python's lock
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-marks") as pool:
+        marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
+        tables.update({name: query(conn, f"report_{name}", teams=wanted)
+                       for name in _TEAM_TABLES if name not in tables})
+        reorganisations = load_reorganisations(conn, wanted)
+        marks = marking.result()
     parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
-    # the timeline's markers: each trace's rows, for every team in one pass, then split
-    marks = {f"deployment:{role}": frame for role, frame in marker_sets(
-        tables["deployments"].select("team").hstack(
-            deployment_marks(tables["deployments"]))).items()}
-    marks["incidents"] = tables["incidents"].select("team").hstack(
-        incident_marks(tables["incidents"]))
     marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
     reorg = split_sorted(reorganisations, "team")
-    recs = prepare_records(records, every) if records is not None else None
 
     def part(name: str, team: str) -> pl.DataFrame:
         found = parts[name].get(team)
@@ -213,7 +232,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
         slos=part("slos", team),
         coverage=overview.coverage_of(team),
         reorganisations=reorg.get(team, reorganisations.clear()),
-        records=None if recs is None else recs[team],
+        feed=feed,
         deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
         incident_marks=marks_of("incidents", team),
     ) for team in every}

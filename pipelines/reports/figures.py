@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain, groupby
 
 import polars as pl
 
@@ -27,6 +28,7 @@ from pipelines.reports.specs import (
     format_value,
     points,
     rolling_median,
+    value_writer,
 )
 
 BLUE = "#2458a6"
@@ -65,12 +67,18 @@ def column_groups(frame: pl.DataFrame, keys: list[str],
                   columns: list[str]) -> dict[tuple, dict[str, list]]:
     """`columns` of `frame` as plain lists per value of `keys` (a tuple; rows keep their
     order): a group of rows is read as lists anyway, and slicing lists costs nothing next to a
-    frame per group (an SLO has a point per week for years)."""
+    frame per group (an SLO has a point per week for years). The report queries sort by the
+    keys, so a group is usually one run of rows, taken as one slice of each list."""
     cols = {c: frame.get_column(c).to_list() for c in columns}
-    at: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
-        at.setdefault(key, []).append(i)
-    return {key: {c: [v[i] for i in rows] for c, v in cols.items()} for key, rows in at.items()}
+    runs: dict[tuple, list[tuple[int, int]]] = {}
+    start = 0
+    for key, rows in groupby(zip(*(frame.get_column(k).to_list() for k in keys), strict=True)):
+        end = start + sum(1 for _ in rows)
+        runs.setdefault(key, []).append((start, end))
+        start = end
+    return {key: {c: v[spans[0][0]:spans[0][1]] if len(spans) == 1
+                  else [x for a, b in spans for x in v[a:b]] for c, v in cols.items()}
+            for key, spans in runs.items()}
 
 
 @lru_cache(maxsize=8192)  # pages write the same few hundred periods thousands of times
@@ -112,23 +120,6 @@ def _grain_buttons(traces: list[dict]) -> list[dict]:
     }]
 
 
-def _hover(point: Point, spec: MetricSpec, label: str, value: str, min_sample: int) -> str:
-    """A point's hover; `label` and `value`: its period and value as written."""
-    lines = [f"<b>{label}</b>", f"{spec.title}: {value}"]
-    if spec.kind == "count":
-        lines.append(f"{point.count} deployments on {point.samples} deploy days")
-    elif point.samples is not None:
-        lines.append(f"n = {point.samples} {spec.sample_noun}")
-    if point.low is not None and point.high is not None:
-        lines.append(f"95% interval {format_value(point.low, spec)} – "
-                     f"{format_value(point.high, spec)}")
-    elif spec.ci and point.value is not None:
-        lines.append("95% interval: too few values")
-    if point.low_sample:
-        lines.append(f"low sample (fewer than {min_sample}): shown faded")
-    return "<br>".join(lines)
-
-
 def _interval_band(series: list[Point], grain: str, name: str) -> dict:
     """The 95% interval as filled polygons, one per run of periods that have an interval."""
     xs: list[str | None] = []
@@ -164,11 +155,44 @@ def _interval_band(series: list[Point], grain: str, name: str) -> dict:
 
 def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample: int,
                   name: str, lines: bool) -> dict:
-    colors = [MUTED if p.low_sample else BLUE for p in series]
-    # each point's period and value as written, once for its hover and its records' caption
-    days = [_day(p.period) for p in series]
-    labels = [_period_label(p.period, grain) for p in series]
-    values = [format_value(p.value, spec) for p in series]
+    """The points of one grain: each with its hover and its records' caption, all of a point's
+    text written in one pass (a long history's page has about a thousand points)."""
+    write = value_writer(spec)
+    title, noun, ci = spec.title, spec.sample_noun, bool(spec.ci)
+    count_kind = spec.kind == "count"
+    faded = f"<br>low sample (fewer than {min_sample}): shown faded"
+    days: list[str] = []
+    colors: list[str] = []
+    opacity: list[float] = []
+    symbols: list[str] = []
+    hovers: list[str] = []
+    captions: list[list[str]] = []
+    for period, value, samples, low, high, low_sample, count, _rolling in series:
+        day, label = _day(period), _period_label(period, grain)
+        text = "–" if value is None else write(value)  # the period and value as written
+        hover = f"<b>{label}</b><br>{title}: {text}"
+        caption = f"{title}, {label}: {text}"  # plain text, set as text (never parsed)
+        if count_kind:
+            hover += f"<br>{count} deployments on {samples} deploy days"
+        elif samples is not None:
+            hover += f"<br>n = {samples} {noun}"
+            caption += f" (n = {samples} {noun})"
+        if low is not None and high is not None:
+            hover += f"<br>95% interval {write(low)} – {write(high)}"
+        elif ci and value is not None:
+            hover += "<br>95% interval: too few values"
+        if low_sample:
+            hover += faded
+            colors.append(MUTED)
+            opacity.append(MUTED_OPACITY)
+            symbols.append("circle-open")
+        else:
+            colors.append(BLUE)
+            opacity.append(1.0)
+            symbols.append("circle")
+        days.append(day)
+        hovers.append(hover)
+        captions.append([day, caption])
     return {
         "type": "scatter",
         "x": days,
@@ -178,27 +202,14 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
         "showlegend": False,  # the legend shows the two point styles instead (_legend_keys)
         "line": {"color": BLUE, "width": 1.5},
         "marker": {
-            "size": 8, "color": colors,
-            "opacity": [MUTED_OPACITY if p.low_sample else 1.0 for p in series],
-            "symbol": ["circle-open" if p.low_sample else "circle" for p in series],
+            "size": 8, "color": colors, "opacity": opacity, "symbol": symbols,
             "line": {"width": 1.5, "color": colors},
         },
-        "hovertext": [_hover(p, spec, label, value, min_sample)
-                      for p, label, value in zip(series, labels, values, strict=True)],
+        "hovertext": hovers,
         "hoverinfo": "text",
-        "customdata": [[day, _caption(p, spec, label, value)]
-                       for p, day, label, value in zip(series, days, labels, values,
-                                                       strict=True)],
+        "customdata": captions,
         "meta": {"grain": grain, "role": "points", "metric": spec.key},
     }
-
-
-def _caption(point: Point, spec: MetricSpec, label: str, value: str) -> str:
-    """The plain-text heading of a point's records table (set as text, never parsed)."""
-    text = f"{spec.title}, {label}: {value}"
-    if point.samples is not None and spec.kind != "count":
-        text += f" (n = {point.samples} {spec.sample_noun})"
-    return text
 
 
 def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
@@ -215,9 +226,8 @@ def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
     return keys
 
 
-def _y_max(values: Sequence[float | None], rate: bool) -> float:
-    present = [v for v in values if v is not None]
-    top = max(present, default=0.0)
+def _y_max(values: Iterable[float | None], rate: bool) -> float:
+    top = max((v for v in values if v is not None), default=0.0)
     if rate:
         return min(max(top * 1.15, 0.05), 1.05)
     return top * 1.12 if top > 0 else 1.0
@@ -275,12 +285,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
     traces: list[dict] = []
     if spec.ci:
         traces.append(_interval_band(wk, "week", "95% interval"))
-    traces.append(_points_trace(wk, spec, "week", min_sample, "weekly", lines=False))
+    weekly_points = _points_trace(wk, spec, "week", min_sample, "weekly", lines=False)
+    traces.append(weekly_points)
+    days, write = weekly_points["x"], value_writer(spec)
     traces.append({
-        "type": "scatter", "x": [_day(p.period) for p in wk], "y": roll, "mode": "lines",
+        "type": "scatter", "x": list(days), "y": roll, "mode": "lines",
         "name": f"{ROLLING_WEEKS}-week rolling median", "line": {"color": ORANGE, "width": 2.5},
-        "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {_day(p.period)}: "
-                      f"{format_value(r, spec)}" for p, r in zip(wk, roll, strict=True)],
+        "hovertext": [f"{ROLLING_WEEKS}-week rolling median to {day}: "
+                      + ("–" if r is None else write(r))
+                      for day, r in zip(days, roll, strict=True)],
         "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
     if spec.ci:
         traces.append(_interval_band(mo, "month", "95% interval"))
@@ -289,7 +302,8 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
         trace["visible"] = trace["meta"]["grain"] == "week"
     traces += _legend_keys(spec, min_sample)
     rate = spec.kind == "rate"
-    y_max = _y_max([p.value for p in wk + mo] + [p.high for p in wk + mo] + roll, rate)
+    y_max = _y_max(chain((p.value for p in wk), (p.value for p in mo), (p.high for p in wk),
+                         (p.high for p in mo), roll), rate)
     layout = _layout(360, spec.axis_title, rate=rate,
                      shapes=band_shapes(spec.band, year, y_max) if spec.band else [],
                      updatemenus=_grain_buttons(traces))
@@ -327,10 +341,9 @@ def breakdown_figure(breakdown: pl.DataFrame) -> Figure:
 
 
 def _esc_expr(expr: pl.Expr) -> pl.Expr:
-    """`esc` as a polars expression (the same three entities, `&` first)."""
-    return (expr.str.replace_all("&", "&amp;", literal=True)
-            .str.replace_all("<", "&lt;", literal=True)
-            .str.replace_all(">", "&gt;", literal=True))
+    """`esc` as a polars expression: the same three entities, in one pass over the text (each
+    character is replaced once, so an `&` written for `<` is never escaped again)."""
+    return expr.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
 
 
 def _joined(column: str) -> pl.Expr:
@@ -354,39 +367,51 @@ def deployment_marks(deployments: pl.DataFrame) -> pl.DataFrame:
     services = d["service"].unique().to_list()
     shown = {s: esc(s) for s in services}
     cut = {s: short(s, 120) for s in services}
-    # `:.1f` as Python writes it (polars rounds halves differently), for the failed rows only
-    restored = [None if v is None else f"restored after {v:.1f} h"
-                for v in d["fdrt_hours"].to_list()]
     reasons = pl.col("rework_reasons").fill_null([])
     rollback = (pl.col("rolls_back").fill_null("") != "") | reasons.list.contains("rollback") \
         | reasons.list.contains("implicit_rollback")
     fix = ((pl.col("fixes").fill_null("") != "") | pl.col("hotfix").fill_null(False)
            | reasons.list.contains("fix") | reasons.list.contains("hotfix"))
-    minute = pl.col("finished_at_utc").dt.strftime("%Y-%m-%d %H:%M")
-    lines = [
+    d = d.with_columns(pl.col("finished_at_utc").dt.strftime("%Y-%m-%d %H:%M").alias("_minute"))
+    minute = pl.col("_minute")  # written once, for `x` and the hover
+    # the lines every marker has...
+    head = [
         pl.concat_str([pl.lit("<b>"), _esc_expr(pl.col("id")), pl.lit("</b>")]),
         pl.concat_str([pl.col("service").replace_strict(cut, return_dtype=pl.String),
                        pl.lit(" · "), minute, pl.lit(" UTC")]),
         pl.concat_str([pl.lit("revision "),
                        _esc_expr(pl.col("revision").fill_null("").replace("", "unknown")
                                  .str.slice(0, 12))]),
-        pl.when(_truthy("baseline")).then(pl.lit("first deployment (baseline)")),
-        pl.when(_truthy("failed")).then(pl.concat_str([
+    ]
+    # ...and those only some have, written for those rows alone (a tenth of them or so)
+    says = {"baseline": _truthy("baseline"), "failed": _truthy("failed"),
+            "rework": _truthy("rework"), "rolls_back": pl.col("rolls_back").fill_null("") != "",
+            "fixes": pl.col("fixes").fill_null("") != "",
+            "incidents": pl.col("incident_ids").list.len().fill_null(0) > 0}
+    at = d.select(pl.arg_where(pl.any_horizontal(says.values()))).to_series()
+    some = d[at]
+    # `:.1f` as Python writes it (polars rounds halves differently), for the failed rows only
+    restored = [None if v is None else f"restored after {v:.1f} h"
+                for v in some["fdrt_hours"].to_list()]
+    extra = some.select(pl.concat_str([
+        pl.when(says["baseline"]).then(pl.lit("first deployment (baseline)")),
+        pl.when(says["failed"]).then(pl.concat_str([
             pl.lit("failed: "), _joined("failure_reasons"), pl.lit("; "),
             pl.Series("restored", restored, pl.String).fill_null("not recovered")])),
-        pl.when(_truthy("rework")).then(pl.concat_str([pl.lit("rework: "),
-                                                       _joined("rework_reasons")])),
-        pl.when(pl.col("rolls_back").fill_null("") != "").then(
+        pl.when(says["rework"]).then(pl.concat_str([pl.lit("rework: "),
+                                                    _joined("rework_reasons")])),
+        pl.when(says["rolls_back"]).then(
             pl.concat_str([pl.lit("rolls back "), _esc_expr(pl.col("rolls_back"))])),
-        pl.when(pl.col("fixes").fill_null("") != "").then(
+        pl.when(says["fixes"]).then(
             pl.concat_str([pl.lit("fixes "), _esc_expr(pl.col("fixes"))])),
-        pl.when(pl.col("incident_ids").list.len().fill_null(0) > 0).then(
+        pl.when(says["incidents"]).then(
             pl.concat_str([pl.lit("incidents: "), _joined("incident_ids")])),
-    ]
+    ], separator="<br>", ignore_nulls=True)).to_series()
+    lines = pl.Series("extra", [None] * d.height, pl.String).scatter(at, extra)
     return d.select(
         x=minute,
         y=pl.col("service").replace_strict(shown, return_dtype=pl.String),
-        hover=pl.concat_str(lines, separator="<br>", ignore_nulls=True),
+        hover=pl.concat_str([*head, lines], separator="<br>", ignore_nulls=True),
         week=pl.col("finished_at_utc").dt.truncate("1w").dt.strftime("%Y-%m-%d"),
         kind=pl.when(rollback).then(pl.lit("rollback")).when(fix).then(pl.lit("fix"))
         .otherwise(pl.lit("deployment")),
@@ -531,40 +556,47 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
 
-def slo_figure(slos: pl.DataFrame) -> Figure:
-    """Attainment per SLO against its objective (dashed), and the error budget remaining."""
+SLO_COLUMNS = ["period_start", "service", "attainment", "objective", "met", "good", "total",
+               "error_budget_remaining"]
+
+
+def slo_columns(slos: pl.DataFrame) -> dict[tuple, dict[str, list]]:
+    """The SLO rows of a page as lists per (SLO, grain), read once for its figure and table."""
+    return column_groups(slos, ["slo", "grain"], SLO_COLUMNS)
+
+
+def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = None) -> Figure:
+    """Attainment per SLO against its objective (dashed), and the error budget remaining.
+    `parts`: the rows' `slo_columns` when already read."""
     palette = [BLUE, ORANGE, GREEN, PURPLE, "#8c564b", "#17becf", "#7f7f7f"]
     names = sorted(set(slos["slo"].to_list()), key=lambda s: (s.casefold(), s))
     traces = []
-    parts = column_groups(slos, ["slo", "grain"], [
-        "period_start", "attainment", "objective", "met", "good", "total",
-        "error_budget_remaining"])
-    empty: dict[str, list] = {c: [] for c in ("period_start", "attainment", "objective", "met",
-                                              "good", "total", "error_budget_remaining")}
+    parts = slo_columns(slos) if parts is None else parts
+    empty: dict[str, list] = {c: [] for c in SLO_COLUMNS}
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
             color = palette[i % len(palette)]
             rows = parts.get((slo, grain), empty)  # sorted by period in SQL
-            starts = rows["period_start"]
-            periods = [_day(p) for p in starts]
-            labels = [_period_label(p, grain) for p in starts]
             name = short(slo, 120)
-            # each column's text in one pass (`_pct` inline: an SLO has a point a week for years)
-            attained = ["–" if v is None else f"{v:.2%}" for v in rows["attainment"]]
             objectives = {v: _pct(v) for v in set(rows["objective"])}
-            budgets = ["–" if v is None else f"{v:.0%}" for v in rows["error_budget_remaining"]]
-            hover = [
-                f"<b>{name}</b> · {label}<br>"
-                f"attainment {att} (objective {objectives[obj]}): "
-                f"{'met' if met else 'missed'}<br>{good:,} good of {total:,}"
-                f"<br>error budget remaining {budget}"
-                for label, att, obj, met, good, total, budget in zip(
-                    labels, attained, rows["objective"], rows["met"], rows["good"],
-                    rows["total"], budgets, strict=True)]
+            # each point's text in one pass (`_pct` inline: an SLO has a point a week for years)
+            periods: list[str] = []
+            hover: list[str] = []
+            captions: list[list[str]] = []
+            for start, att, obj, met, good, total, budget in zip(
+                    rows["period_start"], rows["attainment"], rows["objective"], rows["met"],
+                    rows["good"], rows["total"], rows["error_budget_remaining"], strict=True):
+                day, label = _day(start), _period_label(start, grain)
+                periods.append(day)
+                hover.append(
+                    f"<b>{name}</b> · {label}<br>"
+                    f"attainment {'–' if att is None else f'{att:.2%}'} "
+                    f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
+                    f"{good:,} good of {total:,}<br>error budget remaining "
+                    f"{'–' if budget is None else f'{budget:.0%}'}")
+                captions.append([day, f"SLOs met, {label}"])
             common = {"legendgroup": esc(slo), "visible": grain == "week",
-                      "hoverinfo": "text", "hovertext": hover,
-                      "customdata": [[day, f"SLOs met, {label}"]
-                                     for day, label in zip(periods, labels, strict=True)],
+                      "hoverinfo": "text", "hovertext": hover, "customdata": captions,
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"],

@@ -14,8 +14,12 @@ which would otherwise be decoded, copied into the page's text and encoded again)
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -108,6 +112,41 @@ def write_text(path: Path, text: str | bytes) -> None:
     """Write a file atomically (text as UTF-8), so a reader never sees half a page; readable by
     all, a web server too."""
     write_text_atomically(path, text, mode=0o644)
+
+
+@contextmanager
+def written_behind(depth: int = 2) -> Iterator[Callable[[Path, bytes], None]]:
+    """A `write_text` whose files a thread writes while the caller goes on to the next page: a
+    long page's write and its rename over the old page (milliseconds, much of them waiting on
+    the disk) overlap the next page's work. At most `depth` pages wait to be written; every
+    file is written when the block ends, and the first error is raised then (the files after
+    it are not written)."""
+    pending: queue.Queue = queue.Queue(maxsize=depth)
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while (item := pending.get()) is not None:
+            if not failed:
+                try:
+                    write_text(*item)
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    failed.append(exc)
+
+    thread = threading.Thread(target=work, name="report-writer", daemon=True)
+    thread.start()
+
+    def write(path: Path, text: bytes) -> None:
+        if failed:
+            raise failed[0]
+        pending.put((path, text))
+
+    try:
+        yield write
+    finally:
+        pending.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def ensure_plotly_js(folder: Path) -> Path:

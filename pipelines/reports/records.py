@@ -7,13 +7,26 @@ it (`records_json`): a page of few records costs next to nothing, whatever the n
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from itertools import pairwise
 
 import polars as pl
 
 from pipelines.reports.page import inert_json
 
 _KEYS = ["record_kind", "record_id", "detail"]
+# Page order: team, record set, grain, period, then as a records table lists a cell's rows
+# (records with a detail first, longest first, then by id), nulls last as in DuckDB.
+_ORDER = ["team", "record_set", "grain", "period_start", pl.col("detail").is_null(),
+          "value_hours", "record_id"]
+_DESCENDING = [False, False, False, False, False, True, False]
+
+
+def page_order(records: pl.DataFrame) -> pl.DataFrame:
+    """Rows of `report_records` sorted into page order (polars sorts them in about half the
+    time DuckDB's ORDER BY takes; a long history reads hundreds of thousands of rows)."""
+    return records.sort(_ORDER, descending=_DESCENDING, nulls_last=True, maintain_order=True)
 
 
 @dataclass
@@ -22,13 +35,18 @@ class TeamRecords:
 
     rows: str  # each row's record index, comma-joined, cell after cell
     hours: str  # each row's hours (3 decimals; `null` when there are none), likewise
-    table: pl.DataFrame  # k (kind index), record_kind, record_id, detail: one row per record
-    cells: pl.DataFrame  # cell ("record set|grain|period"), first (position in rows), n
+    # the JSON inside the arrays and the object of `records_json`, inert (see `_json_text`):
+    kinds: str = ""  # the distinct record kinds
+    kind: str = ""  # per distinct record, its kind's index in `kinds`
+    ids: str = ""  # per distinct record, its id
+    details: str = ""  # per distinct record, its detail (`null` when none)
+    cells: str = ""  # "record set|grain|period": [first position in rows, how many], ...
 
 
 def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRecords]:
-    """The records of each of `teams`, from their rows of `report_records` (sorted by team,
-    then in the order a table lists them), worked out for all the teams at once."""
+    """The records of each of `teams`, from their rows of `report_records` in `page_order` (or
+    at least each team's rows together and in that order), worked out for all of them at
+    once."""
     # each team's distinct records once, numbered by their place among its distinct
     # (kind, id, detail); rows keep their place relative to the team's first row. Teams are
     # runs of rows (sorted by team): `t` numbers them, and integers group faster than names.
@@ -45,22 +63,112 @@ def prepare_records(records: pl.DataFrame, teams: list[str]) -> dict[str, TeamRe
         pl.when(hours.is_finite()).then(hours.cast(pl.String)).otherwise(pl.lit("null"))
         .str.join(",").alias("hours")).drop("t")
     key = pl.col("t") * (1 << 32) + pl.col("i")  # a team's records in order, teams in order
+    # each team's table of distinct records, written as JSON here, for all the teams at once
+    # (in the records' thread: a page only joins the texts)
     table = (numbered.filter(key.is_first_distinct()).sort(key)
-             .select("team", "i", *_KEYS,
-                     pl.col("record_kind").rank("dense").over("t").cast(pl.Int64).sub(1)
-                     .alias("k")))
+             .group_by("t", maintain_order=True).agg(
+                 team.first(),
+                 # in (kind, id, detail) order, so the kinds come sorted, as `kind` counts
+                 _json_text(pl.col("record_kind")).unique(maintain_order=True).str.join(",")
+                 .alias("kinds"),
+                 pl.col("record_kind").rank("dense").cast(pl.Int64).sub(1).cast(pl.String)
+                 .str.join(",").alias("kind"),
+                 _json_text(pl.col("record_id")).str.join(",").alias("ids"),
+                 _json_text(pl.col("detail")).str.join(",").alias("details"))
+             .drop("t"))
     cells = (numbered.group_by("t", "record_set", "grain", "period_start", maintain_order=True)
              .agg(team.first(), pl.col("row").first().alias("first"), pl.len().alias("n"))
-             .select("team", pl.concat_str([pl.col("record_set"), pl.col("grain"),
-                                            pl.col("period_start").dt.to_string("%Y-%m-%d")],
-                                           separator="|").alias("cell"), "first", "n"))
+             .group_by("t", maintain_order=True).agg(
+                 team.first(),
+                 pl.concat_str([_json_text(pl.concat_str(
+                     [pl.col("record_set"), pl.col("grain"),
+                      pl.col("period_start").dt.to_string("%Y-%m-%d")], separator="|")),
+                     pl.lit(":["), pl.col("first").cast(pl.String), pl.lit(","),
+                     pl.col("n").cast(pl.String), pl.lit("]")]).str.join(",").alias("cells"))
+             .drop("t"))
     text = {team: (rows, hrs) for team, rows, hrs in numbers.rows()}
-    table_at, cells_at = _spans(table), _spans(cells)
-    empty = (0, 0)
-    return {team: TeamRecords(*text.get(team, ("", "")),
-                              table=table.slice(*table_at.get(team, empty)),
-                              cells=cells.slice(*cells_at.get(team, empty)))
+    tables = {row[0]: row[1:] for row in table.rows()}
+    cell_text = dict(cells.rows())
+    none = ("", "", "", "")
+    return {team: TeamRecords(*text.get(team, ("", "")), *tables.get(team, none),
+                              cells=cell_text.get(team, ""))
             for team in teams}
+
+
+def _json_text(value: pl.Expr) -> pl.Expr:
+    """Each string (or null) of `value` as JSON, inert inside a script like `inert_json`'s:
+    polars escapes as orjson does, and every `<` is written `\\u003c`."""
+    return (pl.struct(value.alias("v")).struct.json_encode()  # {"v":...}
+            .str.slice(5).str.head(-1).str.replace_all("<", "\\u003c", literal=True))
+
+
+# Rows of records worked out together by `RecordsFeed`: enough that a run's fixed cost (a few
+# polars passes) is small next to its rows, few enough that the first pages need not wait long.
+RUN_ROWS = 150_000
+
+
+class RecordsFeed:
+    """The records of each of `teams` (rows of `report_records`, in any order), worked out by a
+    thread while the pages are built: the rows are put in `page_order`, then `prepare_records`
+    runs over runs of teams (of about `run_rows` rows), in the order of `teams` (the order the
+    pages are written in).
+
+    Polars works without Python's lock, so on a machine with a core to spare the records of the
+    next pages are ready by the time a page needs them (`get` waits for them otherwise)."""
+
+    def __init__(self, records: pl.DataFrame, teams: list[str],
+                 run_rows: int = RUN_ROWS) -> None:
+        self._ready: dict[str, TeamRecords] = {}
+        self._failed: BaseException | None = None
+        self._done = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, args=(records, list(teams), run_rows),
+                                        name="report-records", daemon=True)
+        self._thread.start()
+
+    def get(self, team: str) -> TeamRecords:
+        """`team`'s records, once worked out (the thread's error, if it failed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: team in self._ready or self._done)
+            if team in self._ready:
+                return self._ready[team]
+            raise RuntimeError(f"the records of {team!r} could not be worked out"
+                               ) from self._failed
+
+    def _work(self, records: pl.DataFrame, teams: list[str], run_rows: int) -> None:
+        try:
+            ordered = page_order(records)
+            at = _spans(ordered)
+            run: list[str] = []
+            rows = 0
+            for i, team in enumerate(teams):
+                run.append(team)
+                rows += at.get(team, (0, 0))[1]
+                if rows >= run_rows or i == len(teams) - 1:
+                    found = prepare_records(_rows_of(ordered, at, run), run)
+                    with self._changed:
+                        self._ready.update(found)
+                        self._changed.notify_all()
+                    run, rows = [], 0
+        except BaseException as exc:  # noqa: BLE001 - raised in the page's thread by `get`
+            self._failed = exc
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+
+def _rows_of(ordered: pl.DataFrame, at: dict[str, tuple[int, int]],
+             teams: list[str]) -> pl.DataFrame:
+    """The rows of `teams`, team after team in that order, from `ordered` (sorted by team; `at`
+    its `_spans`): one slice when they sit there in that order (no copy), else their slices
+    joined (a team's place among the sorted rows need not be its place among the pages)."""
+    spans = [at[t] for t in teams if t in at]
+    if not spans:
+        return ordered.clear()
+    if all(a[0] + a[1] == b[0] for a, b in pairwise(spans)):
+        return ordered.slice(spans[0][0], sum(n for _, n in spans))
+    return pl.concat([ordered.slice(*span) for span in spans])
 
 
 def _spans(frame: pl.DataFrame) -> dict[str, tuple[int, int]]:
@@ -82,16 +190,8 @@ def records_json(records: TeamRecords, sets: dict[str, str]) -> bytes:
     - `sets`: the record set of each metric a click can open (`sets`).
 
     Inert inside a script."""
-    table, cells = records.table, records.cells
-    rest = inert_json({
-        # the table is in (kind, id, detail) order, so its kinds come sorted, as `k` counts
-        "kinds": list(dict.fromkeys(table["record_kind"].to_list())),
-        "kind": table["k"].to_list(),
-        "id": table["record_id"].to_list(),
-        "detail": table["detail"].to_list(),
-        "sets": sets,
-        "cells": {c: [f, n] for c, f, n in zip(cells["cell"].to_list(), cells["first"].to_list(),
-                                               cells["n"].to_list(), strict=True)},
-    })
-    return (b'{"rows":[' + records.rows.encode() + b'],"hours":[' + records.hours.encode()
-            + b"]," + rest[1:])  # numbers need no escaping
+    return b"".join([
+        b'{"rows":[', records.rows.encode(), b'],"hours":[', records.hours.encode(),
+        b'],"kinds":[', records.kinds.encode(), b'],"kind":[', records.kind.encode(),
+        b'],"id":[', records.ids.encode(), b'],"detail":[', records.details.encode(),
+        b'],"sets":', inert_json(sets), b',"cells":{', records.cells.encode(), b"}}"])

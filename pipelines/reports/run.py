@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,12 @@ from pipelines.reports.page import (
     page_name,
     render,
     write_text,
+    written_behind,
 )
 from pipelines.reports.records import records_json
 from pipelines.reports.reorganisations import describe, reorganisation_shapes
 from pipelines.reports.specs import (
+    CHART_COLUMNS,
     GROUPS,
     METRIC_SPECS,
     ROLLING_WEEKS,
@@ -152,9 +155,27 @@ def _anchor(spec: MetricSpec) -> str:
     return spec.key.replace("_", "-")
 
 
-def _team_context(config: DoraConfig, overview: Overview,
-                  data: TeamData) -> tuple[dict[str, Any], list[dict]]:
-    periods = config.trend_periods
+# A team's charted metrics, worked out from the overview alone: (spec, monthly points, figure,
+# trend) per metric. `build_chunk` works out those of the first pages while the rest is read.
+MetricParts = list[tuple[MetricSpec, list[Point], dict, Any]]
+AHEAD_PAGES = 64  # at most this many pages' metric parts held (under 1 MB each, long history)
+
+
+def _metric_parts(config: DoraConfig, weekly: pl.DataFrame,
+                  monthly: pl.DataFrame) -> MetricParts:
+    """Each charted metric's points, figure and trend, from a team's rows of each grain."""
+    parts = []
+    # read once, used by every metric: only the columns the charts read
+    wk_cols, mo_cols = columns(weekly, CHART_COLUMNS), columns(monthly, CHART_COLUMNS)
+    for spec in METRIC_SPECS:
+        wk, mo = points(wk_cols, spec, "week"), points(mo_cols, spec, "month")
+        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
+        parts.append((spec, mo, fig, trend_of(wk, spec, config.trend_periods)))
+    return parts
+
+
+def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
+                  parts: MetricParts | None = None) -> tuple[dict[str, Any], list[dict]]:
     figures: list[dict] = []
     reorganisations = data.reorganisations
     markers = reorganisation_shapes(reorganisations)
@@ -169,11 +190,9 @@ def _team_context(config: DoraConfig, overview: Overview,
         return fid
 
     metrics, glance = [], []
-    weekly, monthly = columns(data.weekly), columns(data.monthly)  # read once, used by all
-    for spec in METRIC_SPECS:
-        wk, mo = points(weekly, spec, "week"), points(monthly, spec, "month")
-        fig = figs.metric_figure(spec, wk, mo, config.report_year, config.min_sample)
-        found = trend_of(wk, spec, periods)
+    if parts is None:
+        parts = _metric_parts(config, data.weekly, data.monthly)
+    for spec, mo, fig, found in parts:
         trend = found.sentence(spec.label, spec.unit, "week")
         glance.append(_glance(spec, mo, trend))
         metrics.append({
@@ -189,7 +208,8 @@ def _team_context(config: DoraConfig, overview: Overview,
     breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
     timeline = add(figs.timeline_figure(data.deployments, data.incidents,
                                         data.deployment_marks, data.incident_marks), "timeline")
-    slo_fig = add(figs.slo_figure(data.slos), "slos") if data.slos.height else ""
+    slo_parts = figs.slo_columns(data.slos)  # read once for the figure and the table
+    slo_fig = add(figs.slo_figure(data.slos, slo_parts), "slos") if data.slos.height else ""
     items = figs.coverage_items(data.coverage, overview.quarantined, overview.loaded)
     coverage = add(figs.coverage_figure(items), "coverage", dated=False)
     latest = data.monthly["period_start"].max() if data.monthly.height else None
@@ -212,7 +232,7 @@ def _team_context(config: DoraConfig, overview: Overview,
         "timeline_figure": timeline,
         "timeline_summary": _timeline_summary(data),
         "slo_figure": slo_fig,
-        "slo_rows": _slo_rows(data.slos, latest),
+        "slo_rows": _slo_rows(slo_parts, latest),
         "coverage_figure": coverage,
         "reorganisations": [f"{row['date'].isoformat()}: {describe(row)}"
                             for row in reorganisations.sort("date", "service").to_dicts()],
@@ -220,10 +240,11 @@ def _team_context(config: DoraConfig, overview: Overview,
                      for i in items],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-        # encoded page by page (megabytes for a long history: never all pages' at once)
-        "records_json": b"" if data.records is None else records_json(data.records,
-                                                                        RECORD_SETS),
     }
+    # encoded page by page (megabytes for a long history: never all pages' at once), last: a
+    # thread may still be working them out (data.RecordsFeed)
+    records = data.records
+    context["records_json"] = b"" if records is None else records_json(records, RECORD_SETS)
     return context, figures
 
 
@@ -242,27 +263,21 @@ def _timeline_summary(data: TeamData) -> str:
             f"hotfixes; {data.incidents.height} incidents ({unresolved} not resolved).")
 
 
-def _slo_rows(slos: pl.DataFrame, latest: Any) -> list[dict]:
-    """Each SLO's objective and its latest month (rows come sorted by SLO and period)."""
-    monthly: dict[str, list[dict]] = {slo: [] for slo in slos["slo"].unique().to_list()}
-    months = slos.filter(pl.col("grain") == "month").select(
-        "slo", "service", "objective", "period_start", "attainment", "met",
-        "error_budget_remaining")  # only what the table shows: an SLO has years of weeks
-    for r in months.to_dicts():
-        monthly[r["slo"]].append(r)
+def _slo_rows(parts: dict[tuple, dict[str, list]], latest: Any) -> list[dict]:
+    """Each SLO's objective and its latest month, from the page's `figures.slo_columns`."""
     rows = []
-    for slo in sorted(monthly, key=lambda s: (s.casefold(), s)):
-        own = monthly[slo]
-        base = own[-1] if own else {}
-        row = next((r for r in own if latest and r["period_start"] == latest), {})
+    for slo in sorted({slo for slo, _grain in parts}, key=lambda s: (s.casefold(), s)):
+        own = parts.get((slo, "month"))  # oldest month first
+        months = own["period_start"] if own else []
+        at = next((i for i, p in enumerate(months) if p == latest), None) if latest else None
+        attainment = None if at is None else own["attainment"][at]
+        budget = None if at is None else own["error_budget_remaining"][at]
         rows.append({
-            "slo": slo, "service": base.get("service", ""),
-            "objective": f"{base['objective']:.2%}" if base else "–",
-            "attainment": f"{row['attainment']:.3%}" if row.get("attainment") is not None
-            else "no data",
-            "met": ("yes" if row["met"] else "no") if row else "–",
-            "budget": f"{row['error_budget_remaining']:.0%}"
-            if row.get("error_budget_remaining") is not None else "–",
+            "slo": slo, "service": own["service"][-1] if months else "",
+            "objective": f"{own['objective'][-1]:.2%}" if months else "–",
+            "attainment": "no data" if attainment is None else f"{attainment:.3%}",
+            "met": "–" if at is None else ("yes" if own["met"][at] else "no"),
+            "budget": "–" if budget is None else f"{budget:.0%}",
         })
     return rows
 
@@ -272,10 +287,13 @@ def _band_source(config: DoraConfig) -> str:
     return f"DORA {year} performance clusters, from the {SOURCES[year]} ({URLS[year]})"
 
 
-def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamReport:
-    """Render one team's page from its prepared data and write it (atomically)."""
+def _write_team(config: DoraConfig, overview: Overview, data: TeamData,
+                write: Callable[[Path, bytes], None] = write_text,
+                parts: MetricParts | None = None) -> TeamReport:
+    """Render one team's page from its prepared data (and its `_metric_parts` when worked out
+    already) and write it (atomically, by `write`)."""
     if data.weekly.height:
-        context, figures = _team_context(config, overview, data)
+        context, figures = _team_context(config, overview, data, parts)
     else:  # a team in the config with no records yet: a page that says so, no charts
         context, figures = {"title": f"{data.team} · DORA metrics", "team": data.team,
                             "has_data": False, "first": None, "last": None,
@@ -285,7 +303,7 @@ def _write_team(config: DoraConfig, overview: Overview, data: TeamData) -> TeamR
                   band_source=_band_source(config), trend_periods=config.trend_periods,
                   min_sample=config.min_sample, **context)
     path = config.reports_path / page_name(data.team)
-    write_text(path, text)
+    write(path, text)
     return TeamReport(team=data.team, path=path, glance=context["glance"],
                       trends=[m["trend"] for m in context["metrics"]],
                       directions=[m["direction"] for m in context["metrics"]])
@@ -410,11 +428,27 @@ def _shares(teams: list[str], workers: int, overview: Overview | None) -> list[l
 
 def build_chunk(config: DoraConfig, teams: list[str],
                 overview: Overview | None = None) -> list[TeamReport]:
-    """Read the data of `teams` in one pass per table and write their pages."""
+    """Read the data of `teams` in one pass per table and write their pages.
+
+    The tables are read by a thread (DuckDB and polars work without Python's lock) while this
+    one works out the charted metrics of the first pages (at most AHEAD_PAGES), which need only
+    the overview."""
+    ahead: dict[str, MetricParts] = {}
     with warehouse(config) as conn:
         overview = overview or load_overview(conn, teams)
-        data = load_teams(conn, overview, teams, RECORD_SETS)
-    return [_write_team(config, overview, data[team]) for team in teams]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
+            loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS)
+            for team in teams[:AHEAD_PAGES]:
+                weekly = overview.metrics_of(team, "week")
+                if loading.done():
+                    break
+                if weekly.height:
+                    ahead[team] = _metric_parts(config, weekly,
+                                                overview.metrics_of(team, "month"))
+            data = loading.result()
+    with written_behind() as write:  # each page written while the next one is built
+        return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
+                for team in teams]
 
 
 def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:

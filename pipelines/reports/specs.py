@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -146,6 +146,10 @@ SPEC_BY_KEY = {s.key: s for s in METRIC_SPECS}
 
 ROLLING_WEEKS = 4
 ROLLING_MIN_POINTS = 2
+# The columns `points` reads for the charted metrics (a page reads no others as lists)
+CHART_COLUMNS = frozenset({"period_start"} | {
+    c for s in METRIC_SPECS
+    for c in (s.key, s.samples, s.low_sample, f"{s.key}__rolling", *(s.ci or ())) if c})
 
 
 class Point(NamedTuple):
@@ -170,21 +174,23 @@ def weeks_in(period: dt.date, grain: str) -> float:
     return calendar.monthrange(period.year, period.month)[1] / 7.0
 
 
-def _num(value: object) -> float | None:
-    if value is None:
-        return None
-    number = float(value)  # type: ignore[arg-type]
-    return None if math.isnan(number) else number
+def _nums(values: list) -> list[float | None]:
+    """Each value as a float, None for a missing value or a NaN, in one pass (a page reads
+    thousands)."""
+    out = [None if v is None else float(v) for v in values]
+    return [None if v != v else v for v in out]  # NaN, the one value unequal to itself
 
 
 Columns = dict[str, list]  # a frame as plain lists, read once per page (see `columns`)
 
 
-def columns(frame: pl.DataFrame) -> Columns:
-    """A frame's columns as lists, oldest period first: what `points` reads (fast to index)."""
+def columns(frame: pl.DataFrame, names: Iterable[str] | None = None) -> Columns:
+    """A frame's columns (or those of `names` it has) as lists, oldest period first: what
+    `points` reads (fast to index)."""
     if frame.height and not frame["period_start"].is_sorted():
         frame = frame.sort("period_start")
-    return {name: frame.get_column(name).to_list() for name in frame.columns}
+    wanted = frame.columns if names is None else [c for c in frame.columns if c in set(names)]
+    return {name: frame.get_column(name).to_list() for name in wanted}
 
 
 def points(frame: pl.DataFrame | Columns, spec: MetricSpec, grain: str) -> list[Point]:
@@ -194,25 +200,21 @@ def points(frame: pl.DataFrame | Columns, spec: MetricSpec, grain: str) -> list[
     none = [None] * len(periods)
     raw = cols[spec.key]
     samples = cols[spec.samples] if spec.samples else none
-    lows, highs = (cols[spec.ci[0]], cols[spec.ci[1]]) if spec.ci else (none, none)
+    lows, highs = (_nums(cols[spec.ci[0]]), _nums(cols[spec.ci[1]])) if spec.ci else (none, none)
     flags = cols[spec.low_sample] if spec.low_sample else none
-    rolled = cols.get(f"{spec.key}__rolling", none)  # see data.with_rolling
-    out = []
-    for period, value, n, low, high, flag, roll in zip(periods, raw, samples, lows, highs,
-                                                       flags, rolled, strict=True):
-        count = None
-        if spec.kind == "count":
-            count = int(value or 0)
-            number = count / weeks_in(period, grain)
-        else:
-            number = _num(value)
-        low, high = _num(low), _num(high)
-        if number is None:  # no estimate, no interval (a rate over zero deployments)
-            low = high = None
-        out.append(Point(period=period, value=number, samples=None if n is None else int(n),
-                         low=low, high=high, low_sample=bool(flag), count=count,
-                         rolling=_num(roll)))
-    return out
+    rolled = _nums(cols.get(f"{spec.key}__rolling", none))  # see data.with_rolling
+    if spec.kind == "count":
+        counts = [int(v or 0) for v in raw]
+        numbers = [c / weeks_in(p, grain) for c, p in zip(counts, periods, strict=True)]
+    else:
+        counts, numbers = none, _nums(raw)
+    # columns converted as wholes, the points made positionally (a page makes about a thousand)
+    return [Point(period, number, None if n is None else int(n),
+                  None if number is None else low,  # no estimate, no interval (a rate over
+                  None if number is None else high,  # zero deployments)
+                  bool(flag), count, roll)
+            for period, number, n, low, high, flag, count, roll in zip(
+                periods, numbers, samples, lows, highs, flags, counts, rolled, strict=True)]
 
 
 def rolling_median(values: list[float | None], window: int = ROLLING_WEEKS,
@@ -239,12 +241,18 @@ def trend_sentence(series: list[Point], spec: MetricSpec, periods: int) -> str:
     return trend_of(series, spec, periods).sentence(spec.label, spec.unit, "week")
 
 
+# How a value is written, per kind (`format_value`), as bound methods a page can call per point
+_WRITERS: dict[str, Callable[[float], str]] = {
+    "rate": "{:.1%}".format, "count": "{:.1f}/week".format, "hours": "{:.1f} h".format}
+
+
+def value_writer(spec: MetricSpec) -> Callable[[float], str]:
+    """`format_value` for `spec`'s values that are not None (no lookups left per value)."""
+    return _WRITERS[spec.kind]
+
+
 def format_value(value: float | None, spec: MetricSpec) -> str:
     """A value as people read it: 3.2 h, 12.5%, 4.0/week; an en dash when there is none."""
     if value is None:
         return "–"
-    if spec.kind == "rate":
-        return f"{value:.1%}"
-    if spec.kind == "count":
-        return f"{value:.1f}/week"
-    return f"{value:.1f} h"
+    return _WRITERS[spec.kind](value)
