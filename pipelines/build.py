@@ -37,7 +37,7 @@ from metrics.people import MEMBER_SCHEMA, author_team_changes
 from metrics.schema import KEYS, SCHEMAS, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
-from pipelines.landing import _digest
+from pipelines.landing import _digest, keep_newest
 from pipelines.snapshot import landed_files, read_landed
 from pipelines.sources.base import source_name
 from pipelines.sources.codeowners import load_codeowners, rules_table
@@ -99,21 +99,10 @@ def _order(frame: pl.DataFrame) -> list[str]:
 def latest_by_key(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
     """Upsert semantics: per key, the record of the later-listed source wins; within a source,
     the newest (by update time, then landing order, then row). Sorted by the key, the order
-    `write_table` stores the canonical tables in.
-
-    One sort by key then precedence, keeping each key's last row: no hashing of the keys (a
-    1M-commit landing is a second faster than `unique`)."""
-    keys = list(KEYS[entity])
+    `write_table` stores the canonical tables in (`keep_newest`)."""
     frame = frame.with_row_index("_row")
     helpers = _order(frame)
-    last = pl.int_range(pl.len()) == pl.len() - 1
-    for key in keys:  # the next row has another key (nulls equal, as `unique` has them)
-        last = last | pl.col(key).ne_missing(pl.col(key).shift(-1))
-    return (
-        frame.sort([*keys, *helpers], nulls_last=[True] * len(keys) + [False] * len(helpers))
-        .filter(last)
-        .drop(helpers)
-    )
+    return keep_newest(frame, list(KEYS[entity]), helpers).drop(helpers)
 
 
 CONFLICT_SCHEMA = {"entity": pl.String, "winning_source": pl.String, "losing_source": pl.String,

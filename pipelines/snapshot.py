@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -27,17 +26,16 @@ import polars as pl
 
 from metrics.schema import conform, empty
 from pipelines.landing import (
+    MANIFEST,
     LandingRoot,
+    Store,
     _batch_name,
     _digest,
-    _filesystem,
     _read_all,
     batch_files,
-    landing_root,
     safe_segment,
 )
 
-MANIFEST = "snapshot.json"
 SNAPSHOT_KINDS = ("files", "git", "gitops", "argocd", "flux", "rollouts")
 # A file no manifest lists is deleted only after this long: a concurrent run of the same source
 # may have written it and not yet its manifest.
@@ -52,62 +50,6 @@ class Part:
     fingerprint: str  # decides whether the input changed ("": read it every run)
     files: dict[str, str] = field(default_factory=dict)  # entity -> file, relative to the source
     tally: dict[str, dict[str, int]] = field(default_factory=dict)  # read/loaded/quarantined
-
-
-class Store:
-    """Bytes under a landing root, local (a `Path`) or on an object store (an fsspec URL)."""
-
-    def __init__(self, root: LandingRoot) -> None:
-        self.root = landing_root(root)
-        if isinstance(self.root, str):
-            self.fs, self.base = _filesystem(self.root)
-        else:
-            self.fs, self.base = None, str(self.root)
-
-    def path(self, rel: str) -> str:
-        return f"{self.base}/{rel}"
-
-    def read(self, rel: str) -> bytes | None:
-        try:
-            if self.fs is not None:
-                return self.fs.cat_file(self.path(rel))
-            return Path(self.path(rel)).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
-    def write(self, rel: str, data: bytes) -> None:
-        """Write whole or not at all: one PUT on a store, a temporary file renamed locally."""
-        if self.fs is not None:
-            self.fs.pipe_file(self.path(rel), data)
-            return
-        final = Path(self.path(rel))
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
-        partial.write_bytes(data)
-        partial.rename(final)  # atomic on POSIX, replacing what was there
-
-    def exists(self, rel: str) -> bool:
-        return self.fs.exists(self.path(rel)) if self.fs is not None else Path(
-            self.path(rel)).is_file()
-
-    def listing(self, rel: str) -> list[str]:
-        """Parquet files under `rel/<entity>/`, relative to `rel`."""
-        if self.fs is not None:
-            found = self.fs.glob(f"{self.path(rel)}/*/*.parquet")
-            return sorted(p[len(self.path(rel)) + 1:] for p in found)
-        folder = Path(self.path(rel))
-        return sorted(p.relative_to(folder).as_posix() for p in folder.glob("*/*.parquet"))
-
-    def remove(self, rel: str) -> None:
-        if self.fs is not None:
-            self.fs.rm_file(self.path(rel))
-        else:
-            Path(self.path(rel)).unlink(missing_ok=True)
-
-    def frame(self, rel: str) -> pl.DataFrame:
-        if self.fs is not None:
-            return pl.read_parquet(io.BytesIO(self.fs.cat_file(self.path(rel))))
-        return pl.read_parquet(self.path(rel))
 
 
 def content_digest(entity: str, frame: pl.DataFrame, fingerprint: str) -> str:
