@@ -477,3 +477,78 @@ def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) ->
                                                   "labels[1]", "labels[0]"]
     assert bulk.frames["deployments"].height == 5
     assert bulk.frames["deployments"]["labels"].to_list()[-1] == ["a[b", "c{d"]
+
+
+def test_only_lines_written_back_exactly_load_in_one_parse(tmp_path: Path) -> None:
+    """`bulk.canonical_query` loads a line only when writing its typed values back gives the
+    line itself: a number given as text, a text as a number, a list holding a number or a null,
+    a key fewer, more, twice or out of order, a backslash, the last line without its newline
+    are left to `bulk_query` and the models, which decide as without bulk."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    def line(**change: object) -> str:
+        record = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+                  "started_at": None, "finished_at": "2026-01-05T10:00:00Z",
+                  "status": "success", "rollback_of": None, "fix_for": None,
+                  "labels": ["a", "b"]}
+        return json.dumps(record | change, separators=(",", ":"), ensure_ascii=False)
+
+    lines = [
+        line(),  # 1: loads in one parse
+        line(id=5),  # 2: a number for a text (the models read it as "5")
+        line(labels=["a", 1]),  # 3
+        line(labels=["a", None]),  # 4
+        line(labels=[]),  # 5: loads in one parse
+        line(labels=None, status="Success "),  # 6: loads in one parse, status made plain
+        line(revision="é\u2028\x7f"),  # 7: loads in one parse, written raw
+        line(id=""),  # 8: blank: quarantined
+        line(revision='a"b'),  # 9: an escape
+        line()[:-1] + ',"colour":"red"}',  # 10: unknown field
+        '{"id":"d1",' + line()[1:],  # 11: `id` twice
+        line(finished_at="2026-02-30T10:00:00Z"),  # 12: no such day: quarantined
+        line(id=True),  # 13
+        line(started_at="2026-01-05T09:00:00Z").replace('"labels":["a","b"],', "")
+        .replace("}", ',"labels":["a","b"]}'),  # 14: keys in another order
+        line().replace(',"fix_for":null', ""),  # 15: a key fewer
+        line(labels=[["a"]]),  # 16
+        line(started_at="2026-01-05T09:00:00Z"),  # 17: the last line, no newline
+    ]
+    data = "\n".join(lines).encode()
+    (tmp_path / "deployments.jsonl").write_bytes(data)
+    keys = list(json.loads(lines[0]))
+    once = _run(canonical_query("deployments", keys), "_lines", split_lines(data),
+                "deployments", None, {})
+    assert once["line_no"].to_list() == [1, 5, 6, 7]
+    assert once["status"].to_list()[2] == "success"
+    assert once["revision"].to_list()[3] == "é\u2028\x7f"
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames["deployments"].to_dicts() == plain.frames["deployments"].to_dicts()
+    assert 2 not in bulk.quarantine["line"].to_list()  # the models read 5 as the text "5"
+    assert {8, 12} <= set(bulk.quarantine["line"].to_list())
+
+
+def test_numbers_and_flags_load_in_one_parse_only_as_written_back(tmp_path: Path) -> None:
+    """A number of 19 digits (the models may read it; `bulk_query` leaves it to them), a
+    number written `1.0` or `"7"`, a flag written `1`: not loaded in one parse."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    def line(**change: object) -> str:
+        record = {"repo": "r", "number": 1, "author_is_bot": False,
+                  "created_at": "2026-01-05T10:00:00Z", "labels": ["x"]}
+        return json.dumps(record | change, separators=(",", ":"))
+
+    lines = [line(), line(number=1234567890123456789), line(number=1.0), line(number="7"),
+             line(author_is_bot=1), line(number=-12, author_is_bot=None),
+             line(number=999999999999999999)]
+    data = ("\n".join(lines) + "\n").encode()
+    (tmp_path / "pull_requests.jsonl").write_bytes(data)
+    once = _run(canonical_query("pull_requests", list(json.loads(lines[0]))), "_lines",
+                split_lines(data), "pull_requests", None, {})
+    assert once["line_no"].to_list() == [1, 6, 7]
+    assert once["number"].to_list() == [1, -12, 999999999999999999]
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames["pull_requests"].to_dicts() == plain.frames["pull_requests"].to_dicts()
