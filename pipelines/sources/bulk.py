@@ -434,15 +434,16 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
     good = None
     if keys and compact:
         good = _run(canonical_query(entity, keys), "_lines", lines, entity, known_slos, {})
+        if good.height == len(all_lines):  # the usual case: every line
+            return good, np.zeros(0, np.int64)
         if good.height:
             other = ~np.isin(all_lines, good["line_no"].to_numpy(), assume_unique=True)
             lines = lines.filter(pa.array(other))
-    if good is None or lines.num_rows:
-        more = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos,
-                    {"keys": keys})
-        good = more if good is None else pl.concat([good, more]).sort("line_no")
-    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
-    return good, rest
+    more = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos, {"keys": keys})
+    if good is not None and good.height:
+        more = pl.concat([good, more]).sort("line_no") if more.height else good
+    rest = np.setdiff1d(all_lines, more["line_no"].to_numpy(), assume_unique=True)
+    return more, rest
 
 
 def read_cells(cells: pl.DataFrame, entity: str, known_slos: set[str] | None) -> pl.DataFrame:
