@@ -290,10 +290,11 @@ def _written(name: str, spec: FieldSpec, first: bool) -> str:
     return f"{key}, coalesce(CAST({v} AS VARCHAR), 'null')"  # reviews: their JSON text
 
 
-def canonical_query(entity: str, keys: list[str]) -> str:
+def canonical_query(entity: str, keys: list[str], newline: str = "\n") -> str:
     """The query over `_lines` giving the canonical values of the lines that are plainly good
     and written exactly as a compact writer writes them, with the members `keys` (known and
-    distinct: the file's first line) in that order.
+    distinct: the file's first line) in that order, each line ending in `newline` (`\r\n` in a
+    file written so).
 
     Each line is parsed once, straight into typed values (a text given as a number is read as
     text, so that alone proves nothing); the line is then written back from those values as
@@ -340,13 +341,14 @@ def canonical_query(entity: str, keys: list[str]) -> str:
             values.append(f"{v} AS {name}")
     rules, normal = _rules(entity)
     final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    ending = ", ".join(f"chr({ord(c)})" for c in newline)
     return f"""
 WITH parsed AS (
     SELECT line_no, line, TRY(json_transform(line, {_sql_text(structure)})) AS _v
     FROM _lines
     WHERE NOT contains(line, '\\')
 ), checked AS MATERIALIZED (
-    SELECT line_no, (concat({written}, '}}', chr(10)) = line AND {" AND ".join(checks)}) AS _ok,
+    SELECT line_no, (concat({written}, '}}', {ending}) = line AND {" AND ".join(checks)}) AS _ok,
            {", ".join(values)}
     FROM parsed
 )
@@ -433,7 +435,9 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
     all_lines = lines.column("line_no").to_numpy()
     good = None
     if keys and compact:
-        good = _run(canonical_query(entity, keys), "_lines", lines, entity, known_slos, {})
+        newline = "\r\n" if lines.column("line")[0].as_py().endswith("\r\n") else "\n"
+        good = _run(canonical_query(entity, keys, newline), "_lines", lines, entity,
+                    known_slos, {})
         if good.height == len(all_lines):  # the usual case: every line
             return good, np.zeros(0, np.int64)
         if good.height:

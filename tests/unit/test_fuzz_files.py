@@ -552,3 +552,23 @@ def test_numbers_and_flags_load_in_one_parse_only_as_written_back(tmp_path: Path
     plain = read_folder(tmp_path, "t", bulk=False)
     assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
     assert bulk.frames["pull_requests"].to_dicts() == plain.frames["pull_requests"].to_dicts()
+
+
+def test_lines_ending_in_crlf_load_in_one_parse_when_the_first_does(tmp_path: Path) -> None:
+    """A file written with `\\r\\n` is read in one parse too; a line ending otherwise is not
+    (it goes the long way and loads the same)."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    record = {"slo": "api-availability", "window_start": "2026-01-05T00:00:00Z",
+              "window_end": "2026-01-06T00:00:00Z", "good": 99, "total": 100}
+    text = json.dumps(record, separators=(",", ":"))
+    data = (text + "\r\n" + text + "\n" + text + "\r\n").encode()
+    (tmp_path / "sli.jsonl").write_bytes(data)
+    once = _run(canonical_query("sli_measurements", list(record), "\r\n"), "_lines",
+                split_lines(data), "sli_measurements", None, {})
+    assert once["line_no"].to_list() == [1, 3]
+    bulk = read_folder(tmp_path, "t", known_slos={"api-availability"})
+    plain = read_folder(tmp_path, "t", known_slos={"api-availability"}, bulk=False)
+    assert bulk.frames["sli_measurements"].height == 3
+    assert bulk.frames["sli_measurements"].to_dicts() == plain.frames[
+        "sli_measurements"].to_dicts()
