@@ -293,7 +293,7 @@ def _written(name: str, spec: FieldSpec, first: bool) -> str:
 def canonical_query(entity: str, keys: list[str], newline: str = "\n") -> str:
     """The query over `_lines` giving the canonical values of the lines that are plainly good
     and written exactly as a compact writer writes them, with the members `keys` (known and
-    distinct: the file's first line) in that order, each line ending in `newline` (`\r\n` in a
+    distinct: the file's first line) in that order, each line ending in `newline` (`\\r\\n` in a
     file written so).
 
     Each line is parsed once, straight into typed values (a text given as a number is read as
