@@ -405,9 +405,16 @@ def test_the_bulk_path_loads_what_the_models_load(case: tuple[str, str, bytes, b
                                                   timezone: str | None) -> None:
     """Read in bulk or record by record, a file gives the same rows, quarantine and tally."""
     entity, suffix, jsonl, csv_data = case
+    _assert_bulk_reads_as_plain(entity, suffix, jsonl if suffix == "jsonl" else csv_data,
+                                timezone)
+
+
+def _assert_bulk_reads_as_plain(entity: str, suffix: str, data: bytes,
+                                timezone: str | None) -> None:
+    """The file `data` of `entity` gives the same rows, quarantine and tally read in bulk as
+    read record by record."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        data = jsonl if suffix == "jsonl" else csv_data
         (folder / f"{FILE_NAMES[entity]}.{suffix}").write_bytes(data)
         known = {"api-availability"}
         bulk = read_folder(folder, "fuzz", timezone, known)
@@ -601,13 +608,4 @@ def test_lines_read_in_one_parse_load_as_the_models_load(case: tuple[str, bytes]
     """Read in bulk (most lines in one parse) or record by record: the same rows, quarantine
     and tally."""
     entity, data = case
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        (folder / f"{FILE_NAMES[entity]}.jsonl").write_bytes(data)
-        known = {"api-availability"}
-        bulk = read_folder(folder, "fuzz", timezone, known)
-        plain = read_folder(folder, "fuzz", timezone, known, bulk=False)
-    assert bulk.tally == plain.tally
-    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
-    assert bulk.frames.get(entity, pl.DataFrame()).to_dicts() == plain.frames.get(
-        entity, pl.DataFrame()).to_dicts()
+    _assert_bulk_reads_as_plain(entity, "jsonl", data, timezone)
