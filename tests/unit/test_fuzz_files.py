@@ -609,3 +609,21 @@ def test_lines_read_in_one_parse_load_as_the_models_load(case: tuple[str, bytes]
     and tally."""
     entity, data = case
     _assert_bulk_reads_as_plain(entity, "jsonl", data, timezone)
+
+
+def test_the_one_parse_step_is_tried_only_when_most_lines_look_like_the_first() -> None:
+    """A writer that leaves out null members: lines unlike the first would be parsed twice, so
+    the one-parse step is skipped; the file loads the same either way."""
+    from pipelines.sources.bulk import _first_line, _mostly_alike, read_bulk, split_lines
+
+    full = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+            "finished_at": "2026-01-05T10:00:00Z", "status": "success", "fix_for": "d0"}
+    short = {k: v for k, v in full.items() if k != "fix_for"}
+    one, other = (json.dumps(r, separators=(",", ":")) for r in (full, short))
+    for body, alike in [([one] * 40, True), ([one] + [other] * 39, False),
+                        ([one, other] * 20, True), ([one] + [other] * 3, False)]:
+        lines = split_lines(("\n".join(body) + "\n").encode())
+        keys, compact = _first_line(lines, "deployments")
+        assert compact and _mostly_alike(lines, keys) is alike
+        loaded, rest = read_bulk(lines, "deployments", None)
+        assert loaded.height == len(body) and len(rest) == 0
