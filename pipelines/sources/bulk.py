@@ -437,11 +437,13 @@ def _mostly_alike(lines: pa.Table, keys: list[str]) -> bool:
     alike = 0
     column = lines.column("line")
     for text in (column[i].as_py() for i in picks):
+        if not text.startswith("{"):  # an object read as its list of (key, value) pairs
+            continue
         try:
             pairs = json.loads(text, object_pairs_hook=lambda p: p)
         except (ValueError, RecursionError):
             continue
-        alike += isinstance(pairs, list) and [k for k, _ in pairs] == keys
+        alike += [k for k, _ in pairs] == keys
     return 2 * alike >= len(picks)
 
 
@@ -450,8 +452,9 @@ def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
     """(rows loaded in bulk with their `line_no`, line numbers left for the models).
 
     Lines written exactly as the first one is (`canonical_query`) load in one cheap step when
-    most lines look alike (`_mostly_alike`); only the others go through `bulk_query`, which loads the same rows from them as it would have
-    from the whole file (it looks at each line on its own)."""
+    most lines look alike (`_mostly_alike`); only the others go through `bulk_query`, which
+    loads the same rows from them as it would have from the whole file (it looks at each line
+    on its own)."""
     keys, compact = _first_line(lines, entity)
     all_lines = lines.column("line_no").to_numpy()
     good = None

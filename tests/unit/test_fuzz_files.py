@@ -627,3 +627,7 @@ def test_the_one_parse_step_is_tried_only_when_most_lines_look_like_the_first() 
         assert compact and _mostly_alike(lines, keys) is alike
         loaded, rest = read_bulk(lines, "deployments", None)
         assert loaded.height == len(body) and len(rest) == 0
+    # Lines that are not objects (found by fuzzing: a list of objects) are merely unlike.
+    lines = split_lines(("\n".join([one, f"[{one}]"] * 20) + "\n").encode())
+    assert _mostly_alike(lines, list(full))
+    assert read_bulk(lines, "deployments", None)[1].tolist() == list(range(2, 41, 2))
