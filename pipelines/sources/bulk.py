@@ -109,12 +109,12 @@ _IN_RANGE = (f"BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}' AND "
              f"TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND")
 
 
-def _check(name: str, spec: FieldSpec) -> str:
-    """SQL true when field `name` (its JSON text `_j.<name>`, a timestamp's text; NULL when
+def _check(name: str, spec: FieldSpec, at: str = "_j") -> str:
+    """SQL true when field `name` (its JSON text `<at>.<name>`, a timestamp's text; NULL when
     absent or null) is plainly valid. The JSON type shows in the first character; a whole
     number of at most 18 digits always fits 64 bits. (A timestamp's instant, parsed once, is
     checked by `_rules`.)"""
-    f = f"_j.{name}"
+    f = f"{at}.{name}"
     if spec.kind == "timestamp":
         # Read as text (a number or an object read as text never has this form).
         ok = f"regexp_full_match({f}, {_sql_text(_TIMESTAMP)})"
@@ -159,8 +159,8 @@ def _instants(fields: dict[str, FieldSpec]) -> str:
     return " AND ".join(out) or "true"
 
 
-def _value(name: str, spec: FieldSpec) -> str:
-    f = f"_j.{name}"
+def _value(name: str, spec: FieldSpec, at: str = "_j") -> str:
+    f = f"{at}.{name}"
     return {
         "text": f"{f} ->> '$'",
         "int": f"TRY_CAST({f} AS BIGINT)",
@@ -266,6 +266,97 @@ FROM checked WHERE _ok AND {rules}
 """  # noqa: S608 - every name comes from the record models
 
 
+# How `canonical_query` reads each kind of field: a text, a timestamp as its text.
+_TYPED = {"text": "VARCHAR", "timestamp": "VARCHAR", "int": "BIGINT", "bool": "BOOLEAN",
+          "list": "VARCHAR[]", "reviews": "JSON"}
+
+
+def _written(name: str, spec: FieldSpec, first: bool) -> str:
+    """Arguments of `concat` giving member `name` of a line as `canonical_query` expects it
+    written back: compact, the values read (`_v.<name>`) between quotes, null as `null`."""
+    v = f"_v.{name}"
+    key = _sql_text(("{" if first else ",") + f'"{name}":')
+    if spec.kind in ("text", "timestamp"):
+        return (f"{key}, CASE WHEN {v} IS NULL THEN 'null' ELSE '\"' END, {v}, "
+                f"CASE WHEN {v} IS NOT NULL THEN '\"' END")
+    if spec.kind == "list":
+        return (f"{key}, CASE WHEN {v} IS NULL THEN 'null' WHEN len({v}) = 0 THEN '[]' "
+                f"ELSE '[\"' END, array_to_string({v}, '\",\"'), "
+                f"CASE WHEN len({v}) > 0 THEN '\"]' END")
+    if spec.kind == "int":
+        return f"{key}, coalesce(CAST({v} AS VARCHAR), 'null')"
+    if spec.kind == "bool":
+        return f"{key}, CASE WHEN {v} THEN 'true' WHEN NOT {v} THEN 'false' ELSE 'null' END"
+    return f"{key}, coalesce(CAST({v} AS VARCHAR), 'null')"  # reviews: their JSON text
+
+
+def canonical_query(entity: str, keys: list[str], newline: str = "\n") -> str:
+    """The query over `_lines` giving the canonical values of the lines that are plainly good
+    and written exactly as a compact writer writes them, with the members `keys` (known and
+    distinct: the file's first line) in that order, each line ending in `newline` (`\\r\\n` in a
+    file written so).
+
+    Each line is parsed once, straight into typed values (a text given as a number is read as
+    text, so that alone proves nothing); the line is then written back from those values as
+    its text must be, and compared with itself. In a line without a backslash no text holds an
+    escape, a quote or a control character (DuckDB refuses those raw, as Python does), so the
+    line equals that writing only when every member is there once, in order, of its declared
+    kind: text between quotes, a number as its digits, a list of texts, `null`. The checks of
+    `bulk_query` on values (a required text not blank, a timestamp plain, a number of at most
+    18 digits, reviews plain) and the rules then hold exactly as there. Any other line (with a
+    backslash, a space, a key more or fewer, a number given as text, the last line without
+    its newline) is left to `bulk_query`.
+    """
+    fields = FIELDS[entity]
+    structure = "{" + ", ".join(f'"{n}": "{_TYPED[s.kind]}"' for n, s in fields.items()) + "}"
+    written = ", ".join(_written(n, fields[n], i == 0) for i, n in enumerate(keys))
+    checks = []
+    for name, spec in fields.items():
+        v = f"_v.{name}"
+        ok = None
+        if spec.kind == "text" and spec.required:
+            ok = (f"CASE WHEN left({v}, 1) BETWEEN '!' AND '~' THEN true "
+                  f"ELSE regexp_matches({v}, {_sql_text(_NOT_SPACE)}) END")
+        elif spec.kind == "timestamp":
+            ok = f"regexp_full_match({v}, {_sql_text(_TIMESTAMP)})"
+        elif spec.kind == "int":
+            ok = f"{v} BETWEEN -999999999999999999 AND 999999999999999999"
+        elif spec.kind == "reviews":  # the JSON text of the line's reviews: checked as there
+            checks.append(_check(name, spec, "_v"))
+            continue
+        if spec.required:
+            checks.append(f"{v} IS NOT NULL" + (f" AND {ok}" if ok else ""))
+        elif ok:
+            checks.append(f"({v} IS NULL OR {ok})")
+    values = []
+    for name, spec in fields.items():
+        v = f"_v.{name}"
+        if spec.kind == "timestamp":
+            values.append(f"TRY_CAST({v} AS TIMESTAMPTZ) AS {name}")
+            if not spec.required:
+                values.append(f"{v} IS NOT NULL AS _has_{name}")
+        elif spec.kind == "reviews":
+            values.append(f"{_value(name, spec, '_v')} AS {name}")
+        else:
+            values.append(f"{v} AS {name}")
+    rules, normal = _rules(entity)
+    final = ", ".join(normal.get(n, n) + f" AS {n}" for n in fields)
+    ending = ", ".join(f"chr({ord(c)})" for c in newline)
+    return f"""
+WITH parsed AS (
+    SELECT line_no, line, TRY(json_transform(line, {_sql_text(structure)})) AS _v
+    FROM _lines
+    WHERE NOT contains(line, '\\')
+), checked AS MATERIALIZED (
+    SELECT line_no, (concat({written}, '}}', {ending}) = line AND {" AND ".join(checks)}) AS _ok,
+           {", ".join(values)}
+    FROM parsed
+)
+SELECT line_no, {final}
+FROM checked WHERE _ok AND {rules} AND {_instants(fields)}
+"""  # noqa: S608 - every name comes from the record models
+
+
 def _first_line(lines: pa.Table, entity: str) -> tuple[list[str], bool]:
     """The keys of the first line, in order, when it is an object of known, distinct fields
     (else none), and whether it is written compactly, with no space between values. Lines from
@@ -333,15 +424,54 @@ FROM checked WHERE {rules} AND {_instants(fields)}
 """  # noqa: S608 - every name comes from the record models
 
 
+_SAMPLE = 32  # lines looked at by `_mostly_alike`
+
+
+def _mostly_alike(lines: pa.Table, keys: list[str]) -> bool:
+    """Whether most of a sample of the lines, spread over the file, have the members `keys` in
+    that order: else (a writer that leaves out null members, say) the one-parse step would
+    load few lines and the rest would be parsed twice."""
+    count = lines.num_rows
+    picks = sorted({i * count // _SAMPLE for i in range(_SAMPLE)} if count > _SAMPLE
+                   else range(count))
+    alike = 0
+    column = lines.column("line")
+    for text in (column[i].as_py() for i in picks):
+        if not text.startswith("{"):  # an object read as its list of (key, value) pairs
+            continue
+        try:
+            pairs = json.loads(text, object_pairs_hook=lambda p: p)
+        except (ValueError, RecursionError):
+            continue
+        alike += [k for k, _ in pairs] == keys
+    return 2 * alike >= len(picks)
+
+
 def read_bulk(lines: pa.Table, entity: str, known_slos: set[str] | None
               ) -> tuple[pl.DataFrame, np.ndarray]:
-    """(rows loaded in bulk with their `line_no`, line numbers left for the models)."""
+    """(rows loaded in bulk with their `line_no`, line numbers left for the models).
+
+    Lines written exactly as the first one is (`canonical_query`) load in one cheap step when
+    most lines look alike (`_mostly_alike`); only the others go through `bulk_query`, which
+    loads the same rows from them as it would have from the whole file (it looks at each line
+    on its own)."""
     keys, compact = _first_line(lines, entity)
-    good = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos,
-                {"keys": keys})
     all_lines = lines.column("line_no").to_numpy()
-    rest = np.setdiff1d(all_lines, good["line_no"].to_numpy(), assume_unique=True)
-    return good, rest
+    good = None
+    if keys and compact and _mostly_alike(lines, keys):
+        newline = "\r\n" if lines.column("line")[0].as_py().endswith("\r\n") else "\n"
+        good = _run(canonical_query(entity, keys, newline), "_lines", lines, entity,
+                    known_slos, {})
+        if good.height == len(all_lines):  # the usual case: every line
+            return good, np.zeros(0, np.int64)
+        if good.height:
+            other = ~np.isin(all_lines, good["line_no"].to_numpy(), assume_unique=True)
+            lines = lines.filter(pa.array(other))
+    more = _run(bulk_query(entity, compact), "_lines", lines, entity, known_slos, {"keys": keys})
+    if good is not None and good.height:
+        more = pl.concat([good, more]).sort("line_no") if more.height else good
+    rest = np.setdiff1d(all_lines, more["line_no"].to_numpy(), assume_unique=True)
+    return more, rest
 
 
 def read_cells(cells: pl.DataFrame, entity: str, known_slos: set[str] | None) -> pl.DataFrame:

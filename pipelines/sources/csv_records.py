@@ -48,7 +48,10 @@ def csv_bulk(records: list[tuple[int, str, Any]], entity: str, known_slos: set[s
             candidates.append(record)
     if not lines:
         return pl.DataFrame(schema={"line_no": pl.Int64}), records
-    loaded, rest = read_bulk(split_lines("\n".join(lines).encode()), entity, known_slos)
+    # Compact, one line each, newline-ended: rows of one header then read in one parse
+    # (`bulk.canonical_query`).
+    loaded, rest = read_bulk(split_lines(("\n".join(lines) + "\n").encode()), entity,
+                             known_slos)
     numbers = np.array([r[0] for r in candidates], dtype=np.int64)
     loaded = loaded.with_columns(pl.Series("line_no", numbers[loaded["line_no"].to_numpy() - 1]))
     others += [candidates[i - 1] for i in rest]
@@ -131,7 +134,7 @@ def _as_json(entity: str, cells: dict[str, Any]) -> str | None:
             out[name] = flag in ("true", "1")
         else:  # a list, `a;b;c` (as `records` reads it)
             out[name] = [p for p in (part.strip() for part in value.split(";")) if p]
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
 def is_utf8(data: bytes) -> bool:

@@ -405,9 +405,16 @@ def test_the_bulk_path_loads_what_the_models_load(case: tuple[str, str, bytes, b
                                                   timezone: str | None) -> None:
     """Read in bulk or record by record, a file gives the same rows, quarantine and tally."""
     entity, suffix, jsonl, csv_data = case
+    _assert_bulk_reads_as_plain(entity, suffix, jsonl if suffix == "jsonl" else csv_data,
+                                timezone)
+
+
+def _assert_bulk_reads_as_plain(entity: str, suffix: str, data: bytes,
+                                timezone: str | None) -> None:
+    """The file `data` of `entity` gives the same rows, quarantine and tally read in bulk as
+    read record by record."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        data = jsonl if suffix == "jsonl" else csv_data
         (folder / f"{FILE_NAMES[entity]}.{suffix}").write_bytes(data)
         known = {"api-availability"}
         bulk = read_folder(folder, "fuzz", timezone, known)
@@ -477,3 +484,150 @@ def test_a_compact_line_with_a_key_more_or_twice_is_not_plain(tmp_path: Path) ->
                                                   "labels[1]", "labels[0]"]
     assert bulk.frames["deployments"].height == 5
     assert bulk.frames["deployments"]["labels"].to_list()[-1] == ["a[b", "c{d"]
+
+
+def test_only_lines_written_back_exactly_load_in_one_parse(tmp_path: Path) -> None:
+    """`bulk.canonical_query` loads a line only when writing its typed values back gives the
+    line itself: a number given as text, a text as a number, a list holding a number or a null,
+    a key fewer, more, twice or out of order, a backslash, the last line without its newline
+    are left to `bulk_query` and the models, which decide as without bulk."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    def line(**change: object) -> str:
+        record = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+                  "started_at": None, "finished_at": "2026-01-05T10:00:00Z",
+                  "status": "success", "rollback_of": None, "fix_for": None,
+                  "labels": ["a", "b"]}
+        return json.dumps(record | change, separators=(",", ":"), ensure_ascii=False)
+
+    lines = [
+        line(),  # 1: loads in one parse
+        line(id=5),  # 2: a number for a text (the models read it as "5")
+        line(labels=["a", 1]),  # 3
+        line(labels=["a", None]),  # 4
+        line(labels=[]),  # 5: loads in one parse
+        line(labels=None, status="Success "),  # 6: loads in one parse, status made plain
+        line(revision="é\u2028\x7f"),  # 7: loads in one parse, written raw
+        line(id=""),  # 8: blank: quarantined
+        line(revision='a"b'),  # 9: an escape
+        line()[:-1] + ',"colour":"red"}',  # 10: unknown field
+        '{"id":"d1",' + line()[1:],  # 11: `id` twice
+        line(finished_at="2026-02-30T10:00:00Z"),  # 12: no such day: quarantined
+        line(id=True),  # 13
+        line(started_at="2026-01-05T09:00:00Z").replace('"labels":["a","b"],', "")
+        .replace("}", ',"labels":["a","b"]}'),  # 14: keys in another order
+        line().replace(',"fix_for":null', ""),  # 15: a key fewer
+        line(labels=[["a"]]),  # 16
+        line(started_at="2026-01-05T09:00:00Z"),  # 17: the last line, no newline
+    ]
+    data = "\n".join(lines).encode()
+    (tmp_path / "deployments.jsonl").write_bytes(data)
+    keys = list(json.loads(lines[0]))
+    once = _run(canonical_query("deployments", keys), "_lines", split_lines(data),
+                "deployments", None, {})
+    assert once["line_no"].to_list() == [1, 5, 6, 7]
+    assert once["status"].to_list()[2] == "success"
+    assert once["revision"].to_list()[3] == "é\u2028\x7f"
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames["deployments"].to_dicts() == plain.frames["deployments"].to_dicts()
+    assert 2 not in bulk.quarantine["line"].to_list()  # the models read 5 as the text "5"
+    assert {8, 12} <= set(bulk.quarantine["line"].to_list())
+
+
+def test_numbers_and_flags_load_in_one_parse_only_as_written_back(tmp_path: Path) -> None:
+    """A number of 19 digits (the models may read it; `bulk_query` leaves it to them), a
+    number written `1.0` or `"7"`, a flag written `1`: not loaded in one parse."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    def line(**change: object) -> str:
+        record = {"repo": "r", "number": 1, "author_is_bot": False,
+                  "created_at": "2026-01-05T10:00:00Z", "labels": ["x"]}
+        return json.dumps(record | change, separators=(",", ":"))
+
+    lines = [line(), line(number=1234567890123456789), line(number=1.0), line(number="7"),
+             line(author_is_bot=1), line(number=-12, author_is_bot=None),
+             line(number=999999999999999999)]
+    data = ("\n".join(lines) + "\n").encode()
+    (tmp_path / "pull_requests.jsonl").write_bytes(data)
+    once = _run(canonical_query("pull_requests", list(json.loads(lines[0]))), "_lines",
+                split_lines(data), "pull_requests", None, {})
+    assert once["line_no"].to_list() == [1, 6, 7]
+    assert once["number"].to_list() == [1, -12, 999999999999999999]
+    bulk = read_folder(tmp_path, "t")
+    plain = read_folder(tmp_path, "t", bulk=False)
+    assert bulk.quarantine.to_dicts() == plain.quarantine.to_dicts()
+    assert bulk.frames["pull_requests"].to_dicts() == plain.frames["pull_requests"].to_dicts()
+
+
+def test_lines_ending_in_crlf_load_in_one_parse_when_the_first_does(tmp_path: Path) -> None:
+    """A file written with `\\r\\n` is read in one parse too; a line ending otherwise is not
+    (it goes the long way and loads the same)."""
+    from pipelines.sources.bulk import _run, canonical_query, split_lines
+
+    record = {"slo": "api-availability", "window_start": "2026-01-05T00:00:00Z",
+              "window_end": "2026-01-06T00:00:00Z", "good": 99, "total": 100}
+    text = json.dumps(record, separators=(",", ":"))
+    data = (text + "\r\n" + text + "\n" + text + "\r\n").encode()
+    (tmp_path / "sli.jsonl").write_bytes(data)
+    once = _run(canonical_query("sli_measurements", list(record), "\r\n"), "_lines",
+                split_lines(data), "sli_measurements", None, {})
+    assert once["line_no"].to_list() == [1, 3]
+    bulk = read_folder(tmp_path, "t", known_slos={"api-availability"})
+    plain = read_folder(tmp_path, "t", known_slos={"api-availability"}, bulk=False)
+    assert bulk.frames["sli_measurements"].height == 3
+    assert bulk.frames["sli_measurements"].to_dicts() == plain.frames[
+        "sli_measurements"].to_dicts()
+
+
+@st.composite
+def same_keys_jsonl(draw: st.DrawFn, entity: str) -> bytes:
+    """JSON Lines written compactly with every field, in one order: what the one-parse bulk
+    step reads (`bulk.canonical_query`), with values often of the wrong kind or nasty."""
+    specs = FIELDS[entity]
+    order = draw(st.permutations(sorted(specs)))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    ascii_only = draw(st.booleans())
+    lines = []
+    for _ in range(draw(st.integers(1, 8))):
+        record = {n: draw(_good_value(specs[n].kind, n)) if specs[n].required or draw(
+            st.booleans()) else None for n in order}
+        for _ in range(draw(st.integers(0, 2))):
+            record[draw(st.sampled_from(order))] = draw(ANY_VALUE)
+        lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=ascii_only,
+                                allow_nan=True))
+    return (newline.join(lines) + newline).encode("utf-8", "surrogatepass")
+
+
+@FUZZ
+@given(st.sampled_from(ENTITIES).flatmap(lambda e: st.tuples(st.just(e), same_keys_jsonl(e))),
+       st.sampled_from([None, "Europe/Berlin"]))
+def test_lines_read_in_one_parse_load_as_the_models_load(case: tuple[str, bytes],
+                                                         timezone: str | None) -> None:
+    """Read in bulk (most lines in one parse) or record by record: the same rows, quarantine
+    and tally."""
+    entity, data = case
+    _assert_bulk_reads_as_plain(entity, "jsonl", data, timezone)
+
+
+def test_the_one_parse_step_is_tried_only_when_most_lines_look_like_the_first() -> None:
+    """A writer that leaves out null members: lines unlike the first would be parsed twice, so
+    the one-parse step is skipped; the file loads the same either way."""
+    from pipelines.sources.bulk import _first_line, _mostly_alike, read_bulk, split_lines
+
+    full = {"id": "d1", "service": "api", "environment": "production", "revision": "abc",
+            "finished_at": "2026-01-05T10:00:00Z", "status": "success", "fix_for": "d0"}
+    short = {k: v for k, v in full.items() if k != "fix_for"}
+    one, other = (json.dumps(r, separators=(",", ":")) for r in (full, short))
+    for body, alike in [([one] * 40, True), ([one] + [other] * 39, False),
+                        ([one, other] * 20, True), ([one] + [other] * 3, False)]:
+        lines = split_lines(("\n".join(body) + "\n").encode())
+        keys, compact = _first_line(lines, "deployments")
+        assert compact and _mostly_alike(lines, keys) is alike
+        loaded, rest = read_bulk(lines, "deployments", None)
+        assert loaded.height == len(body) and len(rest) == 0
+    # Lines that are not objects (found by fuzzing: a list of objects) are merely unlike.
+    lines = split_lines(("\n".join([one, f"[{one}]"] * 20) + "\n").encode())
+    assert _mostly_alike(lines, list(full))
+    assert read_bulk(lines, "deployments", None)[1].tolist() == list(range(2, 41, 2))
