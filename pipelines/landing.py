@@ -235,8 +235,12 @@ def compact(root: LandingRoot, source: str, partition: str, entity: str,
     row), in landing order: the warehouse is the same. Younger batches are left alone: one being
     written, or just listed by a build, is not merged away under it.
     """
-    store = Store(root)
-    folder = _folder(source, partition, entity)
+    return _compact_folder(Store(root), _folder(source, partition, entity), entity, at, grace)
+
+
+def _compact_folder(store: Store, folder: str, entity: str, at: int = COMPACT_AT,
+                    grace: float = COMPACT_GRACE) -> bool:
+    """`compact` of one batch folder (relative to the store's root) of `entity` batches."""
     cutoff = time.time_ns() - int(grace * 1e9)
     names = [n for n in store.names(folder) if n[:20].isdigit() and int(n[:20]) <= cutoff]
     if len(names) <= at:
@@ -395,6 +399,13 @@ def publish(local: Path, root: str, unchanged: dict[str, bytes] | None = None) -
     for rel, path in mutable:
         fs.pipe_file(f"{base}/{rel}", path.read_bytes())
         uploaded += 1
+    # The batches were staged in an empty folder, where there was nothing to compact: the
+    # store's folders that received one are compacted now, by the same rule as local ones.
+    store = Store(root)
+    for folder in sorted({rel.rsplit("/", 1)[0] for rel, _path in immutable if "/" in rel}):
+        entity = folder.rsplit("/", 1)[-1]
+        if entity in KEYS and folder.count("/") == 2:  # <source>/<partition>/<entity>
+            _compact_folder(store, folder, entity)
     return uploaded
 
 

@@ -15,7 +15,14 @@ import pytest
 
 from pipelines.build import build_canonical
 from pipelines.config import DoraConfig
-from pipelines.landing import batch_dir, batch_files, compact, read_entity, write_batch
+from pipelines.landing import (
+    batch_dir,
+    batch_files,
+    compact,
+    read_entity,
+    staged_landing,
+    write_batch,
+)
 from pipelines.warehouse import connect
 
 UTC = dt.UTC
@@ -152,3 +159,31 @@ def test_an_object_store_folder_is_compacted_the_same_way() -> None:
     # Nothing more to do: one batch is not more than two.
     assert not compact(root, "github", "acme/x", "pull_requests", at=2, grace=0)
     fsspec.filesystem("memory").rm(root.removeprefix("memory://").split("/")[0], recursive=True)
+
+
+def test_batches_published_from_a_staged_landing_compact_the_store_folder() -> None:
+    """The GitHub source lands in a local staging folder and publishes to the object store
+    (`staged_landing`); the staging folder is new each run, so the store's folder is the one
+    that fills up: publishing compacts it (40 aged batches and the new one become 2 files)."""
+    root = f"memory://staged-compaction-{os.getpid()}/landing"
+    fs = fsspec.filesystem("memory")
+    base = root.removeprefix("memory://")
+
+    def pr(title: str) -> pl.DataFrame:
+        return pl.DataFrame({"repo": ["acme/x"], "number": [7], "title": [title],
+                             "created_at": [dt.datetime(2026, 1, 5, tzinfo=UTC)],
+                             "source": ["gh"]})
+
+    for i in range(40):
+        write_batch(root, "github", "acme/x", "pull_requests", pr(f"v{i}"))
+    folder = str(batch_files(root, "pull_requests")[0]).removeprefix("memory://").rsplit("/", 1)[0]
+    for path in sorted(fs.ls(folder, detail=False)):  # an hour older, as `_age` does locally
+        name = path.rsplit("/", 1)[-1]
+        fs.mv(path, f"{folder}/{int(name[:20]) - 2 * 3600 * 10**9:020d}{name[20:]}")
+    assert len(batch_files(root, "pull_requests")) == 40  # nothing written on the store since
+    with staged_landing(root) as local:
+        write_batch(local, "github", "acme/x", "pull_requests", pr("v40"))
+    names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
+    assert len(names) == 2 and names[0].endswith("-compacted.parquet")
+    assert read_entity(root, "pull_requests")["title"].to_list() == ["v39", "v40"]
+    fs.rm(base.split("/")[0], recursive=True)
