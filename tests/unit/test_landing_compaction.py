@@ -72,6 +72,12 @@ def _age(folder: Path) -> None:
         path.rename(path.with_name(f"{stamp:020d}{path.name[20:]}"))
 
 
+def _pr(title: str) -> pl.DataFrame:
+    """One version of pull request acme/x#7 (its title tells the versions apart)."""
+    return pl.DataFrame({"repo": ["acme/x"], "number": [7], "title": [title],
+                         "created_at": [dt.datetime(2026, 1, 5, tzinfo=UTC)], "source": ["gh"]})
+
+
 def _warehouse(config: DoraConfig) -> dict[str, list[dict]]:
     conn = connect(config.warehouse_path)
     try:
@@ -114,18 +120,13 @@ def test_a_write_compacts_a_full_folder_but_not_young_batches(tmp_path: Path) ->
     config = _config(tmp_path)
     root = config.landing_root
 
-    def pr(title: str) -> pl.DataFrame:
-        return pl.DataFrame({"repo": ["acme/x"], "number": [7], "title": [title],
-                             "created_at": [dt.datetime(2026, 1, 5, tzinfo=UTC)],
-                             "source": ["gh"]})
-
     for i in range(40):
-        write_batch(root, "github", "acme/x", "pull_requests", pr(f"v{i}"))
+        write_batch(root, "github", "acme/x", "pull_requests", _pr(f"v{i}"))
     folder = Path(batch_files(root, "pull_requests")[0]).parent
     assert len(list(folder.glob("*.parquet"))) == 40  # all young: nothing merged
     before = _warehouse(config)
     _age(folder)
-    write_batch(root, "github", "acme/x", "pull_requests", pr("v40"))
+    write_batch(root, "github", "acme/x", "pull_requests", _pr("v40"))
     names = sorted(p.name for p in folder.glob("*.parquet"))
     # The 40 aged batches became one (keeping only the last version, v39); v40 is young.
     assert len(names) == 2 and names[0].endswith("-compacted.parquet")
@@ -133,7 +134,7 @@ def test_a_write_compacts_a_full_folder_but_not_young_batches(tmp_path: Path) ->
     assert _warehouse(config)["pull_requests"][0]["title"] == "v40"
     assert before["pull_requests"][0]["title"] == "v39"
     # The newest content is still recognised: landing v40 again writes nothing.
-    assert write_batch(root, "github", "acme/x", "pull_requests", pr("v40")) is None
+    assert write_batch(root, "github", "acme/x", "pull_requests", _pr("v40")) is None
     assert os.path.exists(folder / names[1])
 
 
@@ -169,20 +170,15 @@ def test_batches_published_from_a_staged_landing_compact_the_store_folder() -> N
     fs = fsspec.filesystem("memory")
     base = root.removeprefix("memory://")
 
-    def pr(title: str) -> pl.DataFrame:
-        return pl.DataFrame({"repo": ["acme/x"], "number": [7], "title": [title],
-                             "created_at": [dt.datetime(2026, 1, 5, tzinfo=UTC)],
-                             "source": ["gh"]})
-
     for i in range(40):
-        write_batch(root, "github", "acme/x", "pull_requests", pr(f"v{i}"))
+        write_batch(root, "github", "acme/x", "pull_requests", _pr(f"v{i}"))
     folder = str(batch_files(root, "pull_requests")[0]).removeprefix("memory://").rsplit("/", 1)[0]
     for path in sorted(fs.ls(folder, detail=False)):  # an hour older, as `_age` does locally
         name = path.rsplit("/", 1)[-1]
         fs.mv(path, f"{folder}/{int(name[:20]) - 2 * 3600 * 10**9:020d}{name[20:]}")
     assert len(batch_files(root, "pull_requests")) == 40  # nothing written on the store since
     with staged_landing(root) as local:
-        write_batch(local, "github", "acme/x", "pull_requests", pr("v40"))
+        write_batch(local, "github", "acme/x", "pull_requests", _pr("v40"))
     names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
     assert len(names) == 2 and names[0].endswith("-compacted.parquet")
     assert read_entity(root, "pull_requests")["title"].to_list() == ["v39", "v40"]
