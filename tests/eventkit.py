@@ -8,9 +8,10 @@ from typing import Any
 
 import yaml
 
-from pipelines.build import build_all
+from pipelines.build import build_all, build_canonical
 from pipelines.config import DoraConfig, load_config
-from pipelines.sources.files import land_folder, read_folder
+from pipelines.sources.files import ingest_folder, land_folder, read_folder
+from pipelines.warehouse import connect
 
 
 def write_events(folder: Path, **entities: list[dict[str, Any]]) -> Path:
@@ -48,3 +49,20 @@ def load_and_build(config_path: Path) -> DoraConfig:
         land_folder(config.landing_path, name, result)
     build_all(config)
     return config
+
+
+def ingest_and_build_canonical(config: DoraConfig) -> dict[str, int]:
+    """Ingest every files source of `config` (each tally must reconcile: read = loaded +
+    quarantined) and build the canonical tables; the tallies summed over the sources."""
+    totals = {"read": 0, "loaded": 0, "quarantined": 0}
+    for source in config.sources:
+        tally, _ = ingest_folder(config.landing_root, config.resolve(source.path), source.name)
+        assert tally.reconciles
+        for what in totals:
+            totals[what] += sum(getattr(tally, what).values())
+    conn = connect(config.warehouse_path)
+    try:
+        build_canonical(conn, config)
+    finally:
+        conn.close()
+    return totals

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from eventkit import write_events
+from eventkit import ingest_and_build_canonical, write_events
 
-from pipelines.build import build_canonical
 from pipelines.config import DoraConfig
 from pipelines.snapshot import Snapshot, partition, read_manifest
 from pipelines.sources.files import ingest_folder
@@ -31,18 +30,7 @@ def _config(tmp_path: Path, *folders: str, warehouse: str = "w.duckdb") -> DoraC
 
 def _run(config: DoraConfig) -> dict[str, Any]:
     """Ingest every files source and build the canonical tables; the summed tally."""
-    totals = {"read": 0, "loaded": 0, "quarantined": 0}
-    for source in config.sources:
-        tally, _ = ingest_folder(config.landing_root, config.resolve(source.path), source.name)
-        assert tally.reconciles
-        for what in totals:
-            totals[what] += sum(getattr(tally, what).values())
-    conn = connect(config.warehouse_path)
-    try:
-        build_canonical(conn, config)
-    finally:
-        conn.close()
-    return totals
+    return ingest_and_build_canonical(config)
 
 
 def _rows(config: DoraConfig, sql: str) -> list[tuple]:

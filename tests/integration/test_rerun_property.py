@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from eventkit import ingest_and_build_canonical
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.build import CANONICAL, build_canonical
+from pipelines.build import CANONICAL
 from pipelines.config import DoraConfig
-from pipelines.sources.files import ingest_folder
 from pipelines.warehouse import connect
 
 EXAMPLES = int(os.environ.get("DORA_FUZZ_EXAMPLES", "8"))
@@ -111,15 +111,9 @@ def _run(root: Path, landing: str, order: list[str]) -> tuple[dict[str, list], d
     config = DoraConfig(warehouse=root / f"{landing}.duckdb", config_dir=root,
                         landing_dir=root / landing,
                         sources=[{"kind": "files", "path": f, "name": f} for f in order])
-    totals = {"read": 0, "loaded": 0, "quarantined": 0}
-    for folder in order:
-        tally, _ = ingest_folder(config.landing_root, root / folder, folder)
-        assert tally.reconciles
-        for what in totals:
-            totals[what] += sum(getattr(tally, what).values())
+    totals = ingest_and_build_canonical(config)
     conn = connect(config.warehouse_path)
     try:
-        build_canonical(conn, config)
         # Table names are ours, from CANONICAL.
         tables = {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()  # noqa: S608
                   for t in (*CANONICAL, "source_conflicts")}
