@@ -38,7 +38,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,8 +149,10 @@ class Store:
         return sorted(p.relative_to(folder).as_posix() for p in folder.glob("*/*.parquet"))
 
     def remove(self, rel: str) -> None:
+        """Remove a file; one already gone (another process removed it) is not an error."""
         if self.fs is not None:
-            self.fs.rm_file(self.path(rel))
+            with suppress(FileNotFoundError):
+                self.fs.rm_file(self.path(rel))
         else:
             Path(self.path(rel)).unlink(missing_ok=True)
 
@@ -259,7 +261,13 @@ def _compact_folder(store: Store, folder: str, entity: str, at: int = COMPACT_AT
     buffer = io.BytesIO()
     kept.write_parquet(buffer, compression="zstd", statistics=False)
     newest = _IMMUTABLE.match(names[-1])
-    name = f"{names[-1][:20]}-{newest.group('digest') if newest else ''}-compacted.parquet"
+    # Named after the newest batch it merges (its place among the folders' batches), and after
+    # the batches it merges: two processes compacting the same folder at once (their inputs
+    # listed before either wrote) write two files, never one over the other's rows. The build
+    # reads both; the next compaction merges them by where each row was first landed.
+    merges = hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:12]
+    name = (f"{names[-1][:20]}-{newest.group('digest') if newest else ''}"
+            f"-compacted-{merges}.parquet")
     store.write(f"{folder}/{name}", buffer.getvalue())
     for n in names:
         if n != name:

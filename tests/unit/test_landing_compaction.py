@@ -16,6 +16,7 @@ import pytest
 from pipelines.build import build_canonical
 from pipelines.config import DoraConfig
 from pipelines.landing import (
+    _folder,
     batch_dir,
     batch_files,
     compact,
@@ -129,7 +130,7 @@ def test_a_write_compacts_a_full_folder_but_not_young_batches(tmp_path: Path) ->
     write_batch(root, "github", "acme/x", "pull_requests", _pr("v40"))
     names = sorted(p.name for p in folder.glob("*.parquet"))
     # The 40 aged batches became one (keeping only the last version, v39); v40 is young.
-    assert len(names) == 2 and names[0].endswith("-compacted.parquet")
+    assert len(names) == 2 and "-compacted-" in names[0]
     assert pl.read_parquet(folder / names[0])["title"].to_list() == ["v39"]
     assert _warehouse(config)["pull_requests"][0]["title"] == "v40"
     assert before["pull_requests"][0]["title"] == "v39"
@@ -154,7 +155,7 @@ def test_an_object_store_folder_is_compacted_the_same_way() -> None:
     assert len(batch_files(root, "pull_requests")) == 5
     assert compact(root, "github", "acme/x", "pull_requests", at=2, grace=0)
     files = batch_files(root, "pull_requests")
-    assert len(files) == 1 and str(files[0]).endswith("-compacted.parquet")
+    assert len(files) == 1 and "-compacted-" in str(files[0])
     kept = read_entity(root, "pull_requests")
     assert kept["title"].to_list() == ["b"]
     # Nothing more to do: one batch is not more than two.
@@ -180,6 +181,43 @@ def test_batches_published_from_a_staged_landing_compact_the_store_folder() -> N
     with staged_landing(root) as local:
         write_batch(local, "github", "acme/x", "pull_requests", _pr("v40"))
     names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
-    assert len(names) == 2 and names[0].endswith("-compacted.parquet")
+    assert len(names) == 2 and "-compacted-" in names[0]
     assert read_entity(root, "pull_requests")["title"].to_list() == ["v39", "v40"]
     fs.rm(base.split("/")[0], recursive=True)
+
+
+def test_two_compactions_at_once_keep_every_batch(tmp_path: Path) -> None:
+    """Two processes compacting one store folder at once, each with its own new batch among
+    the inputs it listed (a staged GitHub batch keeps the time it was staged, so it may be older
+    than the folder's newest), write two files: neither replaces the other's rows, and both
+    new pull requests stay. Replayed in order: P1 compacts A + x; P2, which had listed A + y
+    before P1 wrote, then compacts those."""
+    root = f"memory://compaction-race-{os.getpid()}/landing"
+    fs = fsspec.filesystem("memory")
+    folder = f"/compaction-race-{os.getpid()}/landing/" + _folder("github", "acme/x",
+                                                                  "pull_requests")
+
+    def batch(frame: pl.DataFrame, hours_ago: float) -> tuple[str, bytes]:
+        """A batch file of `frame` as `write_batch` names it, made `hours_ago` older."""
+        made = Path(write_batch(tmp_path / f"b{len(list(tmp_path.iterdir()))}", "github",
+                                "acme/x", "pull_requests", frame))
+        stamp = int(made.name[:20]) - int(hours_ago * 3600 * 10**9)
+        return f"{stamp:020d}{made.name[20:]}", made.read_bytes()
+
+    a = [batch(_pr(f"v{i}"), 3 - i / 100) for i in range(40)]  # A: 40 versions of PR 7
+    x = batch(_pr("x").with_columns(pl.lit(1001).alias("number")), 3.5)
+    y = batch(_pr("y").with_columns(pl.lit(1002).alias("number")), 3.5)
+    for name, data in [*a, x]:
+        fs.pipe_file(f"{folder}/{name}", data)
+    assert compact(root, "github", "acme/x", "pull_requests")  # P1: A + x
+    (first,) = fs.ls(folder, detail=False)
+    kept_aside = fs.cat_file(first)
+    fs.rm_file(first)  # what P2 listed before P1 wrote: A and its own y
+    for name, data in [*a, y]:
+        fs.pipe_file(f"{folder}/{name}", data)
+    assert compact(root, "github", "acme/x", "pull_requests")  # P2: A + y
+    fs.pipe_file(first, kept_aside)  # P1's file, written meanwhile
+    assert len(fs.ls(folder, detail=False)) == 2  # neither replaced the other
+    numbers = read_entity(root, "pull_requests")["number"].to_list()
+    assert {1001, 1002, 7} == set(numbers)
+    fs.rm(root.removeprefix("memory://").split("/")[0], recursive=True)
