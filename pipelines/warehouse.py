@@ -313,14 +313,24 @@ def _not_copied(published: Path, reason: str) -> None:
            "this run rebuilds the warehouse from the landing and publishes a whole one")
 
 
-# The copier run in a child process: prints the errno and its words when the copy fails.
-_COPIER = """import os, shutil, sys
+# The copier run in a child process: prints the errno, its words and the file at fault when the
+# copy fails. It copies in chunks and gives up (removing its half copy) as soon as the run that
+# started it is gone: a killed run must not leave a process writing hundreds of MB behind it.
+_COPIER = """import os, sys
+source, target, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
 try:
-    shutil.copyfile(sys.argv[1], sys.argv[2])
-    with open(sys.argv[2], "rb+") as handle:
-        os.fsync(handle.fileno())
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        buffer = memoryview(bytearray(1 << 24))
+        while (size := src.readinto(buffer)) > 0:
+            if os.getppid() != parent:
+                dst.close()
+                os.unlink(target)
+                sys.exit(4)
+            dst.write(buffer[:size])
+        dst.flush()
+        os.fsync(dst.fileno())
 except OSError as exc:
-    print(exc.errno, exc.strerror, sep="\\n")
+    print(exc.errno, exc.strerror, exc.filename or target, sep="\\n")
     sys.exit(3)
 """
 
@@ -338,13 +348,13 @@ def _copy(source: Path, target: Path) -> None:
         with open(target, "rb+") as handle:
             os.fsync(handle.fileno())
         return
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", _COPIER, str(source), str(target)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _COPIER, str(source), str(target),
+                           str(os.getpid())], capture_output=True, text=True, check=False)
     if done.returncode == 0:
         return
     lines = done.stdout.splitlines()
-    if done.returncode == 3 and len(lines) >= 2 and lines[0].isdigit():
-        raise OSError(int(lines[0]), lines[1], str(target))
+    if done.returncode == 3 and len(lines) >= 3 and lines[0].isdigit():
+        raise OSError(int(lines[0]), lines[1], lines[2])  # names the file at fault
     raise OSError(f"copying {source} to {target} failed: "
                   f"{(done.stderr or done.stdout).strip()[-300:] or done.returncode}")
 

@@ -7,11 +7,17 @@ anew.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from pipelines.warehouse import connect, publish
+from pipelines.warehouse import _copy, connect, publish
 
 
 def _publish(warehouse: Path, sql: str | None = None) -> int:
@@ -96,3 +102,55 @@ def test_the_working_copy_stays_locked_through_a_publish(tmp_path: Path) -> None
         assert "lock" in second.stderr.lower()
     finally:
         conn.close()
+
+
+def test_a_failed_copy_names_the_file_at_fault(tmp_path: Path) -> None:
+    """The copy's error names the file that failed, not always the target."""
+    missing = tmp_path / "gone.duckdb"
+    try:
+        _copy(missing, tmp_path / "copy.partial")
+    except FileNotFoundError as exc:
+        assert exc.filename == str(missing)
+    else:
+        raise AssertionError("copying a missing file did not fail")
+
+
+def test_the_copier_stops_when_its_run_is_killed(tmp_path: Path) -> None:
+    """A run killed while its copier child copies leaves no process writing behind it: the
+    child notices its parent is gone and removes its half copy. The source is a FIFO, so the
+    copy lasts exactly as long as this test feeds it."""
+    source, target = tmp_path / "source", tmp_path / "copy.partial"
+    os.mkfifo(source)
+    run = subprocess.Popen([sys.executable, "-c", (
+        "from pathlib import Path; from pipelines.warehouse import _copy; "
+        f"_copy(Path({str(source)!r}), Path({str(target)!r}))")])
+    with _writer(source) as feed:  # once the child has opened the FIFO
+        run.kill()
+        run.wait()
+        chunk = b"x" * (1 << 24)  # the copier's buffer: each one is a check of its parent
+        with contextlib.suppress(BrokenPipeError):
+            for _ in range(4):
+                feed.write(chunk)
+        # The child exits at its next check; until then the FIFO has a reader.
+        deadline = time.monotonic() + 120
+        while target.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not target.exists()
+
+
+@contextlib.contextmanager
+def _writer(fifo: Path) -> Iterator[BinaryIO]:
+    """The FIFO's write end, once a reader has opened it (an error, not a hang, when no reader
+    comes within two minutes)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:  # ENXIO: no reader yet
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    os.set_blocking(fd, True)
+    with open(fd, "wb", buffering=0) as handle:
+        yield handle
