@@ -7,10 +7,13 @@ statistics run in Python.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -37,7 +40,19 @@ class Settings:
 
 def sql_text(name: str) -> str:
     """The text of `sql/<name>.sql` (the package `metrics.sql` once installed)."""
-    return resources.files("metrics.sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    return _sql_folder().joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _sql_folder() -> Any:
+    """Where the SQL is: the package `metrics.sql` (installed, or mapped by an editable
+    install), else the checkout's top-level `sql/` beside this package. The second is what a
+    command run inside a checkout finds when the product was installed without `-e`: Python
+    then imports this checkout's `metrics`, which has no `sql` inside."""
+    try:
+        return resources.files("metrics.sql")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "sql"
 
 
 @contextmanager

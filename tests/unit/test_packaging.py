@@ -6,6 +6,9 @@ outside the checkout; these tests catch the cheap mistakes earlier.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -36,10 +39,28 @@ def test_the_packaged_dg_project_says_what_pyproject_says() -> None:
     packaged = tomllib.loads(resources.files("pipelines").joinpath("dg.toml").read_text("utf-8"))
     tool = PYPROJECT["tool"]
     assert packaged["directory_type"] == tool["dg"]["directory_type"] == "project"
-    for key in ("root_module", "defs_module"):
+    # The same code location name everywhere, or dg warns once per component on every load.
+    for key in ("root_module", "defs_module", "code_location_name"):
         assert packaged["project"][key] == tool["dg"]["project"][key]
     assert packaged["project"]["code_location_name"] == tool["dagster"]["code_location_name"]
 
 
 def test_license_is_an_spdx_expression() -> None:
     assert PYPROJECT["project"]["license"] == "Apache-2.0"
+
+
+def test_the_sql_is_found_in_a_checkout_installed_without_e(tmp_path: Path) -> None:
+    """Run inside a checkout after `pip install .`, Python imports the checkout's `metrics`,
+    which has no `sql` package inside (the wheel maps `sql/` to it): the SQL is then read from
+    the checkout's `sql/` folder. Replayed with a copy of the two folders and no site hooks (so
+    no editable-install mapping either)."""
+    for folder in ("metrics", "sql"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    code = (f"import sys; sys.path[:0] = [{str(tmp_path)!r}]; sys.path += {site!r}; "
+            "import metrics, importlib.util; from metrics.compute import sql_text; "
+            "print(metrics.__file__); print(importlib.util.find_spec('metrics.sql')); "
+            "print(sql_text('team_metrics') == open(sys.argv[1], encoding='utf-8').read())")
+    out = subprocess.run([sys.executable, "-S", "-c", code, str(ROOT / "sql/team_metrics.sql")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [str(tmp_path / "metrics" / "__init__.py"), "None", "True"]
