@@ -10,6 +10,7 @@ size and, as the best of five, the seconds to copy it and to verify it.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -33,9 +34,15 @@ def best_of(runs: int, step) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("warehouse", nargs="?", type=Path, default=None,
+                        help="a DuckDB warehouse file (default: build the demo's in a scratch "
+                             "folder)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        if len(sys.argv) > 1:
-            warehouse = Path(sys.argv[1])
+        if args.warehouse is not None:
+            warehouse = args.warehouse
         else:
             from pipelines.demo.generator import OrgShape, write_demo
             from pipelines.runner import run_pipeline

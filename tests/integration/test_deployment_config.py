@@ -6,6 +6,9 @@ under deploy/ fit the `github_sync` job; the Dockerfile serves the code location
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -151,3 +154,25 @@ def test_the_image_serves_the_code_location_the_chart_loads() -> None:
     assert config_dir in [m["mountPath"] for m in deployment["volumeMounts"]]
     for folder in ("pipelines", "metrics", "sql"):
         assert f"COPY {folder} ./{folder}" in dockerfile
+
+
+def test_the_image_dependency_layer_needs_only_what_it_copies(tmp_path: Path) -> None:
+    """The Dockerfile's dependency step, replayed in a folder holding only what that step
+    copies: it lists every dependency and those of the image's extras (own extras expanded)."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    copied = re.search(r"^COPY (.*) \./\n(?=RUN python requirements_of\.py)", dockerfile,
+                       re.MULTILINE)
+    assert copied, "the dependency step copies its files just before it runs"
+    for name in copied.group(1).split():
+        shutil.copy(ROOT / name, tmp_path / Path(name).name)
+    step = re.search(r"RUN python requirements_of\.py ([a-z0-9 ]+) >", dockerfile)
+    assert step
+    listed = subprocess.run([sys.executable, "requirements_of.py", *step.group(1).split()],
+                            cwd=tmp_path, capture_output=True, text=True, check=True
+                            ).stdout.splitlines()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in step.group(1).split():
+        wanted += project["optional-dependencies"][extra]
+    assert listed == list(dict.fromkeys(wanted))
+    assert not any(r.startswith(project["name"]) for r in listed)
