@@ -39,6 +39,8 @@ class Quantile:
     hours: str
     q: float
     samples: str  # the team_metrics column counting the values
+    # How the hours are worked out when `hours` is not a column of `records` (the docs say so).
+    worked_out: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ METRICS: tuple[Metric, ...] = (
            Count("incidents", "by resolved_at"), "Incidents resolved in the period.",
            "incident", "incidents", section="5"),
     Metric("time_to_restore_p50_hours", "time to restore", "Time to restore service", "hours",
-           Quantile("incidents", "time_to_restore_hours", 0.5, "incidents_resolved"),
+           Quantile("incidents", "time_to_restore_hours", 0.5, "incidents_resolved",
+                    worked_out="`resolved_at` − `opened_at`"),
            "Median hours from an incident's opening to its resolution, whatever its cause.",
            "incident", "incidents", "order_statistic", lower_is_better=True, section="5",
            shares_records_of="incidents_resolved"),  # DORA published no clusters for it
@@ -192,6 +195,8 @@ def _how(m: Metric) -> str:
     if isinstance(how, Rate):
         return f"`{how.numerator}` / `{how.denominator}`"
     if isinstance(how, Quantile):
+        if how.worked_out:
+            return f"p{round(how.q * 100)} of {how.worked_out} of `{how.records}`"
         return f"p{round(how.q * 100)} of `{how.records}.{how.hours}`"
     return f"count of `{how.records}`" + (f" ({how.filter})" if how.filter else "")
 

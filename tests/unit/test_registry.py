@@ -81,3 +81,19 @@ def test_unknown_metric_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="fdrt_p50_hours"):
         metric("recovery_hours")
     assert metric("fdrt_p50_hours") is BY_COLUMN["fdrt_p50_hours"]
+
+
+def test_each_quantile_names_a_column_of_its_table_or_how_it_is_worked_out() -> None:
+    """The docs' "computed as" cell must name something a user finds: a column of the table
+    (docs/sql.md), or the columns the hours are worked out from."""
+    from metrics.delivery import CHANGES_SCHEMA
+    from metrics.outcomes import OUTCOME_SCHEMA
+    from metrics.schema import SCHEMAS
+
+    tables = {**SCHEMAS, "changes": CHANGES_SCHEMA, "deployment_outcomes": OUTCOME_SCHEMA}
+    for m in METRICS:
+        if isinstance(m.how, Quantile):
+            columns = tables[m.how.records]
+            assert m.how.hours in columns or m.how.worked_out, m.column
+            for column in re.findall(r"`(\w+)`", m.how.worked_out):
+                assert column in columns, (m.column, column)

@@ -3,8 +3,8 @@ issues of any number of repositories, through PyGithub (REST and GraphQL), incre
 repository and entity. See docs/github.md.
 
 Public entry points: `sync_repo` (one repository, landing its batches, raw payloads and cursors),
-`renormalise` (rebuild the batches from raw payloads, no requests), `read_cursors` (for the
-warehouse's `sync_cursors` table).
+`renormalise` (rebuild the batches from raw payloads, no requests), `read_cursors` (every
+repository's cursors as a table, for people and tests).
 """
 
 from pipelines.sources.github.client import ClientSettings

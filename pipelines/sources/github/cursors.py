@@ -59,10 +59,7 @@ class CursorStore:
 
 
 def read_cursors(landing_root: Path) -> pl.DataFrame:
-    """Every cursor of every repository: columns repo, entity, cursor (JSON text), updated_at.
-
-    The warehouse build mirrors this into its `sync_cursors` table.
-    """
+    """Every cursor of every repository: columns repo, entity, cursor (JSON text), updated_at."""
     rows: list[dict[str, Any]] = []
     folder = landing_root / FOLDER
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
