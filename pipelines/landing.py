@@ -371,8 +371,16 @@ def staged_landing(root: LandingRoot, prefetch: Iterable[str] = ()) -> Iterator[
                 (local / rel).write_bytes(fetched[rel])
         try:
             yield local
-        finally:
-            publish(local, root, unchanged=fetched)
+        except BaseException as exc:
+            # What was landed before the failure is kept; the block's error stays the one
+            # raised (a publish failing too, e.g. the store unreachable, is noted on it).
+            try:
+                publish(local, root, unchanged=fetched)
+            except Exception as also:  # noqa: BLE001 - any: it is reported on `exc`
+                exc.add_note(f"publishing what was landed to {root} also failed: "
+                             f"{type(also).__name__}: {also}")
+            raise
+        publish(local, root, unchanged=fetched)
 
 
 def publish(local: Path, root: str, unchanged: dict[str, bytes] | None = None) -> int:

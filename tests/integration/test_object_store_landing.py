@@ -165,6 +165,19 @@ def test_a_failed_step_still_publishes_what_it_landed(bucket: str) -> None:
     assert fs.cat_file(f"{bucket.removeprefix('memory://')}/github_cursors/x.json") == b"{}"
 
 
+def test_a_failed_step_keeps_its_own_error_when_publishing_fails_too(bucket: str) -> None:
+    """The step's error is the one raised; a publish that fails as well (here a file stands
+    where the store needs a folder) is noted on it, not raised in its place."""
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file(f"{bucket.removeprefix('memory://')}/github", b"not a folder")
+    with pytest.raises(RuntimeError, match="the API went away") as raised, \
+            staged_landing(bucket) as local:
+        write_batch(local, "github", "acme/x", "deployments", FRAME)
+        raise RuntimeError("the API went away")
+    (note,) = raised.value.__notes__
+    assert note.startswith(f"publishing what was landed to {bucket} also failed: ")
+
+
 def test_duckdb_never_sees_the_store(tmp_path: Path, bucket: str) -> None:
     # The build reads the landing through fsspec into polars; DuckDB needs no httpfs extension.
     write_batch(bucket, "files", "events", "deployments", FRAME)
