@@ -552,6 +552,43 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
     return {"data": traces, "layout": layout}
 
 
+# What the timeline's caption counts, per team: deployments counted where true (a null, from a
+# null list, counts as not), and incidents
+_DEPLOYMENT_COUNTS = [
+    pl.len().alias("deployments"),
+    pl.col("failed").sum().alias("failed"),
+    (pl.col("rolls_back").is_not_null() | pl.col("rework_reasons").list.contains("rollback")
+     | pl.col("rework_reasons").list.contains("implicit_rollback")).sum().alias("rollbacks"),
+    (pl.col("fixes").is_not_null() | pl.col("hotfix")).sum().alias("fixes")]
+_INCIDENT_COUNTS = [pl.len().alias("incidents"),
+                    pl.col("resolved_at_utc").null_count().alias("unresolved")]
+
+
+def timeline_summaries(deployments: pl.DataFrame, incidents: pl.DataFrame) -> dict[str, str]:
+    """The timeline's caption of each team of `deployments` and `incidents` (rows of several
+    teams, with their `team`), counted for all of them in one pass; a team without
+    deployments is not in it (see `timeline_summary`)."""
+    counts = deployments.group_by("team").agg(_DEPLOYMENT_COUNTS).join(
+        incidents.group_by("team").agg(_INCIDENT_COUNTS), on="team", how="left")
+    return {row[0]: _summary(*row[1:]) for row in counts.rows()}
+
+
+def timeline_summary(deployments: pl.DataFrame, incidents: pl.DataFrame) -> str:
+    """The timeline's caption: how many deployments failed, rolled back or fixed, and how many
+    incidents are not resolved (one team's rows)."""
+    if deployments.height == 0:
+        return "No production deployments recorded."
+    (_, failed, rollbacks, fixes), (_, unresolved) = (
+        deployments.select(_DEPLOYMENT_COUNTS).row(0), incidents.select(_INCIDENT_COUNTS).row(0))
+    return _summary(deployments.height, failed, rollbacks, fixes, incidents.height, unresolved)
+
+
+def _summary(deployments: int, failed: int, rollbacks: int, fixes: int,
+             incidents: int | None, unresolved: int | None) -> str:
+    return (f"{deployments} deployments, {failed} failed; {rollbacks} rollbacks, {fixes} fixes "
+            f"or hotfixes; {incidents or 0} incidents ({unresolved or 0} not resolved).")
+
+
 def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
@@ -565,6 +602,12 @@ def slo_columns(slos: pl.DataFrame) -> dict[tuple, dict[str, list]]:
     return column_groups(slos, ["slo", "grain"], SLO_COLUMNS)
 
 
+@lru_cache(maxsize=8192)
+def _slo_caption(day: str, label: str) -> list[str]:
+    """A point's [period, records caption] in the SLO chart (shared: never changed)."""
+    return [day, f"SLOs met, {label}"]
+
+
 def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = None) -> Figure:
     """Attainment per SLO against its objective (dashed), and the error budget remaining.
     `parts`: the rows' `slo_columns` when already read."""
@@ -573,34 +616,36 @@ def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = 
     traces = []
     parts = slo_columns(slos) if parts is None else parts
     empty: dict[str, list] = {c: [] for c in SLO_COLUMNS}
+    shown = {slo: (short(slo, 120), short(slo), esc(slo)) for slo in names}  # for both grains
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
+            long_name, name, group = shown[slo]
             color = palette[i % len(palette)]
             rows = parts.get((slo, grain), empty)  # sorted by period in SQL
-            name = short(slo, 120)
+            head = f"<b>{long_name}</b> · "
             objectives = {v: _pct(v) for v in set(rows["objective"])}
             # each point's text in one pass (`_pct` inline: an SLO has a point a week for years)
-            periods: list[str] = []
-            hover: list[str] = []
-            captions: list[list[str]] = []
-            for start, att, obj, met, good, total, budget in zip(
-                    rows["period_start"], rows["attainment"], rows["objective"], rows["met"],
-                    rows["good"], rows["total"], rows["error_budget_remaining"], strict=True):
-                day, label = _day(start), _period_label(start, grain)
-                periods.append(day)
-                hover.append(
-                    f"<b>{name}</b> · {label}<br>"
-                    f"attainment {'–' if att is None else f'{att:.2%}'} "
-                    f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
-                    f"{good:,} good of {total:,}<br>error budget remaining "
-                    f"{'–' if budget is None else f'{budget:.0%}'}")
-                captions.append([day, f"SLOs met, {label}"])
-            common = {"legendgroup": esc(slo), "visible": grain == "week",
+            starts = rows["period_start"]
+            periods = [_day(start) for start in starts]
+            labels = [_period_label(start, grain) for start in starts]
+            hover = [
+                f"{head}{label}<br>"
+                f"attainment {'–' if att is None else f'{att:.2%}'} "
+                f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
+                f"{good:,} good of {total:,}<br>error budget remaining "
+                f"{'–' if budget is None else f'{budget:.0%}'}"
+                for label, att, obj, met, good, total, budget in zip(
+                    labels, rows["attainment"], rows["objective"], rows["met"], rows["good"],
+                    rows["total"], rows["error_budget_remaining"], strict=True)]
+            # the same period's caption for every SLO: one list, written as often as it is used
+            captions = [_slo_caption(day, label) for day, label in zip(periods, labels,
+                                                                         strict=True)]
+            common = {"legendgroup": group, "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover, "customdata": captions,
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"],
-                "mode": "lines+markers", "name": short(slo), "showlegend": grain == "week",
+                "mode": "lines+markers", "name": name, "showlegend": grain == "week",
                 "line": {"color": color}, "xaxis": "x", "yaxis": "y", **common,
                 "meta": {**common["meta"], "role": "attainment"}})
             if periods:
@@ -608,13 +653,13 @@ def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = 
                 traces.append({
                     "type": "scatter", "x": [periods[0], periods[-1]],
                     "y": [objective, objective], "mode": "lines",
-                    "name": f"{short(slo)} objective", "showlegend": False,
+                    "name": f"{name} objective", "showlegend": False,
                     "line": {"color": color, "dash": "dash", "width": 1},
-                    "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
+                    "hoverinfo": "skip", "legendgroup": group, "visible": grain == "week",
                     "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
             traces.append({
                 "type": "bar", "x": periods, "y": rows["error_budget_remaining"],
-                "name": short(slo), "showlegend": False, "marker": {"color": color},
+                "name": name, "showlegend": False, "marker": {"color": color},
                 "xaxis": "x2", "yaxis": "y2", **common,
                 "meta": {**common["meta"], "role": "budget"}})
     layout = _layout(540, updatemenus=_grain_buttons(traces), barmode="group")
