@@ -32,7 +32,6 @@ from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
 
 UNASSIGNED = "unassigned"
-_TEAM_TABLES = ("deployments", "incidents", "slos", "breakdown")  # in the order read
 
 
 @contextmanager
@@ -214,48 +213,61 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
     the records of the record sets of `record_sets` (metric → the registry's `record_set`,
     for each metric a page opens). The timeline's markers and the records, drawn from many
     rows on every page, are worked out for all the teams at once, each by a thread: the
-    markers while the other tables are read, the records (`RecordsFeed`) while the pages are
-    built.
+    markers while the other tables are read, the records (`RecordsFeed`, which reads them too,
+    on a cursor of its own, while the other tables are read) while the pages are built.
 
     `ready(stage, of)` is called (in this thread) as each stage is in, `of(team)` giving the
-    team's share: "reorganisations" (its frame), then "slos" and "breakdown" (frames), then
-    "timeline" (its deployments, incidents, their `marker_sets`, `incident_marks` and
-    `timeline_summary`)."""
+    team's share: "reorganisations" (its frame), "slos" (frame), "timeline" (its deployments,
+    incidents, their `marker_sets`, `incident_marks` and `timeline_summary`), then
+    "breakdown" (frame): the stages the most page work waits on come first."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tell: Ready = ready or (lambda _stage, _of: None)
-    # the records first: a thread works them out while the rest is read and the pages built
-    feed = (RecordsFeed(query(conn, "report_records", teams=wanted,
-                              sets=sorted(set(record_sets.values()))), every)
-            if has_relation(conn, "team_metric_records") else None)
-    # the reorganisations next (a few rows): every dated figure of a page marks them
-    reorganisations = Slices(load_reorganisations(conn, wanted), "team")
-    tell("reorganisations", reorganisations.of)
-    tables = {name: query(conn, f"report_{name}", teams=wanted)
-              for name in ("deployments", "incidents")}
-    parts: dict[str, Slices] = {}
-    # the timeline's markers (each trace's rows, for every team in one pass) worked out by a
-    # thread while the other tables are read: polars and DuckDB both work without Python's lock
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-marks") as pool:
-        marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
-        for name in _TEAM_TABLES:
-            if name not in tables:
-                parts[name] = Slices(query(conn, f"report_{name}", teams=wanted), "team")
-                tell(name, parts[name].of)
-        marks, summaries = marking.result()
-    parts.update({name: Slices(tables[name], "team") for name in ("deployments", "incidents")})
-    marked = {name: Slices(frame, "team") for name, frame in marks.items()}
+    feed = None
+    if has_relation(conn, "team_metric_records"):
+        # the records (the most rows) on a cursor of their own, read and worked out by a
+        # thread while this one reads the other tables
+        cursor = conn.cursor()
+        sets = sorted(set(record_sets.values()))
 
-    no_deployments = timeline_summary(tables["deployments"].clear(), tables["incidents"].clear())
+        def records() -> pl.DataFrame:
+            try:
+                return query(cursor, "report_records", teams=wanted, sets=sets)
+            finally:
+                cursor.close()
 
-    def timeline_of(team: str) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataFrame],
-                                         pl.DataFrame, str]:
-        # the marks keep their `team` column, unread
-        return (parts["deployments"].of(team), parts["incidents"].of(team),
-                {role: marked[f"deployment:{role}"].of(team) for role in MARKER_SETS},
-                marked["incidents"].of(team), summaries.get(team, no_deployments))
+        feed = RecordsFeed(records, every)
+    try:
+        # the reorganisations first (a few rows): every dated figure of a page marks them
+        reorganisations = Slices(load_reorganisations(conn, wanted), "team")
+        tell("reorganisations", reorganisations.of)
+        tables = {name: query(conn, f"report_{name}", teams=wanted)
+                  for name in ("deployments", "incidents")}
+        # the timeline's markers (each trace's rows, for every team in one pass) worked out by
+        # a thread while the other tables are read: polars and DuckDB work without Python's lock
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-marks") as pool:
+            marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
+            slos = Slices(query(conn, "report_slos", teams=wanted), "team")
+            tell("slos", slos.of)
+            marks, summaries = marking.result()
+        deployments, incidents = (Slices(tables[name], "team")
+                                  for name in ("deployments", "incidents"))
+        marked = {name: Slices(frame, "team") for name, frame in marks.items()}
+        no_deployments = timeline_summary(deployments.of(None), incidents.of(None))
 
-    tell("timeline", timeline_of)
+        def timeline_of(team: str) -> tuple[pl.DataFrame, pl.DataFrame,
+                                             dict[str, pl.DataFrame], pl.DataFrame, str]:
+            # the marks keep their `team` column, unread
+            return (deployments.of(team), incidents.of(team),
+                    {role: marked[f"deployment:{role}"].of(team) for role in MARKER_SETS},
+                    marked["incidents"].of(team), summaries.get(team, no_deployments))
+
+        tell("timeline", timeline_of)
+        breakdown = Slices(query(conn, "report_breakdown", teams=wanted), "team")
+        tell("breakdown", breakdown.of)
+    finally:
+        if feed is not None:  # the cursor closed before the connection it came from
+            feed.read()
 
     def team_data(team: str) -> TeamData:
         deployments, incidents, drawn, inc, summary = timeline_of(team)
@@ -263,10 +275,10 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
             team=team,
             weekly=overview.metrics_of(team, "week"),
             monthly=overview.metrics_of(team, "month"),
-            breakdown=parts["breakdown"].of(team),
+            breakdown=breakdown.of(team),
             deployments=deployments,
             incidents=incidents,
-            slos=parts["slos"].of(team),
+            slos=slos.of(team),
             coverage=overview.coverage_of(team),
             reorganisations=reorganisations.of(team),
             feed=feed,

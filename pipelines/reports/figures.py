@@ -16,6 +16,7 @@ import html
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, groupby
+from operator import itemgetter
 
 import polars as pl
 
@@ -161,14 +162,12 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
     title, noun, ci = spec.title, spec.sample_noun, bool(spec.ci)
     count_kind = spec.kind == "count"
     faded = f"<br>low sample (fewer than {min_sample}): shown faded"
-    days: list[str] = []
-    colors: list[str] = []
-    opacity: list[float] = []
-    symbols: list[str] = []
+    days = [_day(p.period) for p in series]
     hovers: list[str] = []
     captions: list[list[str]] = []
-    for period, value, samples, low, high, low_sample, count, _rolling in series:
-        day, label = _day(period), _period_label(period, grain)
+    for day, (period, value, samples, low, high, low_sample, count, _rolling) in zip(
+            days, series, strict=True):
+        label = _period_label(period, grain)
         text = "–" if value is None else write(value)  # the period and value as written
         hover = f"<b>{label}</b><br>{title}: {text}"
         caption = f"{title}, {label}: {text}"  # plain text, set as text (never parsed)
@@ -181,18 +180,13 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
             hover += f"<br>95% interval {write(low)} – {write(high)}"
         elif ci and value is not None:
             hover += "<br>95% interval: too few values"
-        if low_sample:
-            hover += faded
-            colors.append(MUTED)
-            opacity.append(MUTED_OPACITY)
-            symbols.append("circle-open")
-        else:
-            colors.append(BLUE)
-            opacity.append(1.0)
-            symbols.append("circle")
-        days.append(day)
-        hovers.append(hover)
+        hovers.append(hover + faded if low_sample else hover)
         captions.append([day, caption])
+    # a point's style, faded where its sample is low (each list made in one pass)
+    faint = [p.low_sample for p in series]
+    colors = [MUTED if f else BLUE for f in faint]
+    opacity = [MUTED_OPACITY if f else 1.0 for f in faint]
+    symbols = ["circle-open" if f else "circle" for f in faint]
     return {
         "type": "scatter",
         "x": days,
@@ -226,8 +220,11 @@ def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
     return keys
 
 
+_HIGH = itemgetter(Point._fields.index("high"))
+
+
 def _y_max(values: Iterable[float | None], rate: bool) -> float:
-    top = max((v for v in values if v is not None), default=0.0)
+    top = max([v for v in values if v is not None], default=0.0)
     if rate:
         return min(max(top * 1.15, 0.05), 1.05)
     return top * 1.12 if top > 0 else 1.0
@@ -297,13 +294,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
         "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
     if spec.ci:
         traces.append(_interval_band(mo, "month", "95% interval"))
-    traces.append(_points_trace(mo, spec, "month", min_sample, "monthly", lines=True))
+    monthly_points = _points_trace(mo, spec, "month", min_sample, "monthly", lines=True)
+    traces.append(monthly_points)
     for trace in traces:
         trace["visible"] = trace["meta"]["grain"] == "week"
     traces += _legend_keys(spec, min_sample)
     rate = spec.kind == "rate"
-    y_max = _y_max(chain((p.value for p in wk), (p.value for p in mo), (p.high for p in wk),
-                         (p.high for p in mo), roll), rate)
+    # the values the traces hold already, the highs read positionally (a page has thousands)
+    y_max = _y_max(chain(weekly_points["y"], monthly_points["y"], map(_HIGH, wk), map(_HIGH, mo),
+                         roll), rate)
     layout = _layout(360, spec.axis_title, rate=rate,
                      shapes=band_shapes(spec.band, year, y_max) if spec.band else [],
                      updatemenus=_grain_buttons(traces))
