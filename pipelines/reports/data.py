@@ -47,7 +47,14 @@ def warehouse(config: DoraConfig) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def query(conn: duckdb.DuckDBPyConnection, name: str, **params: object) -> pl.DataFrame:
     """Run `sql/<name>.sql` with named parameters; a polars frame."""
-    return conn.sql(sql_text(name), params=params or None).pl()
+    return frame_of(conn.sql(sql_text(name), params=params or None))
+
+
+def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """The rows of `relation` as a polars frame, read through the Arrow C stream interface
+    (`__arrow_c_stream__`): the same frame `relation.pl()` gives, without pyarrow, which a
+    report run would otherwise import (a few tenths of a second) only to hand the rows over."""
+    return pl.DataFrame(relation)
 
 
 def sort_teams(teams: list[str]) -> list[str]:
