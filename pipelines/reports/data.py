@@ -7,6 +7,7 @@ team in polars, so the cost of a page does not grow with the number of teams.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,14 +36,21 @@ UNASSIGNED = "unassigned"
 
 
 @contextmanager
-def warehouse(config: DoraConfig) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the config's warehouse, in UTC, closed afterwards."""
+def warehouse(config: DoraConfig, closed_behind: list[threading.Thread] | None = None
+              ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the config's warehouse, in UTC, closed afterwards: with
+    `closed_behind`, by a thread put there for the caller to join later (closing drops the
+    database's buffers, tens of milliseconds after a long history's tables are read)."""
     conn = connect(config.warehouse_path, read_only=True)
     try:
         conn.execute("SET TimeZone = 'UTC'")
         yield conn
     finally:
-        conn.close()
+        if closed_behind is None:
+            conn.close()
+        else:
+            closed_behind.append(threading.Thread(target=conn.close, name="report-close"))
+            closed_behind[-1].start()
 
 
 def query(conn: duckdb.DuckDBPyConnection, name: str, **params: object) -> pl.DataFrame:
@@ -224,9 +232,9 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
     on a cursor of its own, while the other tables are read) while the pages are built.
 
     `ready(stage, of)` is called (in this thread) as each stage is in, `of(team)` giving the
-    team's share: "reorganisations" (its frame), "slos" (frame), "timeline" (its deployments,
-    incidents, their `marker_sets`, `incident_marks` and `timeline_summary`), then
-    "breakdown" (frame): the stages the most page work waits on come first."""
+    team's share: "reorganisations" (its frame), "slos" and "breakdown" (frames, read while a
+    thread works out the timeline's markers), then "timeline" (its deployments, incidents,
+    their `marker_sets`, `incident_marks` and `timeline_summary`)."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
     tell: Ready = ready or (lambda _stage, _of: None)
@@ -256,6 +264,8 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
             marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
             slos = Slices(query(conn, "report_slos", teams=wanted), "team")
             tell("slos", slos.of)
+            breakdown = Slices(query(conn, "report_breakdown", teams=wanted), "team")
+            tell("breakdown", breakdown.of)
             marks, summaries = marking.result()
         deployments, incidents = (Slices(tables[name], "team")
                                   for name in ("deployments", "incidents"))
@@ -270,8 +280,6 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
                     marked["incidents"].of(team), summaries.get(team, no_deployments))
 
         tell("timeline", timeline_of)
-        breakdown = Slices(query(conn, "report_breakdown", teams=wanted), "team")
-        tell("breakdown", breakdown.of)
     finally:
         if feed is not None:  # the cursor closed before the connection it came from
             feed.read()

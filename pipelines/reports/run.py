@@ -483,21 +483,26 @@ def build_chunk(config: DoraConfig, teams: list[str],
     one works out the sections of the first pages (at most AHEAD_PAGES) from what is in: the
     charted metrics from the overview, then each other section as soon as its table is in
     (`_work_ahead`). Python's cycle collector is off meanwhile (`no_cycle_collection`)."""
-    with no_cycle_collection(), warehouse(config) as conn:
-        overview = overview or load_overview(conn, teams)
-        ahead = {team: Ahead() for team in teams[:AHEAD_PAGES]
-                 if overview.metrics_of(team, "week").height}  # a page with charts
-        stages: queue.SimpleQueue = queue.SimpleQueue()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
-            loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS,
-                                  lambda stage, of: stages.put((stage, of)))
-            loading.add_done_callback(lambda _done: stages.put(None))
-            _work_ahead(config, overview, ahead, stages)
-            data = loading.result()
-    # each page written while the next one is built
-    with no_cycle_collection(), written_behind() as write:
-        return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
-                for team in teams]
+    closing: list[threading.Thread] = []  # the connection, closed while the pages are built
+    try:
+        with no_cycle_collection(), warehouse(config, closing) as conn:
+            overview = overview or load_overview(conn, teams)
+            ahead = {team: Ahead() for team in teams[:AHEAD_PAGES]
+                     if overview.metrics_of(team, "week").height}  # a page with charts
+            stages: queue.SimpleQueue = queue.SimpleQueue()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
+                loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS,
+                                      lambda stage, of: stages.put((stage, of)))
+                loading.add_done_callback(lambda _done: stages.put(None))
+                _work_ahead(config, overview, ahead, stages)
+                data = loading.result()
+        # each page written while the next one is built
+        with no_cycle_collection(), written_behind() as write:
+            return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
+                    for team in teams]
+    finally:
+        for closer in closing:
+            closer.join()
 
 
 @contextmanager

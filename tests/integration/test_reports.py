@@ -586,7 +586,7 @@ def test_pages_worked_out_ahead_are_the_same_as_pages_worked_out_alone(
         teams = [*overview.teams, "unassigned"]
         data = report_run.load_teams(conn, overview, teams, report_run.RECORD_SETS,
                                      lambda stage, of: stages.append((stage, of)))
-    assert [s for s, _ in stages] == ["reorganisations", "slos", "timeline", "breakdown"]
+    assert [s for s, _ in stages] == ["reorganisations", "slos", "breakdown", "timeline"]
     worked = {t: report_run.Ahead() for t in teams if overview.metrics_of(t, "week").height}
     report_run._work_ahead(org, overview, worked, _AllStagesFirst(stages))
     assert all(sorted(w.sections) == sorted(report_run.SECTIONS) for w in worked.values())
