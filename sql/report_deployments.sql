@@ -16,8 +16,9 @@ SELECT
     o.incident_ids,
     timezone('UTC', o.restored_at) AS restored_at_utc,
     o.fdrt_hours,
-    coalesce(list_contains(d.labels, 'hotfix'), false) AS hotfix
+    -- a semi-join on the few hotfixes (ids are the deployments' key), not a join of every row
+    coalesce(o.id IN (SELECT id FROM deployments WHERE list_contains(labels, 'hotfix')), false)
+        AS hotfix
 FROM deployment_outcomes AS o
-LEFT JOIN deployments AS d USING (id)
 WHERE $teams::VARCHAR[] IS NULL OR list_contains($teams::VARCHAR[], o.team)
 ORDER BY o.team, o.finished_at, o.id

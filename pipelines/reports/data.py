@@ -7,10 +7,12 @@ team in polars, so the cost of a page does not grow with the number of teams.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -22,6 +24,8 @@ from pipelines.reports.figures import (
     deployment_marks,
     incident_marks,
     marker_sets,
+    timeline_summaries,
+    timeline_summary,
 )
 from pipelines.reports.records import RecordsFeed, TeamRecords
 from pipelines.reports.reorganisations import load_reorganisations
@@ -29,23 +33,36 @@ from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
 from pipelines.warehouse import connect
 
 UNASSIGNED = "unassigned"
-_TEAM_TABLES = ("breakdown", "deployments", "incidents", "slos")
 
 
 @contextmanager
-def warehouse(config: DoraConfig) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the config's warehouse, in UTC, closed afterwards."""
+def warehouse(config: DoraConfig, closed_behind: list[threading.Thread] | None = None
+              ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the config's warehouse, in UTC, closed afterwards: with
+    `closed_behind`, by a thread put there for the caller to join later (closing drops the
+    database's buffers, tens of milliseconds after a long history's tables are read)."""
     conn = connect(config.warehouse_path, read_only=True)
     try:
         conn.execute("SET TimeZone = 'UTC'")
         yield conn
     finally:
-        conn.close()
+        if closed_behind is None:
+            conn.close()
+        else:
+            closed_behind.append(threading.Thread(target=conn.close, name="report-close"))
+            closed_behind[-1].start()
 
 
 def query(conn: duckdb.DuckDBPyConnection, name: str, **params: object) -> pl.DataFrame:
     """Run `sql/<name>.sql` with named parameters; a polars frame."""
-    return conn.sql(sql_text(name), params=params or None).pl()
+    return frame_of(conn.sql(sql_text(name), params=params or None))
+
+
+def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """The rows of `relation` as a polars frame, read through the Arrow C stream interface
+    (`__arrow_c_stream__`): the same frame `relation.pl()` gives, without pyarrow, which a
+    report run would otherwise import (a few tenths of a second) only to hand the rows over."""
+    return pl.DataFrame(relation)
 
 
 def sort_teams(teams: list[str]) -> list[str]:
@@ -70,10 +87,22 @@ def spans(frame: pl.DataFrame, by: str) -> dict:
     return {key: (row, n) for key, row, n in found.rows()}
 
 
-def split_sorted(frame: pl.DataFrame, by: str) -> dict[str, pl.DataFrame]:
-    """`frame`, sorted by `by` (the report queries sort by team first), split into one slice
-    per value: slices share the frame's memory, where `split` would copy every row."""
-    return {key: frame.slice(row, n) for key, (row, n) in spans(frame, by).items()}
+class Slices:
+    """`frame`, sorted by `by` (the report queries sort by team first), as one slice per value,
+    each taken when asked for (`of`): slices share the frame's memory, where `split` would copy
+    every row, and only one polars call finds them all. Every slice taken at once, in the
+    thread that reads the tables, cost a wait for Python's lock per slice while the pages'
+    thread worked (tenths of a second for a table)."""
+
+    def __init__(self, frame: pl.DataFrame, by: str) -> None:
+        self.frame = frame
+        self._at = spans(frame, by)
+        self._empty = frame.clear()
+
+    def of(self, key: object) -> pl.DataFrame:
+        """The rows of `key` (none: an empty frame of the same columns)."""
+        found = self._at.get(key)
+        return self._empty if found is None else self.frame.slice(*found)
 
 
 @dataclass
@@ -163,6 +192,7 @@ class TeamData:
     feed: RecordsFeed | None  # the records behind the points; None when the warehouse has none
     deployment_marks: dict[str, pl.DataFrame] | None = None  # figures.marker_sets of them
     incident_marks: pl.DataFrame | None = None  # figures.incident_marks of `incidents`
+    timeline_summary: str | None = None  # figures.timeline_summary of them
 
     @property
     def records(self) -> TeamRecords | None:
@@ -177,62 +207,119 @@ def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found and found[0][0])
 
 
-def _timeline_marks(deployments: pl.DataFrame,
-                    incidents: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The rows each marker trace of the timeline draws, with their `team`, for all teams."""
+def _timeline_marks(deployments: pl.DataFrame, incidents: pl.DataFrame
+                    ) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+    """The rows each marker trace of the timeline draws, with their `team`, and the timeline's
+    caption of each team, for all teams."""
     marks = {f"deployment:{role}": frame for role, frame in marker_sets(
         deployments.select("team").hstack(deployment_marks(deployments))).items()}
     marks["incidents"] = incidents.select("team").hstack(incident_marks(incidents))
-    return marks
+    return marks, timeline_summaries(deployments, incidents)
+
+
+# What `load_teams` tells as each table comes in (a stage name and a team's share of it), so
+# the caller can work out the parts of the first pages that need only what is in already.
+Ready = Callable[[str, Callable[[str], Any]], None]
 
 
 def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[str] | None,
-               record_sets: dict[str, str]) -> dict[str, TeamData]:
+               record_sets: dict[str, str], ready: Ready | None = None) -> TeamsData:
     """Everything the pages of `teams` (None: every team) show: one query per table, split;
     the records of the record sets of `record_sets` (metric → the registry's `record_set`,
     for each metric a page opens). The timeline's markers and the records, drawn from many
     rows on every page, are worked out for all the teams at once, each by a thread: the
-    markers while the other tables are read, the records (`RecordsFeed`) while the pages are
-    built."""
+    markers while the other tables are read, the records (`RecordsFeed`, which reads them too,
+    on a cursor of its own, while the other tables are read) while the pages are built.
+
+    `ready(stage, of)` is called (in this thread) as each stage is in, `of(team)` giving the
+    team's share: "reorganisations" (its frame), "slos" and "breakdown" (frames, read while a
+    thread works out the timeline's markers), then "timeline" (its deployments, incidents,
+    their `marker_sets`, `incident_marks` and `timeline_summary`)."""
     wanted = None if teams is None else list(teams)
     every = wanted if wanted is not None else overview.teams + [UNASSIGNED]
-    # the records first: a thread works them out while the rest is read and the pages built
-    feed = (RecordsFeed(query(conn, "report_records", teams=wanted,
-                              sets=sorted(set(record_sets.values()))), every)
-            if has_relation(conn, "team_metric_records") else None)
-    tables = {name: query(conn, f"report_{name}", teams=wanted)
-              for name in ("deployments", "incidents")}
-    # the timeline's markers (each trace's rows, for every team in one pass) worked out by a
-    # thread while the other tables are read: polars and DuckDB both work without Python's lock
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-marks") as pool:
-        marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
-        tables.update({name: query(conn, f"report_{name}", teams=wanted)
-                       for name in _TEAM_TABLES if name not in tables})
-        reorganisations = load_reorganisations(conn, wanted)
-        marks = marking.result()
-    parts = {name: split_sorted(frame, "team") for name, frame in tables.items()}
-    marked = {name: split_sorted(frame, "team") for name, frame in marks.items()}
-    reorg = split_sorted(reorganisations, "team")
+    tell: Ready = ready or (lambda _stage, _of: None)
+    feed = None
+    if has_relation(conn, "team_metric_records"):
+        # the records (the most rows) on a cursor of their own, read and worked out by a
+        # thread while this one reads the other tables
+        cursor = conn.cursor()
+        sets = sorted(set(record_sets.values()))
 
-    def part(name: str, team: str) -> pl.DataFrame:
-        found = parts[name].get(team)
-        return found if found is not None else tables[name].clear()
+        def records() -> pl.DataFrame:
+            try:
+                return query(cursor, "report_records", teams=wanted, sets=sets)
+            finally:
+                cursor.close()
 
-    def marks_of(name: str, team: str) -> pl.DataFrame:  # with its `team` column, unread
-        found = marked[name].get(team)
-        return found if found is not None else marks[name].clear()
+        feed = RecordsFeed(records, every)
+    try:
+        # the reorganisations first (a few rows): every dated figure of a page marks them
+        reorganisations = Slices(load_reorganisations(conn, wanted), "team")
+        tell("reorganisations", reorganisations.of)
+        tables = {name: query(conn, f"report_{name}", teams=wanted)
+                  for name in ("deployments", "incidents")}
+        # the timeline's markers (each trace's rows, for every team in one pass) worked out by
+        # a thread while the other tables are read: polars and DuckDB work without Python's lock
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-marks") as pool:
+            marking = pool.submit(_timeline_marks, tables["deployments"], tables["incidents"])
+            slos = Slices(query(conn, "report_slos", teams=wanted), "team")
+            tell("slos", slos.of)
+            breakdown = Slices(query(conn, "report_breakdown", teams=wanted), "team")
+            tell("breakdown", breakdown.of)
+            marks, summaries = marking.result()
+        deployments, incidents = (Slices(tables[name], "team")
+                                  for name in ("deployments", "incidents"))
+        marked = {name: Slices(frame, "team") for name, frame in marks.items()}
+        no_deployments = timeline_summary(deployments.of(None), incidents.of(None))
 
-    return {team: TeamData(
-        team=team,
-        weekly=overview.metrics_of(team, "week"),
-        monthly=overview.metrics_of(team, "month"),
-        breakdown=part("breakdown", team),
-        deployments=part("deployments", team),
-        incidents=part("incidents", team),
-        slos=part("slos", team),
-        coverage=overview.coverage_of(team),
-        reorganisations=reorg.get(team, reorganisations.clear()),
-        feed=feed,
-        deployment_marks={role: marks_of(f"deployment:{role}", team) for role in MARKER_SETS},
-        incident_marks=marks_of("incidents", team),
-    ) for team in every}
+        def timeline_of(team: str) -> tuple[pl.DataFrame, pl.DataFrame,
+                                             dict[str, pl.DataFrame], pl.DataFrame, str]:
+            # the marks keep their `team` column, unread
+            return (deployments.of(team), incidents.of(team),
+                    {role: marked[f"deployment:{role}"].of(team) for role in MARKER_SETS},
+                    marked["incidents"].of(team), summaries.get(team, no_deployments))
+
+        tell("timeline", timeline_of)
+    finally:
+        if feed is not None:  # the cursor closed before the connection it came from
+            feed.read()
+
+    def team_data(team: str) -> TeamData:
+        deployments, incidents, drawn, inc, summary = timeline_of(team)
+        return TeamData(
+            team=team,
+            weekly=overview.metrics_of(team, "week"),
+            monthly=overview.metrics_of(team, "month"),
+            breakdown=breakdown.of(team),
+            deployments=deployments,
+            incidents=incidents,
+            slos=slos.of(team),
+            coverage=overview.coverage_of(team),
+            reorganisations=reorganisations.of(team),
+            feed=feed,
+            deployment_marks=drawn,
+            incident_marks=inc,
+            timeline_summary=summary,
+        )
+
+    return TeamsData(every, team_data)
+
+
+class TeamsData(Mapping[str, TeamData]):
+    """The data of each team's page, each team's taken out of the tables when asked for (in
+    the pages' thread, see `Slices`)."""
+
+    def __init__(self, teams: list[str], make: Callable[[str], TeamData]) -> None:
+        self._teams = dict.fromkeys(teams)
+        self._make = make
+
+    def __getitem__(self, team: str) -> TeamData:
+        if team not in self._teams:
+            raise KeyError(team)
+        return self._make(team)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._teams)
+
+    def __len__(self) -> int:
+        return len(self._teams)

@@ -16,6 +16,7 @@ import html
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, groupby
+from operator import itemgetter
 
 import polars as pl
 
@@ -161,14 +162,12 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
     title, noun, ci = spec.title, spec.sample_noun, bool(spec.ci)
     count_kind = spec.kind == "count"
     faded = f"<br>low sample (fewer than {min_sample}): shown faded"
-    days: list[str] = []
-    colors: list[str] = []
-    opacity: list[float] = []
-    symbols: list[str] = []
+    days = [_day(p.period) for p in series]
     hovers: list[str] = []
     captions: list[list[str]] = []
-    for period, value, samples, low, high, low_sample, count, _rolling in series:
-        day, label = _day(period), _period_label(period, grain)
+    for day, (period, value, samples, low, high, low_sample, count, _rolling) in zip(
+            days, series, strict=True):
+        label = _period_label(period, grain)
         text = "–" if value is None else write(value)  # the period and value as written
         hover = f"<b>{label}</b><br>{title}: {text}"
         caption = f"{title}, {label}: {text}"  # plain text, set as text (never parsed)
@@ -181,18 +180,13 @@ def _points_trace(series: list[Point], spec: MetricSpec, grain: str, min_sample:
             hover += f"<br>95% interval {write(low)} – {write(high)}"
         elif ci and value is not None:
             hover += "<br>95% interval: too few values"
-        if low_sample:
-            hover += faded
-            colors.append(MUTED)
-            opacity.append(MUTED_OPACITY)
-            symbols.append("circle-open")
-        else:
-            colors.append(BLUE)
-            opacity.append(1.0)
-            symbols.append("circle")
-        days.append(day)
-        hovers.append(hover)
+        hovers.append(hover + faded if low_sample else hover)
         captions.append([day, caption])
+    # a point's style, faded where its sample is low (each list made in one pass)
+    faint = [p.low_sample for p in series]
+    colors = [MUTED if f else BLUE for f in faint]
+    opacity = [MUTED_OPACITY if f else 1.0 for f in faint]
+    symbols = ["circle-open" if f else "circle" for f in faint]
     return {
         "type": "scatter",
         "x": days,
@@ -226,8 +220,11 @@ def _legend_keys(spec: MetricSpec, min_sample: int) -> list[dict]:
     return keys
 
 
+_HIGH = itemgetter(Point._fields.index("high"))
+
+
 def _y_max(values: Iterable[float | None], rate: bool) -> float:
-    top = max((v for v in values if v is not None), default=0.0)
+    top = max([v for v in values if v is not None], default=0.0)
     if rate:
         return min(max(top * 1.15, 0.05), 1.05)
     return top * 1.12 if top > 0 else 1.0
@@ -297,13 +294,15 @@ def metric_figure(spec: MetricSpec, weekly: pl.DataFrame | list[Point],
         "hoverinfo": "text", "meta": {"grain": "week", "role": "rolling"}})
     if spec.ci:
         traces.append(_interval_band(mo, "month", "95% interval"))
-    traces.append(_points_trace(mo, spec, "month", min_sample, "monthly", lines=True))
+    monthly_points = _points_trace(mo, spec, "month", min_sample, "monthly", lines=True)
+    traces.append(monthly_points)
     for trace in traces:
         trace["visible"] = trace["meta"]["grain"] == "week"
     traces += _legend_keys(spec, min_sample)
     rate = spec.kind == "rate"
-    y_max = _y_max(chain((p.value for p in wk), (p.value for p in mo), (p.high for p in wk),
-                         (p.high for p in mo), roll), rate)
+    # the values the traces hold already, the highs read positionally (a page has thousands)
+    y_max = _y_max(chain(weekly_points["y"], monthly_points["y"], map(_HIGH, wk), map(_HIGH, mo),
+                         roll), rate)
     layout = _layout(360, spec.axis_title, rate=rate,
                      shapes=band_shapes(spec.band, year, y_max) if spec.band else [],
                      updatemenus=_grain_buttons(traces))
@@ -552,6 +551,43 @@ def timeline_figure(deployments: pl.DataFrame, incidents: pl.DataFrame,
     return {"data": traces, "layout": layout}
 
 
+# What the timeline's caption counts, per team: deployments counted where true (a null, from a
+# null list, counts as not), and incidents
+_DEPLOYMENT_COUNTS = [
+    pl.len().alias("deployments"),
+    pl.col("failed").sum().alias("failed"),
+    (pl.col("rolls_back").is_not_null() | pl.col("rework_reasons").list.contains("rollback")
+     | pl.col("rework_reasons").list.contains("implicit_rollback")).sum().alias("rollbacks"),
+    (pl.col("fixes").is_not_null() | pl.col("hotfix")).sum().alias("fixes")]
+_INCIDENT_COUNTS = [pl.len().alias("incidents"),
+                    pl.col("resolved_at_utc").null_count().alias("unresolved")]
+
+
+def timeline_summaries(deployments: pl.DataFrame, incidents: pl.DataFrame) -> dict[str, str]:
+    """The timeline's caption of each team of `deployments` and `incidents` (rows of several
+    teams, with their `team`), counted for all of them in one pass; a team without
+    deployments is not in it (see `timeline_summary`)."""
+    counts = deployments.group_by("team").agg(_DEPLOYMENT_COUNTS).join(
+        incidents.group_by("team").agg(_INCIDENT_COUNTS), on="team", how="left")
+    return {row[0]: _summary(*row[1:]) for row in counts.rows()}
+
+
+def timeline_summary(deployments: pl.DataFrame, incidents: pl.DataFrame) -> str:
+    """The timeline's caption: how many deployments failed, rolled back or fixed, and how many
+    incidents are not resolved (one team's rows)."""
+    if deployments.height == 0:
+        return "No production deployments recorded."
+    (_, failed, rollbacks, fixes), (_, unresolved) = (
+        deployments.select(_DEPLOYMENT_COUNTS).row(0), incidents.select(_INCIDENT_COUNTS).row(0))
+    return _summary(deployments.height, failed, rollbacks, fixes, incidents.height, unresolved)
+
+
+def _summary(deployments: int, failed: int, rollbacks: int, fixes: int,
+             incidents: int | None, unresolved: int | None) -> str:
+    return (f"{deployments} deployments, {failed} failed; {rollbacks} rollbacks, {fixes} fixes "
+            f"or hotfixes; {incidents or 0} incidents ({unresolved or 0} not resolved).")
+
+
 def _pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
@@ -565,6 +601,12 @@ def slo_columns(slos: pl.DataFrame) -> dict[tuple, dict[str, list]]:
     return column_groups(slos, ["slo", "grain"], SLO_COLUMNS)
 
 
+@lru_cache(maxsize=8192)
+def _slo_caption(day: str, label: str) -> list[str]:
+    """A point's [period, records caption] in the SLO chart (shared: never changed)."""
+    return [day, f"SLOs met, {label}"]
+
+
 def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = None) -> Figure:
     """Attainment per SLO against its objective (dashed), and the error budget remaining.
     `parts`: the rows' `slo_columns` when already read."""
@@ -573,34 +615,36 @@ def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = 
     traces = []
     parts = slo_columns(slos) if parts is None else parts
     empty: dict[str, list] = {c: [] for c in SLO_COLUMNS}
+    shown = {slo: (short(slo, 120), short(slo), esc(slo)) for slo in names}  # for both grains
     for grain in ("week", "month"):
         for i, slo in enumerate(names):
+            long_name, name, group = shown[slo]
             color = palette[i % len(palette)]
             rows = parts.get((slo, grain), empty)  # sorted by period in SQL
-            name = short(slo, 120)
+            head = f"<b>{long_name}</b> · "
             objectives = {v: _pct(v) for v in set(rows["objective"])}
             # each point's text in one pass (`_pct` inline: an SLO has a point a week for years)
-            periods: list[str] = []
-            hover: list[str] = []
-            captions: list[list[str]] = []
-            for start, att, obj, met, good, total, budget in zip(
-                    rows["period_start"], rows["attainment"], rows["objective"], rows["met"],
-                    rows["good"], rows["total"], rows["error_budget_remaining"], strict=True):
-                day, label = _day(start), _period_label(start, grain)
-                periods.append(day)
-                hover.append(
-                    f"<b>{name}</b> · {label}<br>"
-                    f"attainment {'–' if att is None else f'{att:.2%}'} "
-                    f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
-                    f"{good:,} good of {total:,}<br>error budget remaining "
-                    f"{'–' if budget is None else f'{budget:.0%}'}")
-                captions.append([day, f"SLOs met, {label}"])
-            common = {"legendgroup": esc(slo), "visible": grain == "week",
+            starts = rows["period_start"]
+            periods = [_day(start) for start in starts]
+            labels = [_period_label(start, grain) for start in starts]
+            hover = [
+                f"{head}{label}<br>"
+                f"attainment {'–' if att is None else f'{att:.2%}'} "
+                f"(objective {objectives[obj]}): {'met' if met else 'missed'}<br>"
+                f"{good:,} good of {total:,}<br>error budget remaining "
+                f"{'–' if budget is None else f'{budget:.0%}'}"
+                for label, att, obj, met, good, total, budget in zip(
+                    labels, rows["attainment"], rows["objective"], rows["met"], rows["good"],
+                    rows["total"], rows["error_budget_remaining"], strict=True)]
+            # the same period's caption for every SLO: one list, written as often as it is used
+            captions = [_slo_caption(day, label) for day, label in zip(periods, labels,
+                                                                         strict=True)]
+            common = {"legendgroup": group, "visible": grain == "week",
                       "hoverinfo": "text", "hovertext": hover, "customdata": captions,
                       "meta": {"grain": grain, "metric": "slo_met_ratio"}}
             traces.append({
                 "type": "scatter", "x": periods, "y": rows["attainment"],
-                "mode": "lines+markers", "name": short(slo), "showlegend": grain == "week",
+                "mode": "lines+markers", "name": name, "showlegend": grain == "week",
                 "line": {"color": color}, "xaxis": "x", "yaxis": "y", **common,
                 "meta": {**common["meta"], "role": "attainment"}})
             if periods:
@@ -608,13 +652,13 @@ def slo_figure(slos: pl.DataFrame, parts: dict[tuple, dict[str, list]] | None = 
                 traces.append({
                     "type": "scatter", "x": [periods[0], periods[-1]],
                     "y": [objective, objective], "mode": "lines",
-                    "name": f"{short(slo)} objective", "showlegend": False,
+                    "name": f"{name} objective", "showlegend": False,
                     "line": {"color": color, "dash": "dash", "width": 1},
-                    "hoverinfo": "skip", "legendgroup": esc(slo), "visible": grain == "week",
+                    "hoverinfo": "skip", "legendgroup": group, "visible": grain == "week",
                     "xaxis": "x", "yaxis": "y", "meta": {"grain": grain, "role": "objective"}})
             traces.append({
                 "type": "bar", "x": periods, "y": rows["error_budget_remaining"],
-                "name": short(slo), "showlegend": False, "marker": {"color": color},
+                "name": name, "showlegend": False, "marker": {"color": color},
                 "xaxis": "x2", "yaxis": "y2", **common,
                 "meta": {**common["meta"], "role": "budget"}})
     layout = _layout(540, updatemenus=_grain_buttons(traces), barmode="group")

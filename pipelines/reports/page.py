@@ -20,6 +20,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 import orjson
@@ -152,7 +153,15 @@ def written_behind(depth: int = 2) -> Iterator[Callable[[Path, bytes], None]]:
 def ensure_plotly_js(folder: Path) -> Path:
     """plotly.min.js beside the pages (rewritten only when it differs)."""
     path = folder / PLOTLY_JS
-    bundle = get_plotlyjs()
-    if not path.exists() or path.stat().st_size != len(bundle.encode("utf-8")):
-        write_text(path, bundle)
+    if not path.exists() or path.stat().st_size != _plotly_js_size():
+        write_text(path, get_plotlyjs())
     return path
+
+
+def _plotly_js_size() -> int:
+    """The size of plotly's bundle as written (UTF-8): its file's size where it is a file, so
+    the check reads no 5 MB bundle (twice a run) when the pages' copy is already there."""
+    bundle = resources.files("plotly").joinpath("package_data", PLOTLY_JS)
+    if isinstance(bundle, Path):
+        return bundle.stat().st_size  # the bytes `get_plotlyjs` decodes, as they are encoded
+    return len(get_plotlyjs().encode("utf-8"))

@@ -8,6 +8,7 @@ it (`records_json`): a page of few records costs next to nothing, whatever the n
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -108,19 +109,20 @@ RUN_ROWS = 150_000
 
 
 class RecordsFeed:
-    """The records of each of `teams` (rows of `report_records`, in any order), worked out by a
-    thread while the pages are built: the rows are put in `page_order`, then `prepare_records`
-    runs over runs of teams (of about `run_rows` rows), in the order of `teams` (the order the
-    pages are written in).
+    """The records of each of `teams` (rows of `report_records`, in any order, or what reads
+    them), worked out by a thread while the pages are built: the rows are read, put in
+    `page_order`, then `prepare_records` runs over runs of teams (of about `run_rows` rows), in
+    the order of `teams` (the order the pages are written in).
 
     Polars works without Python's lock, so on a machine with a core to spare the records of the
     next pages are ready by the time a page needs them (`get` waits for them otherwise)."""
 
-    def __init__(self, records: pl.DataFrame, teams: list[str],
+    def __init__(self, records: pl.DataFrame | Callable[[], pl.DataFrame], teams: list[str],
                  run_rows: int = RUN_ROWS) -> None:
         self._ready: dict[str, TeamRecords] = {}
         self._failed: BaseException | None = None
         self._done = False
+        self._read = threading.Event()  # set once the rows are read (or could not be)
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._work, args=(records, list(teams), run_rows),
                                         name="report-records", daemon=True)
@@ -135,9 +137,18 @@ class RecordsFeed:
             raise RuntimeError(f"the records of {team!r} could not be worked out"
                                ) from self._failed
 
-    def _work(self, records: pl.DataFrame, teams: list[str], run_rows: int) -> None:
+    def read(self) -> None:
+        """Wait until the rows are read (done with what read them; not with working them out)."""
+        self._read.wait()
+
+    def _work(self, records: pl.DataFrame | Callable[[], pl.DataFrame], teams: list[str],
+              run_rows: int) -> None:
         try:
-            ordered = page_order(records)
+            try:
+                frame = records() if callable(records) else records
+            finally:
+                self._read.set()
+            ordered = page_order(frame)
             at = _spans(ordered)
             run: list[str] = []
             rows = 0

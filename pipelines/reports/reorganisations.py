@@ -30,7 +30,8 @@ def load_reorganisations(conn: duckdb.DuckDBPyConnection,
         return pl.DataFrame(schema={"team": pl.String, "date": pl.Date, "service": pl.String,
                                     "kind": pl.String, "counterpart": pl.String})
     chosen = [teams] if isinstance(teams, str) else teams
-    return conn.sql(sql_text("report_reorganisations"), params={"teams": chosen}).pl()
+    # read as `data.frame_of` reads (no pyarrow)
+    return pl.DataFrame(conn.sql(sql_text("report_reorganisations"), params={"teams": chosen}))
 
 
 def describe(row: dict) -> str:

@@ -8,6 +8,7 @@ in-process so the runs and their metadata show in Dagster.
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import os
@@ -17,8 +18,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,9 +159,15 @@ def _anchor(spec: MetricSpec) -> str:
 
 
 # A team's charted metrics, worked out from the overview alone: (spec, monthly points, figure,
-# trend) per metric. `build_chunk` works out those of the first pages while the rest is read.
+# trend) per metric.
 MetricParts = list[tuple[MetricSpec, list[Point], dict, Any]]
-AHEAD_PAGES = 64  # at most this many pages' metric parts held (under 1 MB each, long history)
+# A page is written section by section, each a part of the template's context and its figures
+# (`{"id", "json"}`, in page order). `build_chunk` works out the sections of the first pages
+# (at most AHEAD_PAGES, held as JSON: about 1 MB each for a long history) while the tables are
+# read, each section as soon as its table is in.
+Section = tuple[dict[str, Any], list[dict]]
+SECTIONS = ("metrics", "breakdown", "timeline", "slos", "coverage")  # in page order
+AHEAD_PAGES = 64
 
 
 def _metric_parts(config: DoraConfig, weekly: pl.DataFrame,
@@ -174,93 +183,133 @@ def _metric_parts(config: DoraConfig, weekly: pl.DataFrame,
     return parts
 
 
-def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
-                  parts: MetricParts | None = None) -> tuple[dict[str, Any], list[dict]]:
-    figures: list[dict] = []
-    reorganisations = data.reorganisations
-    markers = reorganisation_shapes(reorganisations)
+def _figure(fig: dict, name: str, markers: list[dict] | None = None) -> dict:
+    """A figure of a page as `{"id", "json"}`; a time-series figure (`markers` given) also marks
+    the days the team's services changed hands (from then on its line measures a different
+    set of services)."""
+    if markers:
+        fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *markers]
+    return {"id": f"fig-{name}", "json": figure_json(fig)}
 
-    def add(fig: Any, name: str, dated: bool = True) -> str:
-        """Add a figure; time-series figures also mark the days the team's services changed
-        hands (from then on its line measures a different set of services)."""
-        if dated and markers:
-            fig["layout"]["shapes"] = [*fig["layout"].get("shapes", []), *markers]
-        fid = f"fig-{name}"
-        figures.append({"id": fid, "json": figure_json(fig)})
-        return fid
 
-    metrics, glance = [], []
-    if parts is None:
-        parts = _metric_parts(config, data.weekly, data.monthly)
+def _metrics_section(config: DoraConfig, parts: MetricParts, markers: list[dict]) -> Section:
+    """The at-a-glance rows and one chart per metric."""
+    metrics, glance, figures = [], [], []
     for spec, mo, fig, found in parts:
         trend = found.sentence(spec.label, spec.unit, "week")
         glance.append(_glance(spec, mo, trend))
+        figures.append(_figure(fig, _anchor(spec), markers))
         metrics.append({
             "anchor": _anchor(spec), "title": spec.title, "explain": spec.explain,
             "group": spec.group, "trend": trend, "direction": _direction(found),
-            "caption": _caption(spec, config), "figure_id": add(fig, _anchor(spec)),
+            "caption": _caption(spec, config), "figure_id": figures[-1]["id"],
         })
+    return {"metrics": metrics, "glance": glance}, figures
+
+
+def _breakdown_section(breakdown: pl.DataFrame, markers: list[dict]) -> Section:
+    """The lead-time breakdown's chart, when some change has a segment."""
+    if breakdown.height == 0 or not any(
+            breakdown[f"{s}_samples"].sum() > 0 for s in figs.SEGMENT_COLORS):
+        return {"breakdown_figure": ""}, []
+    figure = _figure(figs.breakdown_figure(breakdown), "breakdown", markers)
+    return {"breakdown_figure": figure["id"]}, [figure]
+
+
+def _timeline_section(deployments: pl.DataFrame, incidents: pl.DataFrame,
+                      drawn: dict[str, pl.DataFrame] | None, inc: pl.DataFrame | None,
+                      summary: str | None, markers: list[dict]) -> Section:
+    """Every deployment and incident on a timeline (`drawn`, `inc`: their markers, `summary`:
+    the sentence that counts them, when worked out already)."""
+    figure = _figure(figs.timeline_figure(deployments, incidents, drawn, inc), "timeline",
+                     markers)
+    if summary is None:
+        summary = figs.timeline_summary(deployments, incidents)
+    return {"timeline_figure": figure["id"], "timeline_summary": summary}, [figure]
+
+
+def _slo_section(slos: pl.DataFrame, latest: Any, markers: list[dict]) -> Section:
+    """The SLOs' chart and table (`latest`: the latest month of the team's metrics)."""
+    slo_parts = figs.slo_columns(slos)  # read once for the figure and the table
+    figures = [_figure(figs.slo_figure(slos, slo_parts), "slos", markers)] if slos.height else []
+    return {"slo_figure": figures[0]["id"] if figures else "",
+            "slo_rows": _slo_rows(slo_parts, latest)}, figures
+
+
+def _coverage_section(overview: Overview, coverage: dict) -> Section:
+    """The coverage shares, as a chart (not dated) and a table."""
+    items = figs.coverage_items(coverage, overview.quarantined, overview.loaded)
+    figure = _figure(figs.coverage_figure(items), "coverage")
+    return {"coverage_figure": figure["id"],
+            "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
+                         for i in items]}, [figure]
+
+
+def _latest(monthly: pl.DataFrame) -> Any:
+    return monthly["period_start"].max() if monthly.height else None
+
+
+@dataclass
+class Ahead:
+    """What is worked out of a page before it is written (see `build_chunk`)."""
+
+    parts: MetricParts | None = None  # until the metrics section is written as JSON
+    markers: list[dict] | None = None  # the reorganisations' shapes, once they are read
+    sections: dict[str, Section] = field(default_factory=dict)
+
+
+def _team_context(config: DoraConfig, overview: Overview, data: TeamData,
+                  ahead: Ahead | None = None) -> tuple[dict[str, Any], list[dict]]:
+    """The template's context and the figures of a team's page with records: the sections
+    worked out `ahead`, the others here."""
+    ahead = ahead or Ahead()
+    markers = (ahead.markers if ahead.markers is not None
+               else reorganisation_shapes(data.reorganisations))
+    latest = _latest(data.monthly)
+    done = ahead.sections
+    work = {
+        "metrics": lambda: _metrics_section(
+            config, ahead.parts or _metric_parts(config, data.weekly, data.monthly), markers),
+        "breakdown": lambda: _breakdown_section(data.breakdown, markers),
+        "timeline": lambda: _timeline_section(data.deployments, data.incidents,
+                                              data.deployment_marks, data.incident_marks,
+                                              data.timeline_summary, markers),
+        "slos": lambda: _slo_section(data.slos, latest, markers),
+        "coverage": lambda: _coverage_section(overview, data.coverage),
+    }
+    context: dict[str, Any] = {}
+    figures: list[dict] = []
+    for name in SECTIONS:
+        part, shown = done[name] if name in done else work[name]()
+        context.update(part)
+        figures += shown
+    metrics = context["metrics"]
     groups = [{"key": key, "title": title, "explain": explain,
                "metrics": [m for m in metrics if m["group"] == key]}
               for key, (title, explain) in GROUPS.items()]
-    has_breakdown = data.breakdown.height > 0 and any(
-        data.breakdown[f"{s}_samples"].sum() > 0 for s in figs.SEGMENT_COLORS)
-    breakdown = add(figs.breakdown_figure(data.breakdown), "breakdown") if has_breakdown else ""
-    timeline = add(figs.timeline_figure(data.deployments, data.incidents,
-                                        data.deployment_marks, data.incident_marks), "timeline")
-    slo_parts = figs.slo_columns(data.slos)  # read once for the figure and the table
-    slo_fig = add(figs.slo_figure(data.slos, slo_parts), "slos") if data.slos.height else ""
-    items = figs.coverage_items(data.coverage, overview.quarantined, overview.loaded)
-    coverage = add(figs.coverage_figure(items), "coverage", dated=False)
-    latest = data.monthly["period_start"].max() if data.monthly.height else None
-    context = {
+    context.update({
         "title": f"{data.team} · DORA metrics",
         "team": data.team,
         "has_data": data.weekly.height > 0,
         "first": data.weekly["period_start"].min() if data.weekly.height else None,
         "last": data.weekly["period_start"].max() if data.weekly.height else None,
         "latest_month": latest.strftime("%B %Y") if latest else "–",
-        "glance": glance,
-        "metrics": metrics,
         "groups": [g for g in groups if g["metrics"]],
         "sections": [{"anchor": "glance", "title": "At a glance"}]
         + [{"anchor": m["anchor"], "title": m["title"]} for g in groups for m in g["metrics"]]
         + [{"anchor": a, "title": t} for a, t in (
             ("breakdown", "Lead-time breakdown"), ("timeline", "Deployments"),
             ("slos", "SLOs"), ("coverage", "Data coverage"))],
-        "breakdown_figure": breakdown,
-        "timeline_figure": timeline,
-        "timeline_summary": _timeline_summary(data),
-        "slo_figure": slo_fig,
-        "slo_rows": _slo_rows(slo_parts, latest),
-        "coverage_figure": coverage,
         "reorganisations": [f"{row['date'].isoformat()}: {describe(row)}"
-                            for row in reorganisations.sort("date", "service").to_dicts()],
-        "coverage": [{**i, "share_text": "–" if i["share"] is None else f"{i['share']:.1%}"}
-                     for i in items],
+                            for row in data.reorganisations.sort("date", "service").to_dicts()],
         "conflicts": overview.conflicts.to_dicts(),
         "incident_sources": data.coverage.get("incident_sources") or [],
-    }
+    })
     # encoded page by page (megabytes for a long history: never all pages' at once), last: a
     # thread may still be working them out (data.RecordsFeed)
     records = data.records
     context["records_json"] = b"" if records is None else records_json(records, RECORD_SETS)
     return context, figures
-
-
-def _timeline_summary(data: TeamData) -> str:
-    d = data.deployments
-    if d.height == 0:
-        return "No production deployments recorded."
-    # counted where true (a null, from a null list, counts as not), with no rows copied
-    failed, rollbacks, fixes = d.select(
-        pl.col("failed").sum(),
-        (pl.col("rolls_back").is_not_null() | pl.col("rework_reasons").list.contains("rollback")
-         | pl.col("rework_reasons").list.contains("implicit_rollback")).sum(),
-        (pl.col("fixes").is_not_null() | pl.col("hotfix")).sum()).row(0)
-    unresolved = data.incidents["resolved_at_utc"].null_count()
-    return (f"{d.height} deployments, {failed} failed; {rollbacks} rollbacks, {fixes} fixes or "
-            f"hotfixes; {data.incidents.height} incidents ({unresolved} not resolved).")
 
 
 def _slo_rows(parts: dict[tuple, dict[str, list]], latest: Any) -> list[dict]:
@@ -289,11 +338,11 @@ def _band_source(config: DoraConfig) -> str:
 
 def _write_team(config: DoraConfig, overview: Overview, data: TeamData,
                 write: Callable[[Path, bytes], None] = write_text,
-                parts: MetricParts | None = None) -> TeamReport:
-    """Render one team's page from its prepared data (and its `_metric_parts` when worked out
-    already) and write it (atomically, by `write`)."""
+                ahead: Ahead | None = None) -> TeamReport:
+    """Render one team's page from its prepared data (and what of it was worked out `ahead`)
+    and write it (atomically, by `write`)."""
     if data.weekly.height:
-        context, figures = _team_context(config, overview, data, parts)
+        context, figures = _team_context(config, overview, data, ahead)
     else:  # a team in the config with no records yet: a page that says so, no charts
         context, figures = {"title": f"{data.team} · DORA metrics", "team": data.team,
                             "has_data": False, "first": None, "last": None,
@@ -431,24 +480,94 @@ def build_chunk(config: DoraConfig, teams: list[str],
     """Read the data of `teams` in one pass per table and write their pages.
 
     The tables are read by a thread (DuckDB and polars work without Python's lock) while this
-    one works out the charted metrics of the first pages (at most AHEAD_PAGES), which need only
-    the overview."""
-    ahead: dict[str, MetricParts] = {}
-    with warehouse(config) as conn:
-        overview = overview or load_overview(conn, teams)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
-            loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS)
-            for team in teams[:AHEAD_PAGES]:
-                weekly = overview.metrics_of(team, "week")
-                if loading.done():
-                    break
-                if weekly.height:
-                    ahead[team] = _metric_parts(config, weekly,
-                                                overview.metrics_of(team, "month"))
-            data = loading.result()
-    with written_behind() as write:  # each page written while the next one is built
-        return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
-                for team in teams]
+    one works out the sections of the first pages (at most AHEAD_PAGES) from what is in: the
+    charted metrics from the overview, then each other section as soon as its table is in
+    (`_work_ahead`). Python's cycle collector is off meanwhile (`no_cycle_collection`)."""
+    closing: list[threading.Thread] = []  # the connection, closed while the pages are built
+    try:
+        with no_cycle_collection(), warehouse(config, closing) as conn:
+            overview = overview or load_overview(conn, teams)
+            ahead = {team: Ahead() for team in teams[:AHEAD_PAGES]
+                     if overview.metrics_of(team, "week").height}  # a page with charts
+            stages: queue.SimpleQueue = queue.SimpleQueue()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
+                loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS,
+                                      lambda stage, of: stages.put((stage, of)))
+                loading.add_done_callback(lambda _done: stages.put(None))
+                _work_ahead(config, overview, ahead, stages)
+                data = loading.result()
+        # each page written while the next one is built
+        with no_cycle_collection(), written_behind() as write:
+            return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
+                    for team in teams]
+    finally:
+        for closer in closing:
+            closer.join()
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off for the block (as it was after). A page is megabytes of
+    plain lists and dicts, freed by their counts as soon as they are encoded: the collector
+    finds no cycles among them, but the millions of objects a run makes set it off hundreds of
+    times, and each of its full passes walks every object of the process (a tenth of a second
+    each, twice a run of 50 long pages; 3-4 ms a page in all)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _work_ahead(config: DoraConfig, overview: Overview, ahead: dict[str, Ahead],
+                stages: queue.SimpleQueue) -> None:
+    """Work out sections of the pages of `ahead` until the tables are all read (`stages`
+    gives `load_teams`' stages as they come in, then None): first each page's charted metrics
+    (they need only the overview), then, stage by stage, the sections of what came in. What
+    is not done by then is done as the page is written (the same bytes either way)."""
+    todo: deque[tuple[str, str, Callable[[str], Any] | None]] = deque(
+        ("parts", team, None) for team in ahead)
+    while True:
+        try:
+            got = stages.get(block=not todo)
+        except queue.Empty:
+            got = ()
+        if got is None:  # every table read: the pages are written now
+            return
+        if got:
+            stage, of = got
+            if stage == "reorganisations":  # every dated figure needs them: done at once
+                for team, found in ahead.items():
+                    found.markers = reorganisation_shapes(of(team))
+                todo.extend(("metrics", team, None) for team in ahead)
+            else:
+                todo.extend((stage, team, of) for team in ahead)
+            continue
+        task, team, of = todo.popleft()
+        found = ahead[team]
+        if task == "parts":
+            if "metrics" not in found.sections:
+                found.parts = _metric_parts(config, overview.metrics_of(team, "week"),
+                                            overview.metrics_of(team, "month"))
+            continue
+        markers = found.markers
+        if markers is None:  # not read yet (never, in `load_teams`' order): left to the page
+            continue
+        if task == "metrics":
+            parts = found.parts or _metric_parts(config, overview.metrics_of(team, "week"),
+                                                 overview.metrics_of(team, "month"))
+            found.sections["metrics"], found.parts = _metrics_section(config, parts,
+                                                                      markers), None
+        elif task == "slos":
+            found.sections["slos"] = _slo_section(
+                of(team), _latest(overview.metrics_of(team, "month")), markers)
+        elif task == "breakdown":
+            found.sections["breakdown"] = _breakdown_section(of(team), markers)
+        elif task == "timeline":
+            found.sections["timeline"] = _timeline_section(*of(team), markers)
+            found.sections["coverage"] = _coverage_section(overview, overview.coverage_of(team))
 
 
 def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:

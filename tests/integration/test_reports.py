@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import queue
 import re
 from pathlib import Path
 
@@ -554,6 +555,47 @@ def test_pages_built_in_worker_processes_are_the_same(org: DoraConfig, tmp_path:
     assert sorted(m.split(" → ")[1] for m in pages) == sorted(page_name(t) for t in teams)
     assert sorted(m.split("(")[-1].split(")")[0] for m in pages) == sorted(
         f"{i}/{len(teams)}" for i in range(1, len(teams) + 1))
+
+
+class _AllStagesFirst:
+    """`load_teams`' stages as a queue that gives every stage before the end (None), and the end
+    only once the pages' thread has nothing left to work out: every section of every page
+    worked out ahead, whatever the timing."""
+
+    def __init__(self, stages: list) -> None:
+        self._stages = list(stages)
+
+    def get(self, block: bool = True) -> object:
+        if self._stages:
+            return self._stages.pop(0)
+        if block:
+            return None
+        raise queue.Empty
+
+
+def test_pages_worked_out_ahead_are_the_same_as_pages_worked_out_alone(
+        org: DoraConfig, tmp_path: Path) -> None:
+    """The sections of the first pages are worked out while the tables are read, each as its
+    table comes in. Every page is the same, byte for byte, with all of them worked out ahead
+    and with none (each page from its own data alone)."""
+    alone = org.model_copy(update={"reports_dir": tmp_path / "alone"})
+    ahead = org.model_copy(update={"reports_dir": tmp_path / "ahead"})
+    stages: list = []
+    with report_run.warehouse(org) as conn:
+        overview = report_run.load_overview(conn)
+        teams = [*overview.teams, "unassigned"]
+        data = report_run.load_teams(conn, overview, teams, report_run.RECORD_SETS,
+                                     lambda stage, of: stages.append((stage, of)))
+    assert [s for s, _ in stages] == ["reorganisations", "slos", "breakdown", "timeline"]
+    worked = {t: report_run.Ahead() for t in teams if overview.metrics_of(t, "week").height}
+    report_run._work_ahead(org, overview, worked, _AllStagesFirst(stages))
+    assert all(sorted(w.sections) == sorted(report_run.SECTIONS) for w in worked.values())
+    for team in teams:
+        report_run._write_team(alone, overview, data[team])
+        report_run._write_team(ahead, overview, data[team], ahead=worked.get(team))
+        written = team_page(org, team).read_bytes()
+        assert (alone.reports_path / page_name(team)).read_bytes() == written, team
+        assert (ahead.reports_path / page_name(team)).read_bytes() == written, team
 
 
 def test_the_cli_refuses_a_foreign_reports_folder_in_one_line(

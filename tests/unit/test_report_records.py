@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.reports.figures import deployment_marks
+from pipelines.reports.figures import deployment_marks, timeline_summaries, timeline_summary
 from pipelines.reports.page import written_behind
 from pipelines.reports.records import RecordsFeed, page_order, prepare_records, records_json
 
@@ -83,6 +83,28 @@ def test_the_feed_raises_its_error_where_the_records_are_asked_for() -> None:
         feed.get("a")
 
 
+def test_a_feed_reads_its_rows_in_its_thread_and_says_when_they_are_read() -> None:
+    """Given what reads the rows (a cursor's query, in the pages' run), the feed reads them in
+    its thread: the same records as given the rows; `read` returns once they are read, and a
+    reader's error is raised where the records are asked for."""
+    frame = _frame([("a", "week", WEEK, "changes", "change", "c", 1.0, None),
+                    ("b", "week", WEEK, "changes", "change", "d", None, "PR 1")])
+    sets = {"m": "changes"}
+    whole = prepare_records(page_order(frame), ["a", "b"])
+    feed = RecordsFeed(lambda: frame, ["b", "a"], run_rows=1)
+    feed.read()
+    for team in ("a", "b"):
+        assert records_json(feed.get(team), sets) == records_json(whole[team], sets)
+
+    def broken() -> pl.DataFrame:
+        raise OSError("the warehouse went away")
+
+    failed = RecordsFeed(broken, ["a"])
+    failed.read()  # returns: the reader is done, if not well
+    with pytest.raises(RuntimeError, match="'a'"):
+        failed.get("a")
+
+
 def test_pages_written_behind_are_all_written(tmp_path: Path) -> None:
     with written_behind() as write:
         for i in range(5):
@@ -133,6 +155,31 @@ def test_a_deployments_optional_lines_stay_with_it() -> None:
     assert marks["kind"].to_list() == ["deployment", "deployment", "rollback", "deployment"]
     assert marks["x"].to_list() == ["2025-03-05 14:07"] * 4
     assert marks["week"].to_list() == ["2025-03-03"] * 4
+
+
+def test_the_timeline_caption_counts_the_same_for_all_teams_as_for_one() -> None:
+    """Counted for every team at once (with the markers) or for one team's rows, the caption
+    reads the same: nulls count as not, a team without incidents has none, and a team without
+    deployments is left to the one-team sentence."""
+    deployments = _deployments([
+        {"team": "a", "id": "a1", "failed": True, "rework_reasons": ["implicit_rollback"]},
+        {"team": "a", "id": "a2", "failed": None, "fixes": "a1"},
+        {"team": "a", "id": "a3", "hotfix": True, "rolls_back": "a2"},
+        {"team": "b", "id": "b1"},
+    ])
+    incidents = pl.DataFrame({"team": ["a", "a", "c"], "resolved_at_utc": [
+        dt.datetime(2025, 3, 6), None, None]}, schema_overrides={
+        "resolved_at_utc": pl.Datetime("us")})
+    every = timeline_summaries(deployments, incidents)
+    assert every == {
+        "a": "3 deployments, 1 failed; 2 rollbacks, 2 fixes or hotfixes; 2 incidents "
+             "(1 not resolved).",
+        "b": "1 deployments, 0 failed; 0 rollbacks, 0 fixes or hotfixes; 0 incidents "
+             "(0 not resolved)."}
+    for team in ("a", "b", "c"):
+        one = timeline_summary(deployments.filter(pl.col("team") == team),
+                               incidents.filter(pl.col("team") == team))
+        assert every.get(team, "No production deployments recorded.") == one, team
 
 
 @settings(max_examples=60, deadline=None)
