@@ -126,14 +126,27 @@ def written_behind(depth: int = 2) -> Iterator[Callable[[Path, bytes], None]]:
     failed: list[BaseException] = []
 
     def work() -> None:
-        while (item := pending.get()) is not None:
+        while True:
+            try:
+                item = pending.get(timeout=0.2)
+            except queue.Empty:
+                # The interpreter is exiting (Ctrl-C where no end of the block was reached):
+                # nothing more will come.
+                if not threading.main_thread().is_alive():
+                    return
+                continue
+            if item is None:
+                return
             if not failed:
                 try:
                     write_text(*item)
                 except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                     failed.append(exc)
 
-    thread = threading.Thread(target=work, name="report-writer", daemon=True)
+    # Not a daemon: on Ctrl-C the interpreter waits for the page being written, which is then
+    # renamed into place or removed (a daemon thread would be stopped mid-write, leaving its
+    # temporary file in the reports folder). It ends by itself once the interpreter exits.
+    thread = threading.Thread(target=work, name="report-writer")
     thread.start()
 
     def write(path: Path, text: bytes) -> None:
@@ -143,9 +156,14 @@ def written_behind(depth: int = 2) -> Iterator[Callable[[Path, bytes], None]]:
 
     try:
         yield write
-    finally:
+    except BaseException as exc:
         pending.put(None)
         thread.join()
+        if failed:  # the block's error is raised; a page that could not be written is said too
+            exc.add_note(f"a page could not be written either: {failed[0]!r}")
+        raise
+    pending.put(None)
+    thread.join()
     if failed:
         raise failed[0]
 
