@@ -17,7 +17,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from metrics.compute import sql_text
 from pipelines.config import DoraConfig
 from pipelines.reports.figures import (
     MARKER_SETS,
@@ -27,6 +26,7 @@ from pipelines.reports.figures import (
     timeline_summaries,
     timeline_summary,
 )
+from pipelines.reports.queries import has_relation, query
 from pipelines.reports.records import RecordsFeed, TeamRecords
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
@@ -51,18 +51,6 @@ def warehouse(config: DoraConfig, closed_behind: list[threading.Thread] | None =
         else:
             closed_behind.append(threading.Thread(target=conn.close, name="report-close"))
             closed_behind[-1].start()
-
-
-def query(conn: duckdb.DuckDBPyConnection, name: str, **params: object) -> pl.DataFrame:
-    """Run `sql/<name>.sql` with named parameters; a polars frame."""
-    return frame_of(conn.sql(sql_text(name), params=params or None))
-
-
-def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
-    """The rows of `relation` as a polars frame, read through the Arrow C stream interface
-    (`__arrow_c_stream__`): the same frame `relation.pl()` gives, without pyarrow, which a
-    report run would otherwise import (a few tenths of a second) only to hand the rows over."""
-    return pl.DataFrame(relation)
 
 
 def sort_teams(teams: list[str]) -> list[str]:
@@ -198,13 +186,6 @@ class TeamData:
     def records(self) -> TeamRecords | None:
         """The records behind the points (waits for them to be worked out)."""
         return None if self.feed is None else self.feed.get(self.team)
-
-
-def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """True when the warehouse has a table or view called `name`."""
-    found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                         [name]).fetchall()  # fetchall: no result left open on the connection
-    return bool(found and found[0][0])
 
 
 def _timeline_marks(deployments: pl.DataFrame, incidents: pl.DataFrame

@@ -14,7 +14,7 @@ from itertools import groupby
 import duckdb
 import polars as pl
 
-from metrics.compute import sql_text
+from pipelines.reports.queries import has_relation, query
 
 LINE = {"color": "rgba(106, 61, 154, 0.7)", "width": 1.5, "dash": "dash"}
 NAME = "reorganisation"
@@ -24,14 +24,11 @@ def load_reorganisations(conn: duckdb.DuckDBPyConnection,
                          teams: str | list[str] | None = None) -> pl.DataFrame:
     """The reorganisations (team, date, service, kind, counterpart) of `teams` (None: all),
     oldest first; empty for a warehouse built before the table existed."""
-    exists = conn.execute("SELECT count(*) FROM information_schema.tables "
-                          "WHERE table_name = 'reorganisations'").fetchall()[0]
-    if not exists or not exists[0]:
+    if not has_relation(conn, "reorganisations"):
         return pl.DataFrame(schema={"team": pl.String, "date": pl.Date, "service": pl.String,
                                     "kind": pl.String, "counterpart": pl.String})
-    chosen = [teams] if isinstance(teams, str) else teams
-    # read as `data.frame_of` reads (no pyarrow)
-    return pl.DataFrame(conn.sql(sql_text("report_reorganisations"), params={"teams": chosen}))
+    return query(conn, "report_reorganisations",
+                 teams=[teams] if isinstance(teams, str) else teams)
 
 
 def describe(row: dict) -> str:

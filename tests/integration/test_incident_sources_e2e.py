@@ -49,7 +49,7 @@ from test_pagerduty import resolve_entry
 
 from pipelines.defs.ingest.incidents import incident_landing
 from pipelines.defs.resources import DoraResource
-from pipelines.reports.data import query
+from pipelines.reports.queries import query
 from pipelines.reports.run import report_stage
 from pipelines.runner import run_pipeline
 
