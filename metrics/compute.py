@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -44,7 +44,7 @@ def sql_text(name: str) -> str:
 
 
 @functools.cache
-def _sql_folder() -> Any:
+def _sql_folder() -> Traversable:
     """Where the SQL is: the package `metrics.sql` (installed, or mapped by an editable
     install), else the checkout's top-level `sql/` beside this package. The second is what a
     command run inside a checkout finds when the product was installed without `-e`: Python
