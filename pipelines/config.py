@@ -7,19 +7,18 @@ never a pydantic traceback. Relative paths are resolved against the config file'
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines import collector
 
 UNASSIGNED = "unassigned"
 TEAM_NAME = r"^[^\x00-\x1f]{1,200}$"
@@ -432,27 +431,13 @@ def load_config(path: str | Path) -> DoraConfig:
     # since the text was validated (a few stat calls; a problem gets the full message below).
     if hit is not None and not path_problems(*hit):
         return hit[0]
-    with _paused_gc():
+    with collector.paused():
         config, warehouse_text = _validate(path, raw)
     with _CACHE_LOCK:
         _CACHE[key] = (config, warehouse_text)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return config
-
-
-@contextmanager
-def _paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector. Parsing builds hundreds of thousands of objects and
-    none of them is garbage; with the collector on, a 10,000-team file took three times as long
-    (it kept re-scanning the growing tree)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:

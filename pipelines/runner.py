@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines import asset_graph
+from pipelines import asset_graph, collector
 from pipelines.config import DoraConfig, load_config
 from pipelines.defs.resources import DoraResource
 from pipelines.unchanged import (
@@ -91,6 +91,16 @@ def run_pipeline(config_path: Path, progress: Progress = print,
             return run_pipeline(config_path, progress, owned, extra_stages, log_level)
     config = load_config(config_path)
     defs = _definitions()
+    with collector.imports_frozen():
+        return _run_stages(config_path, config, defs, progress, instance, extra_stages,
+                           log_level)
+
+
+def _run_stages(config_path: Path, config: DoraConfig, defs: dg.Definitions,
+                progress: Progress, instance: dg.DagsterInstance,
+                extra_stages: list[tuple[str, Callable[..., None]]] | None,
+                log_level: str) -> RunSummary:
+    """The stages of `run_pipeline`, in order, on loaded definitions."""
     resources = {"dora": DoraResource(config_path=str(Path(config_path).resolve()))}
     summary = RunSummary(config=config, run_config=_quiet(log_level))
     assets = _all_assets(defs)

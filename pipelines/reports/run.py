@@ -8,7 +8,6 @@ in-process so the runs and their metadata show in Dagster.
 
 from __future__ import annotations
 
-import gc
 import html
 import json
 import os
@@ -19,9 +18,8 @@ import sys
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import polars as pl
 
 from metrics.bands import SOURCES, URLS
 from metrics.registry import BY_COLUMN
+from pipelines import collector
 from pipelines.config import DoraConfig
 from pipelines.markdown import markdown_table
 from pipelines.reports import figures as figs
@@ -482,10 +481,10 @@ def build_chunk(config: DoraConfig, teams: list[str],
     The tables are read by a thread (DuckDB and polars work without Python's lock) while this
     one works out the sections of the first pages (at most AHEAD_PAGES) from what is in: the
     charted metrics from the overview, then each other section as soon as its table is in
-    (`_work_ahead`). Python's cycle collector is off meanwhile (`no_cycle_collection`)."""
+    (`_work_ahead`). Python's cycle collector is off meanwhile (`pipelines.collector.paused`)."""
     closing: list[threading.Thread] = []  # the connection, closed while the pages are built
     try:
-        with no_cycle_collection(), warehouse(config, closing) as conn:
+        with collector.paused(), warehouse(config, closing) as conn:
             overview = overview or load_overview(conn, teams)
             ahead = {team: Ahead() for team in teams[:AHEAD_PAGES]
                      if overview.metrics_of(team, "week").height}  # a page with charts
@@ -497,28 +496,12 @@ def build_chunk(config: DoraConfig, teams: list[str],
                 _work_ahead(config, overview, ahead, stages)
                 data = loading.result()
         # each page written while the next one is built
-        with no_cycle_collection(), written_behind() as write:
+        with collector.paused(), written_behind() as write:
             return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
                     for team in teams]
     finally:
         for closer in closing:
             closer.join()
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector off for the block (as it was after). A page is megabytes of
-    plain lists and dicts, freed by their counts as soon as they are encoded: the collector
-    finds no cycles among them, but the millions of objects a run makes set it off hundreds of
-    times, and each of its full passes walks every object of the process (a tenth of a second
-    each, twice a run of 50 long pages; 3-4 ms a page in all)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _work_ahead(config: DoraConfig, overview: Overview, ahead: dict[str, Ahead],

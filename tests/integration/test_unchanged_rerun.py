@@ -4,6 +4,7 @@ folder brings the work back (pipelines/unchanged.py)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ SKIPPED = "nothing changed since the last complete run; skipped"
 def _run(config_path: Path) -> list[str]:
     said: list[str] = []
     run_pipeline(config_path, progress=said.append, extra_stages=[("reports", report_stage)])
+    assert gc.get_freeze_count() == 0  # the run gave back what it froze (pipelines.collector)
     return said
 
 
