@@ -316,17 +316,33 @@ def _not_copied(published: Path, reason: str) -> None:
 # The copier run in a child process: prints the errno, its words and the file at fault when the
 # copy fails. It copies in chunks and gives up (removing its half copy) as soon as the run that
 # started it is gone: a killed run must not leave a process writing hundreds of MB behind it.
-_COPIER = """import os, sys
+_COPIER = """import errno, os, sys
 source, target, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
+CHUNK = 1 << 24
+REFUSED = (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+def chunks(src, dst):
+    # In the kernel (no trip through this process) where it can; a pipe, another system or an
+    # old kernel refuses at the first chunk, and then the bytes are read and written.
+    kernel = getattr(os, "copy_file_range", None)
+    try:
+        while kernel is not None and kernel(src.fileno(), dst.fileno(), CHUNK) > 0:
+            yield
+        if kernel is not None:
+            return
+    except OSError as exc:
+        if dst.tell() or exc.errno not in REFUSED:
+            raise
+    buffer = memoryview(bytearray(CHUNK))
+    while (size := src.readinto(buffer)) > 0:
+        dst.write(buffer[:size])
+        yield
 try:
     with open(source, "rb") as src, open(target, "wb") as dst:
-        buffer = memoryview(bytearray(1 << 24))
-        while (size := src.readinto(buffer)) > 0:
+        for _ in chunks(src, dst):
             if os.getppid() != parent:
                 dst.close()
                 os.unlink(target)
                 sys.exit(4)
-            dst.write(buffer[:size])
         dst.flush()
         os.fsync(dst.fileno())
 except OSError as exc:

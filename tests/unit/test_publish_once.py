@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -154,3 +156,22 @@ def _writer(fifo: Path) -> Iterator[BinaryIO]:
     os.set_blocking(fd, True)
     with open(fd, "wb", buffering=0) as handle:
         yield handle
+
+
+def test_the_copy_is_whole_in_the_kernel_and_through_a_pipe(tmp_path: Path) -> None:
+    """A file of several chunks and a ragged end copies byte for byte: a regular file in the
+    kernel (copy_file_range), a FIFO (which the kernel copy refuses) read and written."""
+    content = random.Random(7).randbytes(2 * (1 << 24) + 12_345)
+    regular = tmp_path / "regular"
+    regular.write_bytes(content)
+    _copy(regular, tmp_path / "regular.copy")
+    assert (tmp_path / "regular.copy").read_bytes() == content
+
+    fifo, target = tmp_path / "fifo", tmp_path / "fifo.copy"
+    os.mkfifo(fifo)
+    with ThreadPoolExecutor(1) as pool:
+        copying = pool.submit(_copy, fifo, target)
+        with _writer(fifo) as feed:
+            feed.write(content)
+        copying.result(timeout=120)
+    assert target.read_bytes() == content
