@@ -261,6 +261,10 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
                     marked["incidents"].of(team), summaries.get(team, no_deployments))
 
         tell("timeline", timeline_of)
+    except BaseException:
+        if feed is not None:  # no page will ask for the records
+            feed.stop()
+        raise
     finally:
         if feed is not None:  # the cursor closed before the connection it came from
             feed.read()
@@ -283,16 +287,23 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
             timeline_summary=summary,
         )
 
-    return TeamsData(every, team_data)
+    return TeamsData(every, team_data, feed)
 
 
 class TeamsData(Mapping[str, TeamData]):
     """The data of each team's page, each team's taken out of the tables when asked for (in
     the pages' thread, see `Slices`)."""
 
-    def __init__(self, teams: list[str], make: Callable[[str], TeamData]) -> None:
+    def __init__(self, teams: list[str], make: Callable[[str], TeamData],
+                 feed: RecordsFeed | None = None) -> None:
         self._teams = dict.fromkeys(teams)
         self._make = make
+        self._feed = feed
+
+    def stop(self) -> None:
+        """The pages are given up: the records of the teams not yet worked out never will be."""
+        if self._feed is not None:
+            self._feed.stop()
 
     def __getitem__(self, team: str) -> TeamData:
         if team not in self._teams:

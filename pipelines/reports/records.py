@@ -123,6 +123,7 @@ class RecordsFeed:
         self._failed: BaseException | None = None
         self._done = False
         self._read = threading.Event()  # set once the rows are read (or could not be)
+        self._stop = threading.Event()  # set when the pages are given up
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._work, args=(records, list(teams), run_rows),
                                         name="report-records", daemon=True)
@@ -141,6 +142,11 @@ class RecordsFeed:
         """Wait until the rows are read (done with what read them; not with working them out)."""
         self._read.wait()
 
+    def stop(self) -> None:
+        """Work out no more teams: the pages that would show them were given up (a page or a
+        table failed, or the run was interrupted). A `get` after this may raise."""
+        self._stop.set()
+
     def _work(self, records: pl.DataFrame | Callable[[], pl.DataFrame], teams: list[str],
               run_rows: int) -> None:
         try:
@@ -153,6 +159,8 @@ class RecordsFeed:
             run: list[str] = []
             rows = 0
             for i, team in enumerate(teams):
+                if self._stop.is_set():
+                    raise RuntimeError("stopped: the report pages were given up")
                 run.append(team)
                 rows += at.get(team, (0, 0))[1]
                 if rows >= run_rows or i == len(teams) - 1:

@@ -489,16 +489,30 @@ def build_chunk(config: DoraConfig, teams: list[str],
             ahead = {team: Ahead() for team in teams[:AHEAD_PAGES]
                      if overview.metrics_of(team, "week").height}  # a page with charts
             stages: queue.SimpleQueue = queue.SimpleQueue()
+            given_up = threading.Event()
+
+            def ready(stage: str, of: Any) -> None:
+                if given_up.is_set():  # ends the reading thread at its next table
+                    raise RuntimeError("the report pages were given up; no more is read")
+                stages.put((stage, of))
+
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-data") as pool:
-                loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS,
-                                      lambda stage, of: stages.put((stage, of)))
+                loading = pool.submit(load_teams, conn, overview, teams, RECORD_SETS, ready)
                 loading.add_done_callback(lambda _done: stages.put(None))
-                _work_ahead(config, overview, ahead, stages)
+                try:
+                    _work_ahead(config, overview, ahead, stages)
+                except BaseException:
+                    given_up.set()
+                    raise
                 data = loading.result()
         # each page written while the next one is built
         with collector.paused(), written_behind() as write:
-            return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
-                    for team in teams]
+            try:
+                return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
+                        for team in teams]
+            except BaseException:
+                data.stop()  # the records of the pages after this one are not worked out
+                raise
     finally:
         for closer in closing:
             closer.join()

@@ -665,3 +665,20 @@ def test_records_a_page_opens_are_the_views_rows(org: DoraConfig) -> None:
     week = payments[("lead_time_p50_hours", "week", "2026-01-05")]
     assert [r[2] for r in week] == [27.0, 6.0, 2.0, 2.0, 1.0]
     assert payments[("changes", "week", "2026-01-05")] == week
+
+
+def test_a_page_that_fails_fails_the_chunk_with_its_own_error(org: DoraConfig,
+                                                               tmp_path: Path) -> None:
+    """A page that cannot be written ends the chunk with that page's error (the records of
+    the pages after it are given up, not worked out for nothing); the pages before it stand."""
+    failing = org.model_copy(update={"reports_dir": tmp_path / "reports"})
+    with report_run.warehouse(org) as conn:
+        teams = [*report_run.load_overview(conn).teams, "unassigned"]
+    blocked = failing.reports_path / page_name(teams[1])
+    blocked.mkdir(parents=True)  # a folder where the second page goes
+    with pytest.raises(IsADirectoryError) as raised:
+        report_run.build_chunk(failing, teams)
+    assert raised.value.filename2 == str(blocked)  # the rename onto the page names it
+    assert (failing.reports_path / page_name(teams[0])).read_bytes() == \
+        team_page(org, teams[0]).read_bytes()
+    assert not (failing.reports_path / page_name(teams[2])).exists()

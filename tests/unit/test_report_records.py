@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -103,6 +104,29 @@ def test_a_feed_reads_its_rows_in_its_thread_and_says_when_they_are_read() -> No
     failed.read()  # returns: the reader is done, if not well
     with pytest.raises(RuntimeError, match="'a'"):
         failed.get("a")
+
+
+def test_a_stopped_feed_works_out_no_more_teams() -> None:
+    """Pages given up stop the feed: it works out no team after the stop (here it is stopped
+    while its rows are still being read, so it works out none) and says so when asked."""
+    frame = _frame([("a", "week", WEEK, "changes", "change", "c", 1.0, None),
+                    ("b", "week", WEEK, "changes", "change", "d", 2.0, None)])
+    reading = threading.Event()
+    go_on = threading.Event()
+
+    def rows() -> pl.DataFrame:
+        reading.set()
+        assert go_on.wait(120)
+        return frame
+
+    feed = RecordsFeed(rows, ["a", "b"], run_rows=1)
+    assert reading.wait(120)
+    feed.stop()
+    go_on.set()
+    for team in ("a", "b"):
+        with pytest.raises(RuntimeError, match=f"'{team}'") as raised:
+            feed.get(team)
+        assert "given up" in str(raised.value.__cause__)
 
 
 def test_pages_written_behind_are_all_written(tmp_path: Path) -> None:
