@@ -12,8 +12,8 @@
 child process:
 - the floor: DuckDB reading every event file into tables, plus one Python walk of each service's
   commit graph that finds every commit's delivering deployment (`metrics.delivery.commit_graph`
-  numbers the commits, `walk_graph` walks them);
-- the whole run (ingest, warehouse, metrics, reports: what `dora-pipeline run` does), with the
+  numbers the commits, `walk_graph` walks them), each part the best of three processes;
+- the whole run, once (ingest, warehouse, metrics, reports: what `dora-pipeline run` does), with the
   seconds of each stage and the child's peak resident memory (its VmHWM).
 It prints the ratio of the run to the floor. Targets (issue 15): run <= 4x the floor and
 <= 2 GB at 1M commits; the 2M run <= 2.2x the 1M run.
@@ -112,6 +112,9 @@ print(json.dumps({{"first": first, "again": time.perf_counter() - start}}))
 """
 
 
+FLOOR_TRIES = 3
+
+
 def child(code: str) -> tuple[dict, float]:
     """Run `code` in a fresh interpreter: its last JSON line and its wall seconds."""
     started = time.perf_counter()
@@ -120,12 +123,16 @@ def child(code: str) -> tuple[dict, float]:
     return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - started
 
 
-def floor(config: Path) -> dict:
-    """The floor: DuckDB reads the event files, Python walks every service's graph once."""
+def floor(config: Path, tries: int = FLOOR_TRIES) -> dict:
+    """The floor: DuckDB reads the event files, Python walks every service's graph once. Each
+    part is the best of `tries` fresh processes: a floor is what the machine can do, and one
+    try on a busy moment (the kernel still writing back the last run's files) measured the
+    walk at three times its usual time."""
     code = FLOOR.format(root=str(ROOT), events=str(config.parent / "events"), files=FILES,
                         config=str(config))
-    result, _ = child(code)
-    return result
+    found = [child(code)[0] for _ in range(tries)]
+    return {"read": min(f["read"] for f in found), "walk": min(f["walk"] for f in found),
+            "delivered": found[0]["delivered"]}
 
 
 def whole_run(config: Path, reports: bool) -> dict:
