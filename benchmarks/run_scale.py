@@ -96,7 +96,10 @@ if {reports!r}:
 start = time.perf_counter()
 summary = run_pipeline(Path({config!r}), progress=lambda message: None, extra_stages=stages)
 total = time.perf_counter() - start
-print(json.dumps({{"seconds": summary.seconds, "total": total, "peak_mb": peak_mb()}}))
+import os
+cpu = sum(os.times()[:4])  # user and system, of this process and its children
+print(json.dumps({{"seconds": summary.seconds, "total": total, "peak_mb": peak_mb(),
+                   "cpu": cpu, "cores": len(os.sched_getaffinity(0))}}))
 """
 
 CONFIG = """
@@ -162,6 +165,10 @@ def report_run(label: str, run: dict, base: dict | None) -> None:
     stages = "  ".join(f"{k} {v:.1f}s" for k, v in run["seconds"].items())
     print(f"{label}: whole run {run['wall']:.1f}s, peak {run['peak_mb']:.0f} MB  ({stages})",
           flush=True)
+    # The CPU the run spends, spread over every core, is as fast as it could go doing the same
+    # work: a run faster than that has to do less, not the same in parallel.
+    print(f"{label}: CPU {run['cpu']:.1f}s over {run['cores']} cores -> no faster than "
+          f"{run['cpu'] / run['cores']:.1f}s doing the same work", flush=True)
     if base:
         total = base["read"] + base["walk"]
         print(f"{label}: floor {total:.1f}s (DuckDB read {base['read']:.1f}s + walk "
