@@ -85,7 +85,7 @@ def peak_mb():
 """
 
 RUN = PEAK + """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from pipelines.runner import run_pipeline
@@ -96,7 +96,6 @@ if {reports!r}:
 start = time.perf_counter()
 summary = run_pipeline(Path({config!r}), progress=lambda message: None, extra_stages=stages)
 total = time.perf_counter() - start
-import os
 cpu = sum(os.times()[:4])  # user and system, of this process and its children
 print(json.dumps({{"seconds": summary.seconds, "total": total, "peak_mb": peak_mb(),
                    "cpu": cpu, "cores": len(os.sched_getaffinity(0))}}))

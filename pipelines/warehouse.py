@@ -320,18 +320,19 @@ _COPIER = """import errno, os, sys
 source, target, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
 CHUNK = 1 << 24
 REFUSED = (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+def in_kernel(src, dst):
+    while os.copy_file_range(src.fileno(), dst.fileno(), CHUNK) > 0:
+        yield
 def chunks(src, dst):
     # In the kernel (no trip through this process) where it can; a pipe, another system or an
     # old kernel refuses at the first chunk, and then the bytes are read and written.
-    kernel = getattr(os, "copy_file_range", None)
-    try:
-        while kernel is not None and kernel(src.fileno(), dst.fileno(), CHUNK) > 0:
-            yield
-        if kernel is not None:
+    if hasattr(os, "copy_file_range"):
+        try:
+            yield from in_kernel(src, dst)
             return
-    except OSError as exc:
-        if dst.tell() or exc.errno not in REFUSED:
-            raise
+        except OSError as exc:
+            if dst.tell() or exc.errno not in REFUSED:
+                raise
     buffer = memoryview(bytearray(CHUNK))
     while (size := src.readinto(buffer)) > 0:
         dst.write(buffer[:size])
