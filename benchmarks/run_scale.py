@@ -98,7 +98,10 @@ summary = run_pipeline(Path({config!r}), progress=lambda message: None, extra_st
 total = time.perf_counter() - start
 cpu = sum(os.times()[:4])  # user and system, of this process and its children
 print(json.dumps({{"seconds": summary.seconds, "total": total, "peak_mb": peak_mb(),
-                   "cpu": cpu, "cores": len(os.sched_getaffinity(0))}}))
+                   "cpu": cpu, "cores": len(os.sched_getaffinity(0))}}), flush=True)
+# The exit the `dora-pipeline` command makes (pipelines.cli.command): part of the whole run.
+from pipelines import collector
+collector.leave_to_exit()
 """
 
 CONFIG = """

@@ -51,3 +51,24 @@ def test_frozen_objects_are_out_of_the_passes_and_given_back_after_an_error() ->
     assert gc.get_freeze_count() == 0
     gc.collect()  # given back: the old cycle is garbage like any other now
     assert made_before() is None
+
+
+def test_the_command_exits_with_mains_code_and_still_runs_the_exit_handlers(tmp_path) -> None:
+    """`dora-pipeline` (cli.command) freezes every object before the interpreter shuts down,
+    to skip its last collector passes; the exit code is still main's, and `atexit` handlers
+    (log and console flushing, temporary folders) still run, with the freeze in place."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, gc, sys\n"
+        "from pipelines.cli import command\n"
+        "atexit.register(lambda: print('exit handler ran, frozen:', gc.get_freeze_count() > 0))\n"
+        f"sys.argv = ['dora-pipeline', 'check', '--config', {str(tmp_path / 'none.yaml')!r}]\n"
+        "sys.exit(command())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 2, done.stderr  # a config that is not there: main says 2
+    assert "none.yaml" in done.stderr
+    assert done.stdout.strip() == "exit handler ran, frozen: True"
