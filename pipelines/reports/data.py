@@ -26,7 +26,7 @@ from pipelines.reports.figures import (
     timeline_summaries,
     timeline_summary,
 )
-from pipelines.reports.queries import has_relation, query
+from pipelines.reports.queries import OwnCursor, has_relation, query
 from pipelines.reports.records import RecordsFeed, TeamRecords
 from pipelines.reports.reorganisations import load_reorganisations
 from pipelines.reports.specs import CHARTED, ROLLING_MIN_POINTS, ROLLING_WEEKS
@@ -223,16 +223,13 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
     if has_relation(conn, "team_metric_records"):
         # the records (the most rows) on a cursor of their own, read and worked out by a
         # thread while this one reads the other tables
-        cursor = conn.cursor()
+        cursor = OwnCursor(conn)
         sets = sorted(set(record_sets.values()))
 
         def records() -> pl.DataFrame:
-            try:
-                return query(cursor, "report_records", teams=wanted, sets=sets)
-            finally:
-                cursor.close()
+            return cursor.run(lambda c: query(c, "report_records", teams=wanted, sets=sets))
 
-        feed = RecordsFeed(records, every)
+        feed = RecordsFeed(records, every, interrupt=cursor.interrupt)
     try:
         # the reorganisations first (a few rows): every dated figure of a page marks them
         reorganisations = Slices(load_reorganisations(conn, wanted), "team")
@@ -262,7 +259,7 @@ def load_teams(conn: duckdb.DuckDBPyConnection, overview: Overview, teams: list[
 
         tell("timeline", timeline_of)
     except BaseException:
-        if feed is not None:  # no page will ask for the records
+        if feed is not None:  # no page will ask for the records: their reading is stopped
             feed.stop()
         raise
     finally:

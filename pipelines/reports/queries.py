@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TypeVar
+
 import duckdb
 import polars as pl
 
@@ -18,6 +23,33 @@ def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     (`__arrow_c_stream__`): the same frame `relation.pl()` gives, without pyarrow, which a
     report run would otherwise import (a few tenths of a second) only to hand the rows over."""
     return pl.DataFrame(relation)
+
+
+T = TypeVar("T")
+
+
+class OwnCursor:
+    """A cursor of its own on `conn`, for one read that another thread may stop: `run` reads
+    and closes the cursor, `interrupt` stops the read if it is still going (DuckDB's
+    `interrupt`), and does nothing once the cursor is closed."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = conn.cursor()
+        self._closing = threading.Lock()  # never interrupted while, or after, it is closed
+
+    def run(self, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`read(cursor)`, then the cursor closed (the read raises if it was interrupted)."""
+        try:
+            return read(self._cursor)
+        finally:
+            with self._closing:
+                self._cursor.close()
+
+    def interrupt(self) -> None:
+        """Stop the read in progress. One that has not started yet starts uninterrupted
+        (DuckDB clears the flag as a query starts): call again until it has ended."""
+        with self._closing, suppress(duckdb.ConnectionException):  # closed: nothing to stop
+            self._cursor.interrupt()
 
 
 def has_relation(conn: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -115,10 +115,13 @@ class RecordsFeed:
     the order of `teams` (the order the pages are written in).
 
     Polars works without Python's lock, so on a machine with a core to spare the records of the
-    next pages are ready by the time a page needs them (`get` waits for them otherwise)."""
+    next pages are ready by the time a page needs them (`get` waits for them otherwise).
+
+    `interrupt`, when given, stops the reading of the rows (see `stop`)."""
 
     def __init__(self, records: pl.DataFrame | Callable[[], pl.DataFrame], teams: list[str],
-                 run_rows: int = RUN_ROWS) -> None:
+                 run_rows: int = RUN_ROWS, interrupt: Callable[[], None] | None = None) -> None:
+        self._interrupt = interrupt
         self._ready: dict[str, TeamRecords] = {}
         self._failed: BaseException | None = None
         self._done = False
@@ -139,13 +142,24 @@ class RecordsFeed:
                                ) from self._failed
 
     def read(self) -> None:
-        """Wait until the rows are read (done with what read them; not with working them out)."""
-        self._read.wait()
+        """Wait until the rows are read (done with what read them; not with working them out).
+        Once the feed is stopped, the reading is interrupted again every 0.1 s until it ends:
+        an interrupt that comes just before the query starts is lost."""
+        while not self._read.wait(None if self._interrupt is None else 0.1):
+            self._interrupt_read()
 
     def stop(self) -> None:
         """Work out no more teams: the pages that would show them were given up (a page or a
-        table failed, or the run was interrupted). A `get` after this may raise."""
+        table failed, or the run was interrupted). A `get` after this may raise. Rows still
+        being read are interrupted (`read` waits for that to end)."""
         self._stop.set()
+        self._interrupt_read()
+
+    def _interrupt_read(self) -> None:
+        """Interrupt the reading of the rows when the feed is stopped and it is still going."""
+        interrupt = self._interrupt
+        if interrupt is not None and self._stop.is_set() and not self._read.is_set():
+            interrupt()
 
     def _work(self, records: pl.DataFrame | Callable[[], pl.DataFrame], teams: list[str],
               run_rows: int) -> None:

@@ -8,6 +8,7 @@ import json
 import threading
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from pipelines.reports.figures import deployment_marks, timeline_summaries, timeline_summary
 from pipelines.reports.page import written_behind
+from pipelines.reports.queries import OwnCursor
 from pipelines.reports.records import RecordsFeed, page_order, prepare_records, records_json
 
 SCHEMA = {"team": pl.String, "grain": pl.String, "period_start": pl.Date,
@@ -127,6 +129,62 @@ def test_a_stopped_feed_works_out_no_more_teams() -> None:
         with pytest.raises(RuntimeError, match=f"'{team}'") as raised:
             feed.get(team)
         assert "given up" in str(raised.value.__cause__)
+
+
+# Far more rows than any machine counts in a test's time: only an interrupt ends this read.
+ENDLESS = "SELECT count(*) AS n FROM range(10000000000000) t(i) WHERE i % 7 = 3"
+
+
+def test_a_stopped_feed_interrupts_the_reading_of_its_rows() -> None:
+    """The records are read on a cursor of their own (as `load_teams` does); the pages given up
+    while that read is going stop it (DuckDB's interrupt) rather than wait for every row. The
+    stop may come just before the query starts, when DuckDB loses an interrupt: `read` sends it
+    again until the reading has ended."""
+    conn = duckdb.connect()
+    own = OwnCursor(conn)
+    reading = threading.Event()
+
+    def rows() -> pl.DataFrame:
+        reading.set()
+        return own.run(lambda c: pl.DataFrame(c.sql(ENDLESS)))
+
+    feed = RecordsFeed(rows, ["a"], interrupt=own.interrupt)
+    assert reading.wait(120)
+    feed.stop()
+    waiting = threading.Thread(target=feed.read, daemon=True)
+    waiting.start()
+    waiting.join(120)  # a bound on a hang, not a timing: uninterrupted, this read never ends
+    assert not waiting.is_alive(), "the reading of the records was not interrupted"
+    with pytest.raises(RuntimeError, match="'a'") as raised:
+        feed.get("a")
+    assert isinstance(raised.value.__cause__, duckdb.InterruptException)
+    own.interrupt()  # the cursor is closed now: nothing to stop, and no error
+    assert conn.execute("SELECT 42").fetchall() == [(42,)]  # its connection is fine
+    conn.close()
+
+
+def test_a_stop_that_comes_before_the_query_starts_still_interrupts_it() -> None:
+    """DuckDB forgets an interrupt sent before its query starts: stopped first, the feed's
+    rows are only then read, and `read` interrupts them all the same."""
+    conn = duckdb.connect()
+    own = OwnCursor(conn)
+    go_on = threading.Event()
+
+    def rows() -> pl.DataFrame:
+        assert go_on.wait(120)
+        return own.run(lambda c: pl.DataFrame(c.sql(ENDLESS)))
+
+    feed = RecordsFeed(rows, ["a"], interrupt=own.interrupt)
+    feed.stop()  # the cursor is idle: this interrupt is lost
+    go_on.set()
+    waiting = threading.Thread(target=feed.read, daemon=True)
+    waiting.start()
+    waiting.join(120)
+    assert not waiting.is_alive(), "an interrupt sent before the query began was not repeated"
+    with pytest.raises(RuntimeError, match="'a'") as raised:
+        feed.get("a")
+    assert isinstance(raised.value.__cause__, duckdb.InterruptException)
+    conn.close()
 
 
 def test_pages_written_behind_are_all_written(tmp_path: Path) -> None:
