@@ -12,6 +12,8 @@ import json
 import pickle
 import sys
 
+from pipelines import collector
+
 
 def main() -> int:
     """Write the pages of the teams given on stdin; one JSON line per page on stdout."""
@@ -22,6 +24,7 @@ def main() -> int:
         print(json.dumps({"team": report.team, "path": str(report.path),
                           "glance": report.glance, "trends": report.trends,
                           "directions": report.directions}), flush=True)
+    collector.leave_to_exit()  # the process ends here: no last collector passes
     return 0
 
 
