@@ -379,10 +379,8 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
     ensure_plotly_js(folder)
     workers = min(workers or _workers(len(teams)), len(teams))
     if workers <= 1:
-        reports = build_chunk(config, teams, overview)
-        if progress:
-            _tell(progress, reports, 0, len(teams))
-        return reports
+        told = _Told(progress, len(teams))
+        return build_chunk(config, teams, overview, told.landed)
     return _in_workers(config, _shares(teams, workers, overview), progress, overview)
 
 
@@ -410,23 +408,30 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
     readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
     for reader in readers:
         reader.start()
-    total = sum(len(s) for s in shares)
-    by_team: dict[str, TeamReport] = {}
-    for report in build_chunk(config, shares[0], overview):  # the overview read already
-        by_team[report.team] = report
-        if progress:
-            _tell(progress, [report], len(by_team) - 1, total)
-    finished = 0
-    while finished < len(procs):
-        item = done.get()
-        if item is None:
-            finished += 1
-            continue
-        report = TeamReport(team=item["team"], path=Path(item["path"]), glance=item["glance"],
-                            trends=item["trends"], directions=item["directions"])
-        by_team[report.team] = report
-        if progress:
-            _tell(progress, [report], len(by_team) - 1, total)
+    told = _Told(progress, sum(len(s) for s in shares))
+    running = len(procs)
+
+    def from_workers(wait: bool) -> None:
+        """The workers' pages that have landed (all of them, to the end, with `wait`)."""
+        nonlocal running
+        while running:
+            try:
+                item = done.get(block=wait)
+            except queue.Empty:
+                return
+            if item is None:
+                running -= 1
+                continue
+            told.landed(TeamReport(team=item["team"], path=Path(item["path"]),
+                                   glance=item["glance"], trends=item["trends"],
+                                   directions=item["directions"]))
+
+    def own(report: TeamReport) -> None:  # each page of this process, then the workers' so far
+        told.landed(report)
+        from_workers(wait=False)
+
+    build_chunk(config, shares[0], overview, own)  # the overview read already
+    from_workers(wait=True)
     for proc, log in zip(procs, logs, strict=True):
         code = proc.wait()
         log.seek(0)
@@ -435,7 +440,23 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
         log.close()
         if code != 0:
             raise RuntimeError(f"a report worker failed: {lines[-1] if lines else code}")
-    return [by_team[t] for share in shares for t in share]
+    return [told.reports[t] for share in shares for t in share]
+
+
+class _Told:
+    """The pages written so far, each said to `progress` as it lands ("reports: team (3/50) →
+    team-x.html"), whichever process wrote it."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.reports: dict[str, TeamReport] = {}
+        self._progress = progress
+        self._total = total
+
+    def landed(self, report: TeamReport) -> None:
+        self.reports[report.team] = report
+        if self._progress:
+            self._progress(f"reports: {report.team} ({len(self.reports)}/{self._total}) → "
+                           f"{report.path.name}")
 
 
 MIN_PARALLEL_PAGES = 200  # under this, starting workers (~2 s of imports) costs more than it saves
@@ -474,9 +495,11 @@ def _shares(teams: list[str], workers: int, overview: Overview | None) -> list[l
     return [teams[:first], *(rest[i:i + size] for i in range(0, len(rest), size))]
 
 
-def build_chunk(config: DoraConfig, teams: list[str],
-                overview: Overview | None = None) -> list[TeamReport]:
-    """Read the data of `teams` in one pass per table and write their pages.
+def build_chunk(config: DoraConfig, teams: list[str], overview: Overview | None = None,
+                built: Callable[[TeamReport], None] | None = None) -> list[TeamReport]:
+    """Read the data of `teams` in one pass per table and write their pages; `built(report)`
+    is called as each page is handed to the writer (it is on disk, at most two pages behind,
+    when this returns).
 
     The tables are read by a thread (DuckDB and polars work without Python's lock) while this
     one works out the sections of the first pages (at most AHEAD_PAGES) from what is in: the
@@ -510,8 +533,13 @@ def build_chunk(config: DoraConfig, teams: list[str],
         # each page written while the next one is built
         with collector.paused(), written_behind() as write:
             try:
-                return [_write_team(config, overview, data[team], write, ahead.pop(team, None))
-                        for team in teams]
+                reports = []
+                for team in teams:
+                    reports.append(_write_team(config, overview, data[team], write,
+                                               ahead.pop(team, None)))
+                    if built:
+                        built(reports[-1])
+                return reports
             except BaseException:
                 data.stop()  # the records of the pages after this one are not worked out
                 raise
@@ -567,11 +595,6 @@ def _work_ahead(config: DoraConfig, overview: Overview, ahead: dict[str, Ahead],
         elif task == "timeline":
             found.sections["timeline"] = _timeline_section(*of(team), markers)
             found.sections["coverage"] = _coverage_section(overview, overview.coverage_of(team))
-
-
-def _tell(progress: Progress, reports: list[TeamReport], done: int, total: int) -> None:
-    for i, report in enumerate(reports, start=done + 1):
-        progress(f"reports: {report.team} ({i}/{total}) → {report.path.name}")
 
 
 # ---- the index ---------------------------------------------------------------------------------

@@ -18,12 +18,14 @@ from pipelines import collector
 def main() -> int:
     """Write the pages of the teams given on stdin; one JSON line per page on stdout."""
     config, teams = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent process
-    from pipelines.reports.run import build_chunk
+    from pipelines.reports.run import TeamReport, build_chunk
 
-    for report in build_chunk(config, teams):
+    def built(report: TeamReport) -> None:  # each page said as it is built
         print(json.dumps({"team": report.team, "path": str(report.path),
                           "glance": report.glance, "trends": report.trends,
                           "directions": report.directions}), flush=True)
+
+    build_chunk(config, teams, built=built)
     collector.leave_to_exit()  # the process ends here: no last collector passes
     return 0
 

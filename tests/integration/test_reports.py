@@ -557,6 +557,26 @@ def test_pages_built_in_worker_processes_are_the_same(org: DoraConfig, tmp_path:
         f"{i}/{len(teams)}" for i in range(1, len(teams) + 1))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_page_is_said_as_it_lands(org: DoraConfig, tmp_path: Path, workers: int) -> None:
+    """Progress names each page as it is built, not all of them when the last is done: when
+    the first page is said, pages are still to come (this process writes its share in order,
+    and says its first page before it builds its second; with workers, the first line said is
+    this process's own first page and its share has several)."""
+    config = org.model_copy(update={"reports_dir": tmp_path / f"pages-{workers}"})
+    pages = [config.reports_path / page_name(t) for t in [*TEAMS, "unassigned"]]
+    seen: list[tuple[str, int]] = []
+
+    def progress(message: str) -> None:
+        if "→ team-" in message:
+            seen.append((message, sum(p.exists() for p in pages)))
+
+    write_reports(config, progress=progress, workers=workers)
+    assert len(seen) == len(pages)
+    assert seen[0][1] < len(pages), seen[0]  # pages still to come
+    assert all(p.exists() for p in pages)
+
+
 class _AllStagesFirst:
     """`load_teams`' stages as a queue that gives every stage before the end (None), and the end
     only once the pages' thread has nothing left to work out: every section of every page
