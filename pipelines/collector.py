@@ -40,9 +40,10 @@ def imports_frozen() -> Iterator[None]:
 
 def leave_to_exit() -> None:
     """For a process about to exit: every object alive now is left out of the collector's
-    passes from here on. The interpreter's shutdown runs several full passes over everything
-    the run left alive (the imports of Dagster, polars and DuckDB), which take about a second
-    and find nothing: those objects are freed by their reference counts, and `atexit` handlers
-    and `weakref.finalize` callbacks run as before. Not for a process that goes on working
-    (a test, a notebook): it would keep them from ever being collected."""
+    passes from here on. The interpreter's shutdown runs the collector over everything the
+    run left alive (the imports of Dagster, polars and DuckDB): about a second after a run
+    (1.2 s, against 0.25 s frozen), to find nothing. The objects are still freed by their
+    reference counts, and `atexit` handlers and `weakref.finalize` callbacks run as before.
+    Not for a process that goes on working (a test, a notebook): it would keep them from
+    ever being collected."""
     gc.freeze()
