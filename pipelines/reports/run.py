@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -379,7 +380,7 @@ def build_team_reports(config: DoraConfig, teams: list[str] | None = None,
     ensure_plotly_js(folder)
     workers = min(workers or _workers(len(teams)), len(teams))
     if workers <= 1:
-        told = _Told(progress, len(teams))
+        told = PageProgress(progress, len(teams))
         return build_chunk(config, teams, overview, told.landed)
     return _in_workers(config, _shares(teams, workers, overview), progress, overview)
 
@@ -408,7 +409,7 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
     readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
     for reader in readers:
         reader.start()
-    told = _Told(progress, sum(len(s) for s in shares))
+    told = PageProgress(progress, sum(len(s) for s in shares))
     running = len(procs)
 
     def from_workers(wait: bool) -> None:
@@ -443,20 +444,39 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
     return [told.reports[t] for share in shares for t in share]
 
 
-class _Told:
-    """The pages written so far, each said to `progress` as it lands ("reports: team (3/50) →
-    team-x.html"), whichever process wrote it."""
+# Up to this many pages, each is said as it lands; beyond, how many are written, every
+# PROGRESS_SECONDS and at the end (10,000 lines would bury the rest, and cost half a second).
+PAGES_SAID = 100
+PROGRESS_SECONDS = 2.0
 
-    def __init__(self, progress: Progress | None, total: int) -> None:
+
+class PageProgress:
+    """The pages written so far, said to `progress` as they land, whichever process wrote
+    them: each page ("reports: team (3/50) → team-x.html") up to PAGES_SAID pages, else a
+    count ("reports: 1,200 of 10,000 team pages written") every PROGRESS_SECONDS of `clock`
+    and once all are in."""
+
+    def __init__(self, progress: Progress | None, total: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.reports: dict[str, TeamReport] = {}
         self._progress = progress
         self._total = total
+        self._clock = clock
+        self._said = clock()
 
     def landed(self, report: TeamReport) -> None:
         self.reports[report.team] = report
-        if self._progress:
-            self._progress(f"reports: {report.team} ({len(self.reports)}/{self._total}) → "
+        if not self._progress:
+            return
+        done = len(self.reports)
+        if self._total <= PAGES_SAID:
+            self._progress(f"reports: {report.team} ({done}/{self._total}) → "
                            f"{report.path.name}")
+            return
+        now = self._clock()
+        if done == self._total or now - self._said >= PROGRESS_SECONDS:
+            self._said = now
+            self._progress(f"reports: {done:,} of {self._total:,} team pages written")
 
 
 MIN_PARALLEL_PAGES = 200  # under this, starting workers (~2 s of imports) costs more than it saves
