@@ -17,6 +17,9 @@ child process:
   seconds of each stage and the child's peak resident memory (its VmHWM).
 It prints the ratio of the run to the floor. Targets (issue 15): run <= 4x the floor and
 <= 2 GB at 1M commits; the 2M run <= 2.2x the 1M run.
+It also prints the run's fixed cost: the same whole run on the same org with 1/100 of its
+commits (best of two), beside the room 4x the floor leaves beyond the floor's own work
+(`--no-fixed` skips it).
 
 `teams` writes an org of N teams with one service each, with the history before the window
 dropped so the org has about 20 commits a service (200k for 10,000 teams), and times the run.
@@ -193,15 +196,18 @@ def org_config(folder: Path, shape: OrgShape) -> Path:
     return config
 
 
+def commits_shape(scale: float) -> OrgShape:
+    """The org of `commits` mode: 300 services, 50 teams, about 1M commits at scale 1.0."""
+    return OrgShape(teams=50, services=300, months=24, seed=11, prs_per_service_week=4.6 * scale)
+
+
 def commits_mode(args: argparse.Namespace) -> None:
     scales = [args.scale, 2 * args.scale] if args.double else [args.scale]
     walls = []
     for scale in scales:
-        shape = OrgShape(teams=50, services=300, months=24, seed=11,
-                         prs_per_service_week=4.6 * scale)
         with tempfile.TemporaryDirectory(prefix="dora-run-scale-") as tmp:
             folder = args.keep / f"scale-{scale}" if args.keep else Path(tmp)
-            config = org_config(folder, shape)
+            config = org_config(folder, commits_shape(scale))
             counts = sizes(config.parent / "events")
             mb = sum(p.stat().st_size for p in (config.parent / "events").iterdir()) / 2**20
             print(f"scale {scale}: {counts['commits']:,} commits, "
@@ -211,8 +217,41 @@ def commits_mode(args: argparse.Namespace) -> None:
             run = whole_run(config, not args.no_reports)
         report_run(f"scale {scale}", run, base)
         walls.append(run["wall"])
+        if scale == scales[0] and not args.no_fixed:
+            report_fixed(f"scale {scale}", fixed_cost(args, scale), base)
     if len(walls) == 2:
         print(f"2x commits: {walls[1] / walls[0]:.2f}x the time (target <= 2.2)")
+
+
+FIXED_SHARE = 0.01
+
+
+def fixed_cost(args: argparse.Namespace, scale: float) -> dict:
+    """The whole run on the same org at 1/100 of its commits (its services, teams, SLOs and
+    months unchanged): what a run costs before the data's size counts. Best of
+    `FIXED_TRIES` fresh processes, like the floor."""
+    small = scale * FIXED_SHARE
+    with tempfile.TemporaryDirectory(prefix="dora-run-fixed-") as tmp:
+        folder = args.keep / f"scale-{small:g}" if args.keep else Path(tmp)
+        config = org_config(folder, commits_shape(small))
+        commits = sizes(config.parent / "events")["commits"]
+        runs = []
+        for _ in range(FIXED_TRIES):
+            org_config(folder, commits_shape(small))  # a first run each time
+            runs.append(whole_run(config, not args.no_reports))
+    return {**min(runs, key=lambda r: r["wall"]), "commits": commits}
+
+
+FIXED_TRIES = 2
+
+
+def report_fixed(label: str, fixed: dict, base: dict) -> None:
+    """The fixed cost against the room the 4x target leaves beyond the floor's own work."""
+    total = base["read"] + base["walk"]
+    stages = "  ".join(f"{k} {v:.1f}s" for k, v in fixed["seconds"].items())
+    print(f"{label}: fixed cost {fixed['wall']:.1f}s (the same run on 1/100 of the org, "
+          f"{fixed['commits']:,} commits: {stages}); 4x the floor leaves "
+          f"{3 * total:.1f}s beyond the floor's own work", flush=True)
 
 
 def teams_mode(args: argparse.Namespace) -> None:
@@ -264,6 +303,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None,
                         help="commits: generate each org into KEEP/scale-<scale> and keep it; "
                              "a later run with the same KEEP reuses it (not generated again)")
+    parser.add_argument("--no-fixed", action="store_true",
+                        help="commits: skip the fixed cost (the run on 1/100 of the org)")
     parser.add_argument("--no-reports", action="store_true",
                         help="stop after the metrics stage (no HTML reports)")
     args = parser.parse_args()

@@ -23,7 +23,7 @@ from metrics.delivery import Delivery, deliver
 from metrics.outcomes import attribute_incidents, counted_deployments, deployment_outcomes
 from metrics.ownership import assign_team
 from metrics.registry import METRICS, Quantile, Rate
-from metrics.schema import utc
+from metrics.schema import duckdb_arrow, utc
 
 GRAINS = ("week", "month")
 ORG = "all teams"
@@ -63,7 +63,7 @@ def private_duckdb(frames: dict[str, pl.DataFrame]) -> Iterator[duckdb.DuckDBPyC
     try:
         conn.execute("SET TimeZone = 'UTC'")
         for table, frame in frames.items():
-            conn.register(table, frame.to_arrow())
+            conn.register(table, duckdb_arrow(frame))
         yield conn
     finally:
         conn.close()
@@ -173,7 +173,7 @@ def records_and_metrics(outcomes: pl.DataFrame, changes: pl.DataFrame,
             records = utc(conn.sql(kept).pl())
         teams = _aggregate(conn, "team")
         # The organisation: every record and change relabelled, the breakdown medians too.
-        conn.register("changes", changes.with_columns(pl.lit(ORG).alias("team")).to_arrow())
+        conn.register("changes", duckdb_arrow(changes.with_columns(pl.lit(ORG).alias("team"))))
         org = _aggregate(conn, f"'{ORG}'")
     return MetricTables(records, add_intervals(teams, settings.min_sample),
                         add_intervals(org, settings.min_sample).drop("team"))
@@ -207,7 +207,7 @@ def _duckdb_for(frames: dict[str, pl.DataFrame],
     zone = conn.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     conn.execute("SET TimeZone = 'UTC'")
     for table, frame in frames.items():
-        conn.register(table, frame.to_arrow())
+        conn.register(table, duckdb_arrow(frame))
     try:
         yield conn
     finally:

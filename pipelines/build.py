@@ -34,7 +34,7 @@ from metrics.compute import (
 from metrics.delivery import COMMIT_COLUMNS, PR_COLUMNS, Delivery
 from metrics.ownership import OWNERSHIP_SCHEMA, reorganisations
 from metrics.people import MEMBER_SCHEMA, author_team_changes
-from metrics.schema import KEYS, SCHEMAS, utc
+from metrics.schema import KEYS, SCHEMAS, duckdb_arrow, utc
 from metrics.views import change_view_metrics
 from pipelines.config import DoraConfig, members_of_teams, team_of_service
 from pipelines.landing import _digest, keep_newest
@@ -63,7 +63,7 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame,
     """Replace table `name` with `frame` (sorted by `order_by` for a stable byte layout)."""
     if order_by:
         frame = frame.sort(list(order_by), nulls_last=True)
-    conn.register("_incoming", frame.to_arrow())
+    conn.register("_incoming", duckdb_arrow(frame))
     try:
         conn.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')  # noqa: S608
     finally:

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from metrics.schema import DEPLOYMENT_STATUSES, INCIDENT_CAUSES, SCHEMAS, utc
+from metrics.schema import DEPLOYMENT_STATUSES, INCIDENT_CAUSES, SCHEMAS, duckdb_arrow, utc
 from pipelines.sources.records import EARLIEST, FIELDS, LATEST, FieldSpec
 
 # Characters Python's str.strip() removes: a required text of only these is "empty".
@@ -479,7 +479,7 @@ def read_cells(cells: pl.DataFrame, entity: str, known_slos: set[str] | None) ->
     query = cells_query(entity, [c for c in cells.columns if c != "_line"])
     if query is None or not cells.height:
         return pl.DataFrame(schema={"line_no": pl.Int64})
-    return _run(query, "_cells", cells.to_arrow(), entity, known_slos, {})
+    return _run(query, "_cells", duckdb_arrow(cells), entity, known_slos, {})
 
 
 def _run(query: str, name: str, table: pa.Table, entity: str, known_slos: set[str] | None,
