@@ -107,7 +107,7 @@ def record_run(config: DoraConfig, print_: str | None, failed_checks: list[str],
 
 # An input modified this recently may change again within the file system's time resolution
 # without its stamp changing: such a run records no stamps (the next run does the work).
-_SETTLED_NS = 2_000_000_000
+SETTLED_NS = 2_000_000_000
 _GIT_KINDS = ("git", "gitops")
 _FILE_KINDS = ("files", "argocd", "flux", "rollouts", "cdevents")
 
@@ -147,7 +147,7 @@ def _stamp(path: Path, shown: str) -> str | None:
         size, mtime, inode = file_stamp(path)
     except OSError:
         return f"{shown} missing"
-    if mtime > time.time_ns() - _SETTLED_NS:
+    if mtime > time.time_ns() - SETTLED_NS:
         return None
     return f"{shown} {size} {mtime} {inode}"
 

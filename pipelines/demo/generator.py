@@ -14,6 +14,8 @@ byte-identical files. All times are whole seconds since the epoch (UTC) until th
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ from pipelines.demo.simulation import (
     _Window,
     _window,
 )
+from pipelines.unchanged import SETTLED_NS
 
 __all__ = ["OrgShape", "generate_org", "org_config", "team_trends", "write_demo"]
 
@@ -97,6 +100,9 @@ def team_trends(shape: OrgShape) -> dict[str, str]:
     return {t.name: t.trend for t in teams}
 
 
+JSONL = ("commits", "pull_requests", "deployments", "incidents")
+
+
 def write_demo(out_dir: Path, shape: OrgShape = DEFAULT_SHAPE) -> Path:
     """Write the demo: `out_dir/events/*.jsonl`, `out_dir/events/sli.csv` and `out_dir/dora.yaml`.
 
@@ -107,12 +113,25 @@ def write_demo(out_dir: Path, shape: OrgShape = DEFAULT_SHAPE) -> Path:
     events = out_dir / "events"
     events.mkdir(parents=True, exist_ok=True)
     frames = _build(shape)
-    for name in ("commits", "pull_requests", "deployments", "incidents"):
+    for name in JSONL:
         _render(frames[name]).write_ndjson(events / f"{name}.jsonl")
     _render(frames["sli"]).write_csv(events / "sli.csv")
+    _date_as_settled([events / f"{name}.jsonl" for name in JSONL] + [events / "sli.csv"])
     config_path = out_dir / "dora.yaml"
     config_path.write_text(yaml.safe_dump(org_config(shape), sort_keys=False), encoding="utf-8")
     return config_path
+
+
+def _date_as_settled(written: list[Path]) -> None:
+    """Date the event files just written as settled (`pipelines.unchanged.SETTLED_NS` ago and a
+    second more), so the run after the demo's own can skip everything when nothing changed.
+
+    A run does not trust the stamps of inputs modified in the last seconds: they could change
+    again unseen. These files are the generator's own and complete, and a later edit dates them
+    at its real time, later than this, so their stamps still tell every change."""
+    settled = time.time_ns() - SETTLED_NS - 1_000_000_000
+    for path in written:
+        os.utime(path, ns=(settled, settled))
 
 
 # ------------------------------------------------------------------------------------------

@@ -154,3 +154,19 @@ def test_whole_run_skip_needs_settled_inputs_and_the_same_warehouse(
     said = _cli_run(config_path, capfd)
     assert WHOLE not in said and warehouse.exists()
     assert WHOLE in _cli_run(config_path, capfd)
+
+
+def test_the_run_after_the_demo_skips_everything(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """The demo dates the event files it wrote as settled, so its own run records the stamps,
+    and `run` right after it (the README's next step) repeats nothing; an edit then counts."""
+    folder = tmp_path / "demo"
+    assert cli(["demo", "--dir", str(folder)]) == 0
+    config_path = folder / "dora.yaml"
+    said = _cli_run(config_path, capfd)
+    assert WHOLE in said and "ingest" not in said
+
+    incidents = folder / "events" / "incidents.jsonl"
+    incidents.write_bytes(incidents.read_bytes().replace(b"INC-", b"INX-", 1))
+    _settle(incidents.parent, time.time() - 10)  # an edit: dated now, yet settled
+    assert WHOLE not in _cli_run(config_path, capfd)
