@@ -18,8 +18,8 @@ child process:
 It prints the ratio of the run to the floor. Targets (issue 15): run <= 4x the floor and
 <= 2 GB at 1M commits; the 2M run <= 2.2x the 1M run.
 It also prints the run's fixed cost: the same whole run on the same org with 1/100 of its
-commits (best of two), beside the room 4x the floor leaves beyond the floor's own work
-(`--no-fixed` skips it).
+pull requests and commits (the same services, teams, months and SLI measurements; best of two),
+beside the room 4x the floor leaves beyond the floor's own work (`--no-fixed` skips it).
 
 `teams` writes an org of N teams with one service each, with the history before the window
 dropped so the org has about 20 commits a service (200k for 10,000 teams), and times the run.
@@ -227,9 +227,9 @@ FIXED_SHARE = 0.01
 
 
 def fixed_cost(args: argparse.Namespace, scale: float) -> dict:
-    """The whole run on the same org at 1/100 of its commits (its services, teams, SLOs and
-    months unchanged): what a run costs before the data's size counts. Best of
-    `FIXED_TRIES` fresh processes, like the floor."""
+    """The whole run on the same org at 1/100 of its pull requests and commits (its services,
+    teams, months and SLI measurements unchanged): what the run costs when the commits hardly
+    count. Best of `FIXED_TRIES` fresh processes, like the floor."""
     small = scale * FIXED_SHARE
     with tempfile.TemporaryDirectory(prefix="dora-run-fixed-") as tmp:
         folder = args.keep / f"scale-{small:g}" if args.keep else Path(tmp)
@@ -249,7 +249,7 @@ def report_fixed(label: str, fixed: dict, base: dict) -> None:
     """The fixed cost against the room the 4x target leaves beyond the floor's own work."""
     total = base["read"] + base["walk"]
     stages = "  ".join(f"{k} {v:.1f}s" for k, v in fixed["seconds"].items())
-    print(f"{label}: fixed cost {fixed['wall']:.1f}s (the same run on 1/100 of the org, "
+    print(f"{label}: fixed cost {fixed['wall']:.1f}s (the same run with 1/100 of the PRs, "
           f"{fixed['commits']:,} commits: {stages}); 4x the floor leaves "
           f"{3 * total:.1f}s beyond the floor's own work", flush=True)
 
@@ -304,7 +304,7 @@ def main() -> int:
                         help="commits: generate each org into KEEP/scale-<scale> and keep it; "
                              "a later run with the same KEEP reuses it (not generated again)")
     parser.add_argument("--no-fixed", action="store_true",
-                        help="commits: skip the fixed cost (the run on 1/100 of the org)")
+                        help="commits: skip the fixed cost (a run with 1/100 of the PRs)")
     parser.add_argument("--no-reports", action="store_true",
                         help="stop after the metrics stage (no HTML reports)")
     args = parser.parse_args()
