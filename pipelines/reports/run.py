@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,16 @@ class TeamReport:
     glance: list[dict] = field(default_factory=list)
     trends: list[str] = field(default_factory=list)
     directions: list[str] = field(default_factory=list)  # per metric, for the index
+
+    def to_json(self) -> str:
+        """One line of JSON: how a report worker hands the page to its parent (`from_json`)."""
+        return json.dumps({**asdict(self), "path": str(self.path)})
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> TeamReport:
+        """The report `to_json` wrote."""
+        fields = json.loads(line)
+        return cls(**{**fields, "path": Path(fields["path"])})
 
     def markdown(self) -> str:
         rows = [(r["title"], r["value"], r["sample"], r["interval"], r["trend"])
@@ -403,7 +413,7 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
 
     def read(proc: subprocess.Popen) -> None:
         for line in proc.stdout:
-            done.put(json.loads(line))
+            done.put(TeamReport.from_json(line))
         done.put(None)
 
     readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
@@ -417,15 +427,13 @@ def _in_workers(config: DoraConfig, shares: list[list[str]], progress: Progress 
         nonlocal running
         while running:
             try:
-                item = done.get(block=wait)
+                report = done.get(block=wait)
             except queue.Empty:
                 return
-            if item is None:
+            if report is None:
                 running -= 1
                 continue
-            told.landed(TeamReport(team=item["team"], path=Path(item["path"]),
-                                   glance=item["glance"], trends=item["trends"],
-                                   directions=item["directions"]))
+            told.landed(report)
 
     def own(report: TeamReport) -> None:  # each page of this process, then the workers' so far
         told.landed(report)

@@ -8,7 +8,6 @@ multiprocessing's spawn, which re-runs the caller's main script).
 
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 
@@ -21,9 +20,7 @@ def main() -> int:
     from pipelines.reports.run import TeamReport, build_chunk
 
     def built(report: TeamReport) -> None:  # each page said as it is built
-        print(json.dumps({"team": report.team, "path": str(report.path),
-                          "glance": report.glance, "trends": report.trends,
-                          "directions": report.directions}), flush=True)
+        print(report.to_json(), flush=True)
 
     build_chunk(config, teams, built=built)
     collector.leave_to_exit()  # the process ends here: no last collector passes

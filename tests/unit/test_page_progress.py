@@ -46,3 +46,15 @@ def test_without_progress_the_pages_are_still_kept() -> None:
     told.landed(_page(1))
     told.landed(_page(2))
     assert [r.path.name for r in told.reports.values()] == ["team-t1.html", "team-t2.html"]
+
+
+def test_a_workers_page_reaches_the_parent_whole() -> None:
+    """The JSON line a report worker prints gives back the same report: every field, the path
+    a `Path`, and text a user typed (a team name with quotes, markup and non-ASCII) unchanged."""
+    report = TeamReport(team='Zoë "<b>core</b>"', path=Path("/r/team-zoe-core.html"),
+                        glance=[{"title": "Lead time", "value": "2.5 h", "sample": 12}],
+                        trends=["improving"], directions=["down"])
+    line = report.to_json()
+    assert "\n" not in line
+    back = TeamReport.from_json(line.encode())
+    assert back == report and isinstance(back.path, Path)
